@@ -1,0 +1,37 @@
+# Hạn Chót — the whole set-up is `make run` and `make test` (README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install run test test-sqlite bench migrate demo clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+demo: migrate
+	$(BIN)/flask demo load
+
+## Serve the app with its scheduler on http://127.0.0.1:5000 (SQLite in instance/).
+run: demo
+	SCHEDULER_IN_PROCESS=1 $(BIN)/flask run --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
+
+## The whole suite: SQLite, and PostgreSQL too when TEST_DATABASE_URL is set.
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/bench_workdays.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -1,0 +1,99 @@
+"""Hạn Chót: the app factory and its configuration.
+
+``flask`` finds ``create_app`` here with no flags.  Everything is read from the
+environment with defaults that make ``make run`` work on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(Exception):
+    """A setting that stops start-up; its message is one line for a person."""
+
+
+class Config:
+    """Settings from the environment, with defaults for local use."""
+
+    #: ``development`` (default) or ``production``.
+    APP_ENV = os.environ.get("APP_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+    #: Default: an SQLite file in the instance folder (set in create_app).
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "")
+    #: The time zone deadlines are read and shown in.
+    TIMEZONE = os.environ.get("TIMEZONE", "Asia/Ho_Chi_Minh")
+    #: Where uploaded documents are stored (default: instance/uploads).
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", "")
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
+    #: Start the scheduler inside this process (``make run`` only).
+    SCHEDULER_IN_PROCESS = os.environ.get("SCHEDULER_IN_PROCESS", "0") == "1"
+    #: Mail: with no server, mail stays in the outbox, readable in the app.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
+    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "0") == "1"
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "han-chot@localhost")
+    #: Seconds before an SMTP connection or reply is given up on.
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+
+def _check_config(app: Flask) -> None:
+    """Refuse a bad setting with one clear line."""
+    try:
+        app.config["TZ"] = ZoneInfo(app.config["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIMEZONE: unknown time zone {app.config['TIMEZONE']!r} (e.g. Asia/Ho_Chi_Minh)")
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    try:
+        url = make_url(uri)
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL: malformed database URL {uri!r} (e.g. postgresql+psycopg://user@host/db)")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"DATABASE_URL: unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
+    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+        # psycopg 3 is the installed driver; plain postgresql:// means psycopg2.
+        app.config["SQLALCHEMY_DATABASE_URI"] = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if app.config["APP_ENV"] == "production" and not app.config["SECRET_KEY"]:
+        raise ConfigError("SECRET_KEY: must be set when APP_ENV=production")
+    if app.config["APP_ENV"] not in ("development", "production", "testing"):
+        raise ConfigError(f"APP_ENV: unknown mode {app.config['APP_ENV']!r} (development, production or testing)")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the app."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(Config)
+    if test_config:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "han_chot.sqlite3")
+    if not app.config["UPLOAD_FOLDER"]:
+        app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = "dev-only-not-secret"
+    try:
+        _check_config(app)
+    except ConfigError as exc:
+        if test_config is not None and test_config.get("RAISE_CONFIG_ERRORS"):
+            raise
+        print(f"Hạn Chót: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2)
+
+    from notifications import init_app as init_notifications
+    from workflow import init_app as init_workflow
+
+    init_workflow(app)
+    init_notifications(app)
+    return app

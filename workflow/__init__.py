@@ -1,0 +1,21 @@
+"""Campaigns, units, submissions, the state machines, the working-day calendar."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from .db import db as database
+
+migrate = Migrate(render_as_batch=True, compare_type=True)
+
+
+def init_app(app: Flask) -> None:
+    database.init_app(app)
+    migrate.init_app(app, database)
+    from . import models  # noqa: F401  (register the tables)
+    from .cli import register_cli
+    from .views import bp
+
+    register_cli(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,182 @@
+"""``flask workdays``: the working-day calendar from the command line.
+
+Output formats are contracts (README, "CLI"): the first line of ``add`` is the
+ISO date of the period's last day; ``between`` prints a number; ``is-working``
+prints ``yes`` or ``no`` then the reason; ``holidays`` prints ``ISO-date<TAB>name``.
+Malformed input prints one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+import click
+from flask.cli import AppGroup
+
+from .calendars import OverrideError, add_override, calendar_for, overrides_for, remove_override
+from .db import db
+from .models import Organizer
+from .periods import calendar_days_from, working_days_from
+
+workdays = AppGroup("workdays", help="Working days of Vietnamese state agencies.")
+
+
+def fail(message: str) -> None:
+    """One line on stderr, exit status 2."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def parse_date(value: str, what: str = "DATE") -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"{what} {value!r} is not a valid date; use YYYY-MM-DD, e.g. 2019-10-25")
+    raise AssertionError  # unreachable
+
+
+def parse_count(value: str) -> int:
+    try:
+        n = int(value.strip())
+    except ValueError:
+        fail(f"N {value!r} is not a whole number")
+    if n < 0:
+        fail(f"N must not be negative (got {n})")
+    return n
+
+
+def organizer_by_code(code: str | None) -> Organizer | None:
+    if not code:
+        return None
+    org = db.session.scalar(db.select(Organizer).where(Organizer.code == code))
+    if org is None:
+        fail(f"no organizer with code {code!r}")
+    return org
+
+
+@workdays.command("add", context_settings={"ignore_unknown_options": True})
+@click.argument("day", metavar="DATE")
+@click.argument("n", metavar="N")
+@click.option("--calendar-days", is_flag=True, help="Count calendar days (Civil Code roll-forward), not working days.")
+@click.option("--explain", is_flag=True, help="Explain each day counted or skipped.")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+@click.option("--organizer", "organizer_code", help="Apply this organizer's local overrides.")
+def add_command(day: str, n: str, calendar_days: bool, explain: bool, lang: str, organizer_code: str | None) -> None:
+    """Print the last day of a period of N (working) days counted from DATE."""
+    start, count = parse_date(day), parse_count(n)
+    org = organizer_by_code(organizer_code)
+    cal = calendar_for(org.id if org else None)
+    period = (calendar_days_from if calendar_days else working_days_from)(start, count, cal, explain=explain)
+    click.echo(period.last_day.isoformat())
+    if explain:
+        for line in period.explain(lang):
+            click.echo(line)
+
+
+@workdays.command("between")
+@click.argument("start", metavar="START")
+@click.argument("end", metavar="END")
+@click.option("--organizer", "organizer_code", help="Apply this organizer's local overrides.")
+def between_command(start: str, end: str, organizer_code: str | None) -> None:
+    """Print the number of working days after START up to and including END."""
+    first, last = parse_date(start, "START"), parse_date(end, "END")
+    if last < first:
+        fail(f"END {end} is before START {start}")
+    org = organizer_by_code(organizer_code)
+    click.echo(calendar_for(org.id if org else None).get_working_days_delta(first, last))
+
+
+@workdays.command("is-working")
+@click.argument("day", metavar="DATE")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True)
+@click.option("--organizer", "organizer_code", help="Apply this organizer's local overrides.")
+def is_working_command(day: str, lang: str, organizer_code: str | None) -> None:
+    """Print yes or no, then the reason."""
+    d = parse_date(day)
+    org = organizer_by_code(organizer_code)
+    status = calendar_for(org.id if org else None).day_status(d)
+    click.echo("yes" if status.working else "no")
+    click.echo(status.describe(lang))
+
+
+@workdays.command("holidays")
+@click.argument("year", metavar="YEAR")
+@click.option("--organizer", "organizer_code", help="Include this organizer's local overrides.")
+def holidays_command(year: str, organizer_code: str | None) -> None:
+    """Print each day off and each make-up working day of YEAR: ISO date, tab, name."""
+    try:
+        y = int(year)
+        if not 1900 <= y <= 2200:
+            raise ValueError
+    except ValueError:
+        fail(f"YEAR {year!r} is not a year between 1900 and 2200")
+    org = organizer_by_code(organizer_code)
+    cal = calendar_for(org.id if org else None)
+    days = dict(cal.holidays(y))
+    days.update(dict(cal.working_weekend_days(y)))
+    for d in sorted(days):
+        status = cal.day_status(d)
+        name = status.name_vi
+        if status.reason == "weekend":
+            name = days[d]
+        if status.document:
+            name = f"{name} ({status.document})"
+        click.echo(f"{d.isoformat()}\t{name}")
+
+
+override = AppGroup("override", help="Local days off and extra working days.")
+workdays.add_command(override)
+
+
+@override.command("add")
+@click.argument("day", metavar="DATE")
+@click.option("--kind", type=click.Choice(["day_off", "working_day"]), default="day_off", show_default=True)
+@click.option("--reason", required=True, help="Why, e.g. 'Nghỉ tránh bão số 9'.")
+@click.option("--document", default="", help="The decision, e.g. 'Công văn 4567/UBND-KT ngày 25/10/2024'.")
+@click.option("--organizer", "organizer_code", help="The organizer it applies to; everyone when omitted.")
+@click.option("--actor", default="cli", show_default=True, help="Who records it (for the audit trail).")
+def override_add(day: str, kind: str, reason: str, document: str, organizer_code: str | None, actor: str) -> None:
+    """Add a local day off or an extra working day."""
+    d = parse_date(day)
+    org = organizer_by_code(organizer_code)
+    try:
+        row = add_override(day=d, kind=kind, reason=reason, document=document, organizer=org, actor=actor)
+    except OverrideError as exc:
+        fail(str(exc))
+    db.session.commit()
+    click.echo(f"{row.id}\t{row.day.isoformat()}\t{row.kind}\t{org.code if org else '*'}\t{row.reason}\t{row.document}")
+
+
+@override.command("list")
+@click.option("--organizer", "organizer_code", help="Only those that apply to this organizer.")
+def override_list(organizer_code: str | None) -> None:
+    """List overrides: id, date, kind, organizer (* for everyone), reason, document."""
+    if organizer_code:
+        org = organizer_by_code(organizer_code)
+        rows = overrides_for(org.id if org else None)
+    else:
+        from .models import CalendarOverride
+
+        rows = db.session.scalars(db.select(CalendarOverride).order_by(CalendarOverride.day)).all()
+    for row in rows:
+        scope = row.organizer.code if row.organizer else "*"
+        click.echo(f"{row.id}\t{row.day.isoformat()}\t{row.kind}\t{scope}\t{row.reason}\t{row.document}")
+
+
+@override.command("remove")
+@click.argument("override_id", metavar="ID")
+@click.option("--reason", default="", help="Why it is removed.")
+@click.option("--actor", default="cli", show_default=True)
+def override_remove(override_id: str, reason: str, actor: str) -> None:
+    """Remove an override by its id."""
+    try:
+        oid = int(override_id)
+    except ValueError:
+        fail(f"ID {override_id!r} is not a number")
+    try:
+        row = remove_override(oid, actor=actor, reason=reason)
+    except OverrideError as exc:
+        fail(str(exc))
+    db.session.commit()
+    click.echo(f"removed {row.id}\t{row.day.isoformat()}\t{row.kind}")
