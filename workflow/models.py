@@ -1,0 +1,245 @@
+"""What is stored: organizers, units, campaigns, submissions, the audit trail."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import UTCDateTime, db, utcnow
+
+
+class Organizer(db.Model):
+    """A provincial department that runs campaigns (one province's DIC)."""
+
+    __tablename__ = "organizer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Short code used in files and the CLI, e.g. ``TGG`` for Tiền Giang.
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    province: Mapped[str] = mapped_column(String(128), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
+
+    units: Mapped[list[Unit]] = relationship(back_populates="organizer")
+    campaigns: Mapped[list[Campaign]] = relationship(back_populates="organizer")
+
+
+class Unit(db.Model):
+    """An agency taking part in campaigns."""
+
+    __tablename__ = "unit"
+    __table_args__ = (UniqueConstraint("organizer_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    #: The khối: department, district, vertical, commune, ...
+    group: Mapped[str] = mapped_column(String(64), index=True)
+    #: A district over its communes.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    #: The head's address, copied on escalations.
+    head_email: Mapped[str] = mapped_column(String(255), default="")
+    #: Focal-point addresses, one or more.
+    emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Language of the mail sent to this unit: vi or en.
+    language: Mapped[str] = mapped_column(String(8), default="vi")
+
+    organizer: Mapped[Organizer] = relationship(back_populates="units")
+    parent: Mapped[Unit | None] = relationship(remote_side=[id])
+
+
+class Campaign(db.Model):
+    """A yearly evaluation campaign with its deadline and timeline."""
+
+    __tablename__ = "campaign"
+    __table_args__ = (CheckConstraint("grace_working_days >= 0", name="grace_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    year: Mapped[int] = mapped_column(Integer)
+    #: The launching letter, e.g. ``1270/STTTT-CNTT&BCVT``.
+    document_number: Mapped[str] = mapped_column(String(128), default="")
+    document_date: Mapped[date | None] = mapped_column(Date)
+    data_period_start: Mapped[date | None] = mapped_column(Date)
+    data_period_end: Mapped[date | None] = mapped_column(Date)
+    #: The submission deadline: a local date that ends at 24:00.
+    deadline: Mapped[date] = mapped_column(Date)
+    grace_working_days: Mapped[int] = mapped_column(Integer, default=0)
+    #: The state last recorded; the state shown is derived from it and the clock.
+    state: Mapped[str] = mapped_column(String(32), default="draft", index=True)
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    #: Rating tiers, best first: [{"name": "Tốt", "min": 100}, ...].
+    tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    #: Documents each group must send: {"department": ["Báo cáo ...", ...]}.
+    required_documents: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    #: Whether communes are nominated by their district (seed 000).
+    commune_nomination: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organizer: Mapped[Organizer] = relationship(back_populates="campaigns")
+    milestones: Mapped[list[Milestone]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan", order_by="Milestone.id"
+    )
+    participations: Mapped[list[Participation]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan"
+    )
+
+
+class Milestone(db.Model):
+    """A later step of a campaign's timeline: a date or a date range."""
+
+    __tablename__ = "milestone"
+    __table_args__ = (UniqueConstraint("campaign_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), index=True)
+    #: preliminary_review | field_inspection | award_notice | award_dossiers |
+    #: approval | publication
+    kind: Mapped[str] = mapped_column(String(32))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="milestones")
+
+
+class Participation(db.Model):
+    """A unit's place in a campaign: its status, scores and nomination."""
+
+    __tablename__ = "participation"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "unit_id"),
+        Index("ix_participation_campaign_status", "campaign_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    #: not_submitted | on_time | late | excluded | returned | resubmitted |
+    #: confirmed | verified
+    status: Mapped[str] = mapped_column(String(32), default="not_submitted")
+    #: The received instant of the dossier in force.
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Working days late (0 when on time).
+    late_working_days: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The written reason a unit was reinstated after exclusion.
+    reinstated_reason: Mapped[str] = mapped_column(Text, default="")
+    reinstated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Why the dossier was returned for correction (kept while it is).
+    returned_reason: Mapped[str] = mapped_column(Text, default="")
+    #: When the figures were sent back to the unit to confirm (seed 004).
+    confirmation_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    self_score: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    verified_score: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    #: For communes: nominated by its district to go on to the province.
+    nominated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="participations")
+    unit: Mapped[Unit] = relationship()
+    submissions: Mapped[list[Submission]] = relationship(
+        back_populates="participation", cascade="all, delete-orphan", order_by="Submission.version"
+    )
+
+
+class Submission(db.Model):
+    """One version of a unit's dossier, as received."""
+
+    __tablename__ = "submission"
+    __table_args__ = (UniqueConstraint("participation_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participation_id: Mapped[int] = mapped_column(ForeignKey("participation.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: upload | eoffice | email
+    channel: Mapped[str] = mapped_column(String(16))
+    #: The incoming document number (số đến) for e-office and e-mail.
+    doc_number: Mapped[str] = mapped_column(String(128), default="")
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    receipt_number: Mapped[str] = mapped_column(String(64), unique=True)
+    late_working_days: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    participation: Mapped[Participation] = relationship(back_populates="submissions")
+    documents: Mapped[list[SubmissionDocument]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan"
+    )
+
+
+class SubmissionDocument(db.Model):
+    """A file of a dossier: stored under a generated name, original name kept."""
+
+    __tablename__ = "submission_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    #: Empty when only the SHA-256 was recorded (documents kept in e-office).
+    stored_name: Mapped[str] = mapped_column(String(128), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(128), default="")
+
+    submission: Mapped[Submission] = relationship(back_populates="documents")
+
+
+class AuditEvent(db.Model):
+    """Who did what, when, from what to what, and why."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_campaign_at", "campaign_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: A user's e-mail or name, or ``system``.
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    organizer_id: Mapped[int | None] = mapped_column(ForeignKey("organizer.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    from_value: Mapped[str] = mapped_column(Text, default="")
+    to_value: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class CalendarOverride(db.Model):
+    """A local day off (a storm) or an extra working day, with its decision."""
+
+    __tablename__ = "calendar_override"
+    __table_args__ = (
+        UniqueConstraint("organizer_id", "day"),
+        CheckConstraint("kind IN ('day_off', 'working_day')", name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: None: applies to every organizer.
+    organizer_id: Mapped[int | None] = mapped_column(ForeignKey("organizer.id"), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    #: The document that decided it, e.g. ``Quyết định 123/QĐ-UBND``.
+    document: Mapped[str] = mapped_column(String(255), default="")
+    created_by: Mapped[str] = mapped_column(String(255), default="system")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organizer: Mapped[Organizer | None] = relationship()

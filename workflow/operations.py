@@ -1,0 +1,516 @@
+"""Domain operations: change state, flush, write the audit entry, queue mail.
+
+Views, CLI commands and scheduler jobs call one of these and commit; the pure
+rules live in ``machine``, ``timeline``, ``standing`` and ``periods``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, insert, literal, select, update
+
+from . import machine, standing
+from .audit import SYSTEM, record
+from .calendars import calendar_for
+from .db import db
+from .models import AuditEvent, Campaign, Milestone, Participation, Submission, SubmissionDocument, Unit
+from .storage import StoredDocument
+from .timeline import MILESTONES, MilestoneDates, Timeline, compute, effective_state
+from .workdays import VietnamCalendar
+
+log = logging.getLogger(__name__)
+
+CHANNELS = {"upload": ("Nộp trực tuyến", "Uploaded here"),
+            "eoffice": ("Phần mềm quản lý văn bản và điều hành", "E-office system"),
+            "email": ("Hộp thư điện tử công vụ", "Official e-mail")}
+
+
+class OperationError(Exception):
+    """A refused operation; messages in Vietnamese and English, and the field at fault."""
+
+    def __init__(self, message_vi: str, message_en: str, field: str | None = None, status: int = 409):
+        super().__init__(message_en)
+        self.message_vi = message_vi
+        self.message_en = message_en
+        self.field = field
+        self.status = status
+
+
+def tz_of(campaign: Campaign) -> ZoneInfo:
+    return ZoneInfo(campaign.organizer.timezone or "Asia/Ho_Chi_Minh")
+
+
+def calendar_of(campaign: Campaign) -> VietnamCalendar:
+    return calendar_for(campaign.organizer_id)
+
+
+def milestone_dates(campaign: Campaign) -> dict[str, MilestoneDates]:
+    return {m.kind: MilestoneDates(m.start_date, m.end_date) for m in campaign.milestones}
+
+
+def timeline_of(campaign: Campaign, now: datetime | None = None, cal: VietnamCalendar | None = None) -> Timeline:
+    return compute(campaign.deadline, campaign.grace_working_days, milestone_dates(campaign),
+                   cal or calendar_of(campaign), state=campaign.state, now=now, tz=tz_of(campaign))
+
+
+def state_at(campaign: Campaign, now: datetime, timeline: Timeline | None = None) -> str:
+    """The campaign's state as of ``now``, whether or not the tick has run."""
+    tl = timeline or timeline_of(campaign)
+    return effective_state(campaign.state, tl.deadline_at, tl.grace_ends_at, now)
+
+
+def unit_status_at(p: Participation, grace_ended: bool) -> str:
+    return standing.effective_status(p.status, reinstated=bool(p.reinstated_reason), grace_ended=grace_ended)
+
+
+# -- the campaign ------------------------------------------------------------
+
+def launch(campaign: Campaign, *, actor: str, now: datetime) -> None:
+    _apply_move(campaign, "launch", actor=actor, reason="", now=now)
+
+
+def mark_step(campaign: Campaign, event: str, *, actor: str, now: datetime, reason: str = "") -> machine.Move:
+    """A person marks a step done (review, inspection, awards, approval) or cancels."""
+    advance_campaign(campaign, now)
+    return _apply_move(campaign, event, actor=actor, reason=reason, now=now)
+
+
+def _apply_move(campaign: Campaign, event: str, *, actor: str, reason: str, now: datetime) -> machine.Move:
+    try:
+        result = machine.move(campaign.state, event, reason)
+    except machine.MoveRefused as exc:
+        raise OperationError(exc.message_vi, exc.message_en, field="state") from exc
+    campaign.state = result.after
+    if event == "cancel":
+        campaign.cancel_reason = reason
+    note = reason
+    if result.skipped:
+        note = f"{reason} [skipped: {', '.join(result.skipped)}]"
+    record(actor=actor, action=f"campaign.{event}", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           from_value=result.before, to_value=result.after, reason=note, at=now)
+    db.session.flush()
+    return result
+
+
+def advance_campaign(campaign: Campaign, now: datetime, cal: VietnamCalendar | None = None) -> list[str]:
+    """Record what time has done to a campaign (open → grace → review); audited."""
+    if campaign.state not in ("open", "grace"):
+        return []
+    tl = timeline_of(campaign, cal=cal)
+    new_state, events = machine.advance_by_time(
+        campaign.state, deadline_passed=now >= tl.deadline_at, grace_ended=now >= tl.grace_ends_at)
+    if not events:
+        return []
+    if "grace_ends" in events:
+        exclude_silent_units(campaign, tl.grace_ends_at)
+    for event in events:
+        at = tl.deadline_at if event == "deadline_passes" else tl.grace_ends_at
+        target = "grace" if event == "deadline_passes" else "preliminary_review"
+        record(actor=SYSTEM, action=f"campaign.{event}", organizer_id=campaign.organizer_id,
+               campaign_id=campaign.id, from_value=campaign.state, to_value=target, at=at)
+        campaign.state = target
+    campaign.state = new_state
+    db.session.flush()
+    return events
+
+
+def exclude_silent_units(campaign: Campaign, grace_ends_at: datetime) -> int:
+    """Exclude every unit that has sent nothing by grace end: set-based, idempotent.
+
+    Two statements whatever the number of units: one INSERT … SELECT writes an
+    audit entry per excluded unit, one UPDATE marks them.  Units reinstated
+    with a reason are left alone.
+    """
+    silent = and_(Participation.campaign_id == campaign.id, Participation.status == "not_submitted",
+                  Participation.reinstated_reason == "")
+    reason = (f"Không gửi hồ sơ trước khi hết thời gian gia hạn ({campaign.grace_working_days} ngày làm việc "
+              f"kể từ hạn chót {campaign.deadline:%d/%m/%Y})")
+    audit_rows = select(
+        literal(grace_ends_at, type_=AuditEvent.__table__.c.at.type), literal(SYSTEM), literal("unit.excluded"),
+        literal(campaign.organizer_id), Participation.campaign_id, Participation.unit_id,
+        literal("not_submitted"), literal("excluded"), literal(reason),
+    ).where(silent)
+    db.session.execute(insert(AuditEvent).from_select(
+        ["at", "actor", "action", "organizer_id", "campaign_id", "unit_id", "from_value", "to_value", "reason"],
+        audit_rows))
+    from notifications.queue import queue_exclusion_notices
+
+    queue_exclusion_notices(campaign, silent)
+    result = db.session.execute(
+        update(Participation).where(silent).values(status="excluded", excluded_at=grace_ends_at)
+        .execution_options(synchronize_session=False))
+    count = result.rowcount or 0
+    if count:
+        log.info("campaign %s: %d unit(s) excluded at grace end", campaign.code, count)
+    return count
+
+
+def exclusion_preview(campaign: Campaign) -> list[Participation]:
+    """Who would be excluded if grace ended now."""
+    return list(db.session.scalars(
+        select(Participation).join(Unit).where(
+            Participation.campaign_id == campaign.id, Participation.status == "not_submitted",
+            Participation.reinstated_reason == "").order_by(Unit.group, Unit.code)))
+
+
+def move_milestone(campaign: Campaign, kind: str, *, end: date, start: date | None = None, reason: str,
+                   actor: str, now: datetime) -> None:
+    """Move the deadline or a later milestone; needs a reason, audited."""
+    if not reason.strip():
+        raise OperationError("Cần ghi rõ lý do điều chỉnh mốc thời gian.", "A reason is required to move a milestone.",
+                             field="reason", status=422)
+    if start and start > end:
+        raise OperationError("Ngày bắt đầu sau ngày kết thúc.", "The start date is after the end date.",
+                             field="start", status=422)
+    if kind == "deadline":
+        if campaign.state not in ("draft", "open", "grace"):
+            raise OperationError("Đã hết thời gian nhận hồ sơ; không thể dời hạn chót.",
+                                 "Submissions are closed; the deadline can no longer move.", field="kind")
+        old = campaign.deadline
+        campaign.deadline = end
+        # A deadline moved later can reopen submissions: the stored state follows.
+        if campaign.state == "grace" and now < timeline_of(campaign).deadline_at:
+            campaign.state = "open"
+        record(actor=actor, action="milestone.moved", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+               from_value=f"deadline {old.isoformat()}", to_value=f"deadline {end.isoformat()}", reason=reason, at=now)
+        _reclassify(campaign)
+    elif kind in MILESTONES:
+        current = next((m for m in campaign.milestones if m.kind == kind), None)
+        old = f"{kind} {current.start_date or ''}..{current.end_date}" if current else f"{kind} (none)"
+        if current is None:
+            campaign.milestones.append(Milestone(kind=kind, start_date=start, end_date=end))
+        else:
+            current.start_date, current.end_date = start, end
+        record(actor=actor, action="milestone.moved", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+               from_value=old, to_value=f"{kind} {start or ''}..{end}", reason=reason, at=now)
+    else:
+        raise OperationError(f"Không có mốc thời gian “{kind}”.", f"No milestone called {kind!r}.", field="kind",
+                             status=422)
+    db.session.flush()
+    from notifications.queue import replan_reminders
+
+    replan_reminders(campaign, now)
+
+
+def _reclassify(campaign: Campaign) -> None:
+    """After the deadline moved: on time and late follow the new dates."""
+    tl = timeline_of(campaign)
+    cal = calendar_of(campaign)
+    for p in campaign.participations:
+        if p.received_at is None or p.status not in ("on_time", "late"):
+            continue
+        c = standing.classify(p.received_at, campaign.deadline, tl.grace_ends_at, cal, tz_of(campaign),
+                              allow_after_grace=True)
+        if (c.status, c.late_working_days) != (p.status, p.late_working_days):
+            record(actor=SYSTEM, action="unit.reclassified", organizer_id=campaign.organizer_id,
+                   campaign_id=campaign.id, unit_id=p.unit_id, from_value=p.status, to_value=c.status,
+                   reason="deadline moved")
+            p.status, p.late_working_days = c.status, c.late_working_days
+
+
+# -- submissions ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DocumentInput:
+    """A document of a dossier: stored here, or only its SHA-256 (kept in e-office)."""
+
+    original_name: str
+    sha256: str
+    stored: StoredDocument | None = None
+    size: int | None = None
+
+
+def participation_of(campaign: Campaign, unit: Unit) -> Participation:
+    p = db.session.scalar(select(Participation).where(Participation.campaign_id == campaign.id,
+                                                      Participation.unit_id == unit.id))
+    if p is None:
+        raise OperationError(f"Đơn vị {unit.code} không tham gia đợt đánh giá {campaign.code}.",
+                             f"Unit {unit.code} does not take part in campaign {campaign.code}.", field="unit",
+                             status=404)
+    return p
+
+
+def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, channel: str, recorded_by: str,
+                      now: datetime, doc_number: str = "", documents: Sequence[DocumentInput] = ()) -> Submission:
+    """Record a dossier received through any channel; classify it by its received instant.
+
+    Uploads use this server's clock (``received_at`` is ``now``); e-office and
+    e-mail dossiers carry the instant the organizer's staff record and the
+    incoming document number.
+    """
+    if channel not in CHANNELS:
+        raise OperationError(f"Kênh gửi không hợp lệ: {channel}.", f"Unknown channel {channel!r}.", field="channel",
+                             status=422)
+    if received_at.tzinfo is None:
+        raise OperationError("Thời điểm nhận phải có múi giờ.", "The received instant needs a time zone.",
+                             field="received_at", status=422)
+    if channel in ("eoffice", "email") and not doc_number.strip():
+        raise OperationError("Hồ sơ nhận qua phần mềm quản lý văn bản hoặc thư điện tử phải có số văn bản đến.",
+                             "A dossier received through e-office or e-mail needs its incoming document number.",
+                             field="doc_number", status=422)
+    if received_at > now:
+        raise OperationError("Thời điểm nhận hồ sơ ở tương lai.", "The received instant is in the future.",
+                             field="received_at", status=422)
+    if campaign.state in ("draft", "cancelled"):
+        raise OperationError("Đợt đánh giá chưa mở nhận hồ sơ hoặc đã hủy.",
+                             "The campaign is not accepting submissions.", field="campaign")
+    p = participation_of(campaign, unit)
+    tl = timeline_of(campaign)
+    reinstated = bool(p.reinstated_reason)
+    in_time = received_at < tl.grace_ends_at
+    reversed_exclusion = False
+    if in_time:
+        # A dossier that arrived in time counts, even when staff record it after
+        # the tick excluded the unit: the exclusion is reversed, on record.
+        reversed_exclusion = p.status == "excluded"
+    elif p.status == "returned" or (reinstated and p.status == "not_submitted"):
+        pass  # answering a return for correction, or reinstated by the organizer
+    elif unit_status_at(p, True) == "excluded":
+        raise OperationError(
+            f"Đơn vị {unit.code} đã bị loại khỏi đánh giá (không gửi hồ sơ trước khi hết thời gian gia hạn); "
+            "không tiếp nhận hồ sơ mới. Chỉ cơ quan tổ chức có thể khôi phục, kèm lý do bằng văn bản.",
+            f"Unit {unit.code} has been excluded (nothing sent before the grace period ended); no new dossier is "
+            "accepted. Only the organizer can reinstate it, with a written reason.", field="unit")
+    else:
+        raise OperationError(
+            "Đã hết thời gian nhận hồ sơ (kể cả thời gian gia hạn): không tiếp nhận hồ sơ thay thế.",
+            "The submission period (grace included) has ended: no replacement dossier is accepted.",
+            field="received_at")
+    status_now = p.status
+    try:
+        c = standing.classify(received_at, campaign.deadline, tl.grace_ends_at, calendar_of(campaign), tz_of(campaign),
+                              allow_after_grace=not in_time)
+    except standing.SubmissionRefused as exc:  # pragma: no cover - refused above
+        raise OperationError(exc.message_vi, exc.message_en, field="received_at") from exc
+    version = len(p.submissions) + 1
+    before = p.status
+    if status_now == "returned":
+        new_status, late_days = "resubmitted", p.late_working_days
+    else:
+        new_status, late_days = c.status, c.late_working_days
+    sub = Submission(version=version, received_at=received_at, channel=channel, doc_number=doc_number.strip(),
+                     recorded_by=recorded_by, late_working_days=late_days,
+                     receipt_number=f"{campaign.code}/{unit.code}/{version}")
+    for doc in documents:
+        s = doc.stored
+        sub.documents.append(SubmissionDocument(
+            original_name=doc.original_name, stored_name=s.stored_name if s else "", sha256=doc.sha256,
+            size=s.size if s else doc.size, content_type=s.content_type if s else ""))
+    p.submissions.append(sub)
+    p.status, p.late_working_days, p.received_at = new_status, late_days, received_at
+    p.returned_reason = "" if new_status == "resubmitted" else p.returned_reason
+    record(actor=recorded_by, action="submission.received", organizer_id=campaign.organizer_id,
+           campaign_id=campaign.id, unit_id=unit.id, from_value=before,
+           to_value=f"{new_status} v{version} {received_at.isoformat()} via {channel}"
+                    + (f" #{doc_number}" if doc_number else ""), at=now)
+    if reversed_exclusion:
+        record(actor=recorded_by, action="unit.exclusion_reversed", organizer_id=campaign.organizer_id,
+               campaign_id=campaign.id, unit_id=unit.id, from_value="excluded", to_value=new_status,
+               reason=f"dossier received {received_at.isoformat()} before grace end"
+                      + (f", incoming document #{doc_number}" if doc_number else ""), at=now)
+        p.excluded_at = None
+    db.session.flush()
+    from notifications.queue import queue_receipt
+
+    queue_receipt(campaign, unit, sub)
+    return sub
+
+
+def _require_reason(reason: str, what_vi: str, what_en: str) -> str:
+    if not (reason or "").strip():
+        raise OperationError(f"Cần ghi rõ lý do {what_vi}.", f"A written reason is required to {what_en}.",
+                             field="reason", status=422)
+    return reason.strip()
+
+
+def reinstate(campaign: Campaign, unit: Unit, *, reason: str, actor: str, now: datetime) -> Participation:
+    """Reverse an exclusion with a written reason that stays on the unit's record."""
+    reason = _require_reason(reason, "khôi phục đơn vị", "reinstate a unit")
+    advance_campaign(campaign, now)
+    p = participation_of(campaign, unit)
+    grace_ended = now >= timeline_of(campaign).grace_ends_at
+    if unit_status_at(p, grace_ended) != "excluded":
+        raise OperationError(f"Đơn vị {unit.code} không bị loại, không cần khôi phục.",
+                             f"Unit {unit.code} is not excluded.", field="unit")
+    p.status = "not_submitted"
+    p.reinstated_reason, p.reinstated_at, p.excluded_at = reason, now, None
+    record(actor=actor, action="unit.reinstated", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           unit_id=unit.id, from_value="excluded", to_value="not_submitted", reason=reason, at=now)
+    db.session.flush()
+    from notifications.queue import queue_unit_notice
+
+    queue_unit_notice(campaign, unit, "reinstated", reason=reason, occurrence=now.isoformat())
+    return p
+
+
+def return_dossier(campaign: Campaign, unit: Unit, *, reason: str, actor: str, now: datetime) -> Participation:
+    reason = _require_reason(reason, "trả lại hồ sơ", "return a dossier")
+    p = participation_of(campaign, unit)
+    if p.status not in ("on_time", "late", "resubmitted", "confirmed"):
+        raise OperationError("Đơn vị chưa có hồ sơ để trả lại.", "The unit has no dossier to return.", field="unit")
+    before = p.status
+    p.status, p.returned_reason = "returned", reason
+    record(actor=actor, action="submission.returned", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           unit_id=unit.id, from_value=before, to_value="returned", reason=reason, at=now)
+    db.session.flush()
+    from notifications.queue import queue_unit_notice
+
+    queue_unit_notice(campaign, unit, "returned", reason=reason, occurrence=now.isoformat())
+    return p
+
+
+def request_confirmation(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, note: str = "") -> Participation:
+    """Send the aggregated figures back to the unit to confirm (seed 004)."""
+    p = participation_of(campaign, unit)
+    if p.status not in ("on_time", "late", "resubmitted"):
+        raise OperationError("Chỉ gửi xác nhận số liệu cho đơn vị đã nộp hồ sơ hợp lệ.",
+                             "Figures can be sent for confirmation only to a unit with an accepted dossier.",
+                             field="unit")
+    p.confirmation_requested_at = now
+    record(actor=actor, action="figures.sent_for_confirmation", organizer_id=campaign.organizer_id,
+           campaign_id=campaign.id, unit_id=unit.id, reason=note, at=now)
+    db.session.flush()
+    from notifications.queue import queue_unit_notice
+
+    queue_unit_notice(campaign, unit, "confirmation", reason=note, occurrence=now.isoformat())
+    return p
+
+
+def confirm_figures(campaign: Campaign, unit: Unit, *, actor: str, now: datetime) -> Participation:
+    p = participation_of(campaign, unit)
+    if p.confirmation_requested_at is None:
+        raise OperationError("Chưa có số liệu nào được gửi để xác nhận.", "No figures were sent for confirmation.",
+                             field="unit")
+    before = p.status
+    p.status = "confirmed"
+    record(actor=actor, action="figures.confirmed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           unit_id=unit.id, from_value=before, to_value="confirmed", at=now)
+    db.session.flush()
+    return p
+
+
+def set_scores(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, self_score: Decimal | None = None,
+               verified_score: Decimal | None = None, reason: str = "") -> Participation:
+    """Enter the self-assessed and/or verified score; a verified score marks the unit verified."""
+    p = participation_of(campaign, unit)
+    status = unit_status_at(p, now >= timeline_of(campaign).grace_ends_at)
+    if status in ("excluded", "not_submitted"):
+        raise OperationError(f"Đơn vị {unit.code} không được đánh giá, xếp hạng ({standing.status_name(status)}).",
+                             f"Unit {unit.code} is not evaluated ({standing.status_name(status, 'en')}).",
+                             field="unit")
+    for name, value in (("self_score", self_score), ("verified_score", verified_score)):
+        if value is not None and not (Decimal(0) <= value <= Decimal(1000)):
+            raise OperationError("Điểm phải từ 0 đến 1000.", "A score must be between 0 and 1000.", field=name,
+                                 status=422)
+    before = f"self={p.self_score} verified={p.verified_score}"
+    if self_score is not None:
+        p.self_score = self_score
+    if verified_score is not None:
+        p.verified_score = verified_score
+        p.status = "verified"
+    record(actor=actor, action="scores.entered", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           unit_id=unit.id, from_value=before, to_value=f"self={p.self_score} verified={p.verified_score}",
+           reason=reason, at=now)
+    db.session.flush()
+    return p
+
+
+def nominate(campaign: Campaign, unit: Unit, *, actor: str, now: datetime) -> Participation:
+    """A district nominates its leading commune (seed 000); one per district."""
+    p = participation_of(campaign, unit)
+    if unit.parent_id is None:
+        raise OperationError("Chỉ đơn vị cấp xã (có huyện quản lý) mới được đề cử.",
+                             "Only a commune under a district can be nominated.", field="unit")
+    siblings = db.session.scalars(
+        select(Participation).join(Unit).where(Participation.campaign_id == campaign.id,
+                                               Unit.parent_id == unit.parent_id, Participation.nominated)).all()
+    for other in siblings:
+        if other.id != p.id:
+            other.nominated = False
+    p.nominated = True
+    record(actor=actor, action="unit.nominated", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           unit_id=unit.id, to_value="nominated", at=now)
+    db.session.flush()
+    return p
+
+
+@dataclass(frozen=True)
+class Result:
+    participation: Participation
+    status: str
+    score: Decimal | None
+    provisional: bool
+    rating: str | None
+    rank: int | None
+
+
+def results(campaign: Campaign, now: datetime) -> list[Result]:
+    """Rating and rank within each group; excluded units are neither rated nor ranked.
+
+    The verified score counts when there is one; otherwise the self-assessed
+    score, marked provisional.  With commune nomination, only the nominee of
+    each district is ranked at the province.
+    """
+    tl = timeline_of(campaign)
+    grace_ended = now >= tl.grace_ends_at
+    tiers = campaign.tiers or standing.DEFAULT_TIERS
+    rows = db.session.scalars(select(Participation).join(Unit).where(Participation.campaign_id == campaign.id)
+                              .order_by(Unit.group, Unit.code)).all()
+    info = []
+    for p in rows:
+        status = unit_status_at(p, grace_ended)
+        score = p.verified_score if p.verified_score is not None else p.self_score
+        eligible = status not in ("excluded", "not_submitted") and score is not None
+        if campaign.commune_nomination and p.unit.parent_id is not None and not p.nominated:
+            eligible = False
+        info.append((p, status, score, eligible))
+    ranked = {r.key: r for r in standing.rank_within_groups(
+        ((p.id, p.unit.group, score) for p, status, score, eligible in info if eligible), tiers)}
+    out = []
+    for p, status, score, eligible in info:
+        r = ranked.get(p.id)
+        out.append(Result(p, status, score if status != "excluded" else None, p.verified_score is None,
+                          r.rating if r else None, r.rank if r else None))
+    return out
+
+
+def run_tick(now: datetime) -> dict[str, int]:
+    """The time-driven work as of ``now``: campaign moves, exclusions, reminder planning.
+
+    Idempotent: running it twice, or after downtime, does each thing once.
+    """
+    now = now.astimezone(timezone.utc)
+    campaigns = db.session.scalars(select(Campaign).where(Campaign.state.in_(("open", "grace")))).all()
+    moved = excluded_before = 0
+    calendars: dict[int, VietnamCalendar] = {}
+    for campaign in campaigns:
+        cal = calendars.get(campaign.organizer_id)
+        if cal is None:
+            cal = calendars[campaign.organizer_id] = calendar_of(campaign)
+        if advance_campaign(campaign, now, cal):
+            moved += 1
+    from notifications.queue import plan_reminders
+
+    planned = plan_reminders(now)
+    db.session.flush()
+    return {"campaigns_checked": len(campaigns), "campaigns_moved": moved, "reminders_queued": planned,
+            "excluded_before": excluded_before}
+
+
+def count_by_status(campaign: Campaign, now: datetime) -> dict[str, int]:
+    """Counters by (effective) status with one grouped query."""
+    grace_ended = now >= timeline_of(campaign).grace_ends_at
+    rows = db.session.execute(
+        select(Participation.status, Participation.reinstated_reason != "", func.count())
+        .where(Participation.campaign_id == campaign.id)
+        .group_by(Participation.status, Participation.reinstated_reason != "")).all()
+    counts: dict[str, int] = {s: 0 for s in standing.STATUSES}
+    for status, reinstated, n in rows:
+        counts[standing.effective_status(status, reinstated=bool(reinstated), grace_ended=grace_ended)] += n
+    return counts

@@ -1,0 +1,162 @@
+"""Where a unit stands: its status, lateness, rating and rank.
+
+Pure functions: received instants are classified against the deadline and the
+grace end; a unit that has sent nothing is excluded once grace has ended, even
+before the tick records it (the status shown is never stale).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Iterable, Sequence
+from zoneinfo import ZoneInfo
+
+from .periods import LOCAL_TZ, end_of_day, working_days_late
+from .workdays import VietnamCalendar, format_day
+
+#: Unit statuses: code -> (vi, en).
+STATUSES: dict[str, tuple[str, str]] = {
+    "not_submitted": ("Chưa nộp", "Not yet submitted"),
+    "on_time": ("Nộp đúng hạn", "On time"),
+    "late": ("Nộp trễ (trong thời gian gia hạn)", "Late (within grace)"),
+    "excluded": ("Bị loại khỏi đánh giá", "Excluded"),
+    "returned": ("Trả lại để chỉnh sửa", "Returned for correction"),
+    "resubmitted": ("Đã nộp lại", "Resubmitted"),
+    "confirmed": ("Đơn vị đã xác nhận số liệu", "Figures confirmed"),
+    "verified": ("Đã thẩm định", "Verified after inspection"),
+}
+
+#: Tiền Giang 2020's tiers (seed 002), the default for a new campaign.
+DEFAULT_TIERS: list[dict] = [
+    {"name": "Tốt", "name_en": "Good", "min": 100},
+    {"name": "Khá", "name_en": "Fair", "min": 95},
+    {"name": "Trung bình", "name_en": "Average", "min": 90},
+    {"name": "Yếu", "name_en": "Weak", "min": None},
+]
+
+
+class SubmissionRefused(Exception):
+    """A dossier that cannot be accepted now; messages in both languages."""
+
+    def __init__(self, message_vi: str, message_en: str):
+        super().__init__(message_en)
+        self.message_vi = message_vi
+        self.message_en = message_en
+
+
+def status_name(status: str, lang: str = "vi") -> str:
+    vi, en = STATUSES.get(status, (status, status))
+    return vi if lang == "vi" else en
+
+
+@dataclass(frozen=True)
+class Classification:
+    status: str  # on_time | late
+    late_working_days: int
+
+
+def classify(received_at: datetime, deadline: date, grace_ends_at: datetime, cal: VietnamCalendar,
+             tz: ZoneInfo = LOCAL_TZ, *, allow_after_grace: bool = False) -> Classification:
+    """On time, late by N working days, or refused (after grace end).
+
+    23:59:59 local on the deadline day is on time; 00:00:00 the next day is late.
+    """
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be an aware datetime")
+    if received_at < end_of_day(deadline, tz):
+        return Classification("on_time", 0)
+    if received_at >= grace_ends_at and not allow_after_grace:
+        last_day = grace_ends_at.astimezone(tz).date() - timedelta(days=1)
+        last, last_en = format_day(last_day), format_day(last_day, "en")
+        raise SubmissionRefused(
+            f"Hồ sơ nhận lúc {received_at.astimezone(tz):%H:%M:%S %d/%m/%Y} là sau khi hết thời gian gia hạn "
+            f"(24:00 {last}): không được tiếp nhận, đơn vị không được đánh giá, xếp hạng.",
+            f"The dossier received at {received_at.astimezone(tz):%H:%M:%S %d/%m/%Y} came after the grace period "
+            f"ended (24:00 {last_en}): it cannot be accepted and the unit is not evaluated.")
+    return Classification("late", working_days_late(deadline, received_at, cal, tz))
+
+
+def effective_status(status: str, *, reinstated: bool, grace_ended: bool) -> str:
+    """The recorded status moved on by the clock: silence past grace is exclusion."""
+    if status == "not_submitted" and grace_ended and not reinstated:
+        return "excluded"
+    return status
+
+
+def may_submit(status: str, *, reinstated: bool, grace_ended: bool) -> bool:
+    """Whether the unit may send (or replace) its dossier now.
+
+    Before grace end, always (a new version replaces the old one).  After it,
+    only to answer a return for correction, or after a reinstatement.
+    """
+    if status == "excluded":
+        return False
+    if not grace_ended:
+        return True
+    if status == "returned":
+        return True
+    return reinstated and status == "not_submitted"
+
+
+def rating(score: Decimal | float | None, tiers: Sequence[dict]) -> str | None:
+    """The tier a score reaches; tiers are best first, the last may have min None."""
+    if score is None:
+        return None
+    for tier in tiers:
+        minimum = tier.get("min")
+        if minimum is None or Decimal(str(score)) >= Decimal(str(minimum)):
+            return tier["name"]
+    return None
+
+
+@dataclass(frozen=True)
+class Ranked:
+    key: object
+    group: str
+    score: Decimal
+    rank: int
+    rating: str | None
+
+
+def rank_within_groups(entries: Iterable[tuple[object, str, Decimal | None]], tiers: Sequence[dict]) -> list[Ranked]:
+    """Rank (key, group, score) entries within each group; ties share a rank.
+
+    Standard competition ranking: 100, 98, 98, 95 rank 1, 2, 2, 4.  Entries
+    without a score are left out (the caller leaves excluded units out too).
+    """
+    by_group: dict[str, list[tuple[object, Decimal]]] = {}
+    for key, group, score in entries:
+        if score is None:
+            continue
+        by_group.setdefault(group, []).append((key, Decimal(str(score))))
+    result = []
+    for group, items in sorted(by_group.items()):
+        items.sort(key=lambda item: item[1], reverse=True)
+        previous, rank = None, 0
+        for position, (key, score) in enumerate(items, start=1):
+            if score != previous:
+                rank, previous = position, score
+            result.append(Ranked(key, group, score, rank, rating(score, tiers)))
+    return result
+
+
+def status_sentence(status: str, received_at: datetime | None, late_days: int, tz: ZoneInfo = LOCAL_TZ,
+                    lang: str = "vi") -> str:
+    """One sentence: "Đã nộp đúng hạn lúc 10:42, Thứ Năm 24/10/2019"."""
+    if received_at is None:
+        return status_name(status, lang)
+    local = received_at.astimezone(tz)
+    when = f"{local:%H:%M}, {format_day(local.date(), lang)}"
+    if lang == "vi":
+        if status == "on_time":
+            return f"Đã nộp đúng hạn lúc {when}"
+        if status == "late":
+            return f"Đã nộp trễ {late_days} ngày làm việc lúc {when} (trong thời gian gia hạn)"
+        return f"{status_name(status)} — hồ sơ nhận lúc {when}"
+    if status == "on_time":
+        return f"Submitted on time at {when}"
+    if status == "late":
+        return f"Submitted {late_days} working day(s) late at {when} (within grace)"
+    return f"{status_name(status, 'en')} — dossier received at {when}"

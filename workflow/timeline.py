@@ -1,0 +1,115 @@
+"""A campaign's timeline: what is due when, where the campaign stands at ``now``.
+
+Pure: takes plain values (dates, a calendar, a time zone, ``now``), returns
+plain values.  The state shown is derived from the recorded state and the
+clock, so it is never stale even when the tick has not run yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from .machine import ORDER, advance_by_time
+from .periods import LOCAL_TZ, Period, deadline_on, end_of_day, working_days_from
+from .workdays import VietnamCalendar, format_day
+
+#: Later milestones in timeline order: kind -> (vi, en, the state that is
+#: reached when the milestone's work is done).
+MILESTONES: dict[str, tuple[str, str, str]] = {
+    "preliminary_review": ("Hoàn thành thẩm định sơ bộ", "Preliminary review done", "field_inspection"),
+    "field_inspection": ("Kiểm tra thực tế", "Field inspection", "awards"),
+    "award_notice": ("Thông báo đơn vị đề nghị khen thưởng", "Award units notified", "awards"),
+    "award_dossiers": ("Hạn nộp hồ sơ đề nghị khen thưởng", "Award dossiers due", "approval"),
+    "approval": ("UBND tỉnh phê duyệt", "Approval by the People's Committee", "approved"),
+    "publication": ("Công bố kết quả", "Results published", "approved"),
+}
+
+
+@dataclass(frozen=True)
+class MilestoneDates:
+    start: date | None
+    end: date
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """One milestone of the timeline, computed."""
+
+    kind: str
+    name_vi: str
+    name_en: str
+    start: date | None
+    end: date
+    #: 24:00 local time of ``end``.
+    ends_at: datetime
+    computed: bool = False
+    overdue: bool = False
+    reached: bool = False
+    period: Period | None = None
+
+    def name(self, lang: str = "vi") -> str:
+        return self.name_vi if lang == "vi" else self.name_en
+
+    def when(self, lang: str = "vi") -> str:
+        if self.start and self.start != self.end:
+            return f"{format_day(self.start, lang)} – {format_day(self.end, lang)}"
+        return format_day(self.end, lang)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    deadline: Period
+    grace: Period
+    items: tuple[TimelineItem, ...]
+
+    @property
+    def deadline_at(self) -> datetime:
+        return self.deadline.ends_at
+
+    @property
+    def grace_ends_at(self) -> datetime:
+        return self.grace.ends_at
+
+    @property
+    def grace_end(self) -> date:
+        return self.grace.last_day
+
+
+def compute(deadline: date, grace_working_days: int, milestones: dict[str, MilestoneDates],
+            cal: VietnamCalendar, *, state: str = "open", now: datetime | None = None,
+            tz: ZoneInfo = LOCAL_TZ) -> Timeline:
+    """The campaign's milestones with computed instants and overdue flags."""
+    dl = deadline_on(deadline, cal, tz)
+    grace = working_days_from(deadline, grace_working_days, cal, tz)
+    current = effective_state(state, dl.ends_at, grace.ends_at, now) if now else state
+    items = [
+        TimelineItem("deadline", "Hạn nộp hồ sơ", "Submission deadline", None, deadline, dl.ends_at,
+                     period=dl, reached=_index(current) >= _index("grace"),
+                     overdue=False),
+        TimelineItem("grace_end", f"Hết thời gian gia hạn ({grace_working_days} ngày làm việc)",
+                     f"Grace period ends ({grace_working_days} working days)", None, grace.last_day,
+                     grace.ends_at, computed=True, period=grace, reached=_index(current) >= _index("preliminary_review")),
+    ]
+    for kind, (vi, en, reached_state) in MILESTONES.items():
+        dates = milestones.get(kind)
+        if dates is None:
+            continue
+        ends_at = end_of_day(dates.end, tz)
+        reached = current != "cancelled" and _index(current) >= _index(reached_state)
+        overdue = bool(now and now >= ends_at and not reached and current != "cancelled")
+        items.append(TimelineItem(kind, vi, en, dates.start, dates.end, ends_at, reached=reached, overdue=overdue))
+    return Timeline(dl, grace, tuple(items))
+
+
+def _index(state: str) -> int:
+    return ORDER.index(state) if state in ORDER else -1
+
+
+def effective_state(state: str, deadline_at: datetime, grace_ends_at: datetime, now: datetime) -> str:
+    """The recorded state moved on by what time has done by ``now``."""
+    if state not in ("open", "grace"):
+        return state
+    new_state, _ = advance_by_time(state, deadline_passed=now >= deadline_at, grace_ended=now >= grace_ends_at)
+    return new_state
