@@ -24,7 +24,7 @@ demo: migrate
 
 ## Serve the app with its scheduler on http://127.0.0.1:5000 (SQLite in instance/).
 run: demo
-	SCHEDULER_IN_PROCESS=1 $(BIN)/flask run --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
+	$(BIN)/flask serve --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
 ## The whole suite: SQLite, and PostgreSQL too when TEST_DATABASE_URL is set.
 test: install

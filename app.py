@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 
 class ConfigError(Exception):
@@ -33,8 +33,6 @@ class Config:
     #: Where uploaded documents are stored (default: instance/uploads).
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", "")
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024
-    #: Start the scheduler inside this process (``make run`` only).
-    SCHEDULER_IN_PROCESS = os.environ.get("SCHEDULER_IN_PROCESS", "0") == "1"
     #: Mail: with no server, mail stays in the outbox, readable in the app.
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
@@ -45,6 +43,20 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "han-chot@localhost")
     #: Seconds before an SMTP connection or reply is given up on.
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
+    #: Rows sent per SMTP connection; a failed row waits BASE·2^(attempts-1)
+    #: seconds (at most MAX) and fails for good after MAX_ATTEMPTS.
+    MAIL_BATCH_SIZE = int(os.environ.get("MAIL_BATCH_SIZE", "200"))
+    MAIL_RETRY_BASE_SECONDS = float(os.environ.get("MAIL_RETRY_BASE_SECONDS", "30"))
+    MAIL_RETRY_MAX_SECONDS = float(os.environ.get("MAIL_RETRY_MAX_SECONDS", "3600"))
+    MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "12"))
+    #: How long a dispatcher may hold claimed rows before others take them back.
+    MAIL_LEASE_SECONDS = float(os.environ.get("MAIL_LEASE_SECONDS", "300"))
+    MAIL_MESSAGE_ID_DOMAIN = os.environ.get("MAIL_MESSAGE_ID_DOMAIN", "han-chot.local")
+    #: The scheduler's periods, in seconds.
+    TICK_SECONDS = float(os.environ.get("TICK_SECONDS", "60"))
+    DISPATCH_SECONDS = float(os.environ.get("DISPATCH_SECONDS", "10"))
+    #: The public address of the app, for links in mail.
+    APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:5000")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
 
@@ -57,13 +69,19 @@ def _check_config(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     try:
         url = make_url(uri)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(f"DATABASE_URL: malformed database URL {uri!r} (e.g. postgresql+psycopg://user@host/db)")
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise ConfigError(f"DATABASE_URL: unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         # psycopg 3 is the installed driver; plain postgresql:// means psycopg2.
-        app.config["SQLALCHEMY_DATABASE_URI"] = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        url = url.set(drivername="postgresql+psycopg")
+        app.config["SQLALCHEMY_DATABASE_URI"] = url.render_as_string(hide_password=False)
+    try:
+        url.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise ConfigError(f"DATABASE_URL: unknown or uninstalled database driver {url.drivername!r}; "
+                          "use sqlite or postgresql+psycopg")
     if app.config["APP_ENV"] == "production" and not app.config["SECRET_KEY"]:
         raise ConfigError("SECRET_KEY: must be set when APP_ENV=production")
     if app.config["APP_ENV"] not in ("development", "production", "testing"):
@@ -81,7 +99,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "han_chot.sqlite3")
     if not app.config["UPLOAD_FOLDER"]:
         app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
-    if not app.config["SECRET_KEY"]:
+    if not app.config["SECRET_KEY"] and app.config["APP_ENV"] != "production":
+        # Never in production: _check_config refuses an empty key there.
         app.config["SECRET_KEY"] = "dev-only-not-secret"
     try:
         _check_config(app)

@@ -21,3 +21,14 @@ def tick(now: datetime) -> dict[str, int]:
         db.session.rollback()
         raise
     return summary
+
+
+def dispatch_mail(now: datetime | None = None, worker: str | None = None) -> dict[str, int]:
+    """Send what is due in the outbox (nothing when MAIL_SERVER is not set)."""
+    from .dispatch import dispatch_all
+
+    try:
+        return dispatch_all(now, worker=worker).as_dict()
+    except Exception:
+        db.session.rollback()
+        raise

@@ -1,23 +1,297 @@
-"""Queue mail in the outbox, in the same transaction as the change that caused it."""
+"""Queue mail in the outbox, in the same transaction as the change that caused it.
+
+Every function here renders the message now (so the outbox is readable in the
+app even when nothing is sent) and inserts one row per recipient with an
+idempotency key ``campaign:unit:rule:occurrence:recipient`` under a unique
+constraint; inserts skip keys that exist, so whatever runs twice queues once.
+Bulk inserts are one executemany statement, whatever the number of rows.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timezone
+from email.utils import make_msgid
+from typing import Any, Iterable
 
-def queue_exclusion_notices(campaign, silent_clause) -> int:
-    return 0
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
+
+from workflow.db import db, utcnow
+from workflow.models import Campaign, Participation, Submission, Unit
+from workflow.workdays import format_day
+
+from . import rules as reminder_rules
+from .models import OutboxMail
+from .render import render_mail
+
+log = logging.getLogger(__name__)
+
+REMINDER_KINDS = ("reminder", "escalation")
 
 
-def queue_receipt(campaign, unit, submission) -> None:
+def _key(campaign_id: int | None, unit_id: int | None, kind: str, occurrence: str, recipient: str) -> str:
+    return f"c{campaign_id or '-'}:u{unit_id or '-'}:{kind}:{occurrence}:{recipient.lower()}"
+
+
+def _message_id() -> str:
+    domain = current_app.config.get("MAIL_MESSAGE_ID_DOMAIN") or "han-chot.local"
+    return make_msgid(idstring="hanchot", domain=domain)
+
+
+def build_row(*, kind: str, campaign: Campaign | None, unit_id: int | None, occurrence: str, recipient: str,
+              language: str, context: dict[str, Any], expires_at: datetime | None = None,
+              planned_deadline=None, now: datetime | None = None) -> dict[str, Any]:
+    subject, text, html = render_mail(kind, language, **context)
+    now = now or utcnow()
+    return {
+        "key": _key(campaign.id if campaign else None, unit_id, kind, occurrence, recipient),
+        "campaign_id": campaign.id if campaign else None, "unit_id": unit_id, "kind": kind,
+        "occurrence": occurrence, "recipient": recipient, "language": language, "subject": subject,
+        "body_text": text, "body_html": html, "message_id": _message_id(), "status": "pending", "attempts": 0,
+        "next_attempt_at": now, "expires_at": expires_at, "planned_deadline": planned_deadline, "claimed_by": "",
+        "last_error": "", "created_at": now,
+    }
+
+
+def insert_rows(rows: list[dict[str, Any]]) -> int:
+    """Insert outbox rows, skipping keys already queued; one statement."""
+    if not rows:
+        return 0
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(OutboxMail.__table__).on_conflict_do_nothing(index_elements=["key"])
+    db.session.execute(stmt, rows)
+    return len(rows)
+
+
+def _campaign_context(campaign: Campaign, lang: str) -> dict[str, Any]:
+    from workflow.operations import timeline_of
+
+    tl = timeline_of(campaign)
+    return {
+        "campaign": campaign, "organizer": campaign.organizer, "lang": lang,
+        "deadline_text": format_day(campaign.deadline, lang),
+        "deadline_explanation": tl.deadline.explain(lang),
+        "grace_days": campaign.grace_working_days,
+        "grace_end_text": format_day(tl.grace_end, lang),
+        "grace_explanation": tl.grace.explain(lang),
+        "app_url": current_app.config.get("APP_URL", ""),
+    }
+
+
+def _local(instant: datetime, campaign: Campaign) -> str:
+    from workflow.operations import tz_of
+
+    local = instant.astimezone(tz_of(campaign))
+    return f"{local:%H:%M:%S} {format_day(local.date())}"
+
+
+def _recipients(unit: Unit) -> list[str]:
+    return [e for e in (unit.emails or []) if e]
+
+
+# -- to one unit ---------------------------------------------------------------------
+
+def queue_receipt(campaign: Campaign, unit: Unit, submission: Submission) -> int:
+    """A receipt for every submission: instant, channel, receipt number, SHA-256s."""
+    from workflow.operations import CHANNELS
+
+    rows = []
+    for email in _recipients(unit):
+        lang = unit.language or "vi"
+        ctx = _campaign_context(campaign, lang) | {
+            "unit": unit, "submission": submission, "received_text": _local(submission.received_at, campaign),
+            "channel_name": CHANNELS[submission.channel][0 if lang == "vi" else 1],
+            "status": submission.participation.status, "documents": list(submission.documents),
+        }
+        rows.append(build_row(kind="receipt", campaign=campaign, unit_id=unit.id, occurrence=submission.receipt_number,
+                              recipient=email, language=lang, context=ctx))
+    return insert_rows(rows)
+
+
+def queue_unit_notice(campaign: Campaign, unit: Unit, kind: str, *, reason: str = "", occurrence: str = "") -> int:
+    """Reinstated, returned for correction, figures sent for confirmation."""
+    rows = []
+    for email in _recipients(unit):
+        lang = unit.language or "vi"
+        ctx = _campaign_context(campaign, lang) | {"unit": unit, "reason": reason}
+        rows.append(build_row(kind=kind, campaign=campaign, unit_id=unit.id, occurrence=occurrence, recipient=email,
+                              language=lang, context=ctx))
+    return insert_rows(rows)
+
+
+def queue_exclusion_notices(campaign: Campaign, silent_clause) -> int:
+    """Tell each unit excluded at grace end (one query, one insert)."""
+    units = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id)
+                               .where(silent_clause)).all()
+    rows = []
+    contexts: dict[str, dict] = {}
+    for unit in units:
+        lang = unit.language or "vi"
+        if lang not in contexts:
+            contexts[lang] = _campaign_context(campaign, lang)
+        for email in _recipients(unit):
+            rows.append(build_row(kind="excluded", campaign=campaign, unit_id=unit.id,
+                                  occurrence=campaign.deadline.isoformat(), recipient=email, language=lang,
+                                  context=contexts[lang] | {"unit": unit}))
+    return insert_rows(rows)
+
+
+def queue_results(campaign: Campaign, now: datetime) -> int:
+    """The published results, to every unit: its own status, score, rating, rank."""
+    from workflow.operations import results
+
+    rows = []
+    contexts: dict[str, dict] = {}
+    for r in results(campaign, now):
+        unit = r.participation.unit
+        lang = unit.language or "vi"
+        if lang not in contexts:
+            contexts[lang] = _campaign_context(campaign, lang)
+        for email in _recipients(unit):
+            rows.append(build_row(kind="results", campaign=campaign, unit_id=unit.id, occurrence="published",
+                                  recipient=email, language=lang, context=contexts[lang] | {"unit": unit, "result": r},
+                                  now=now))
+    return insert_rows(rows)
+
+
+# -- reminders -------------------------------------------------------------------------
+
+def rules_of(campaign: Campaign) -> reminder_rules.ReminderRules:
+    try:
+        return reminder_rules.ReminderRules.from_dict(campaign.reminder_rules)
+    except reminder_rules.RulesError:
+        log.warning("campaign %s: invalid reminder rules, using defaults", campaign.code)
+        return reminder_rules.ReminderRules()
+
+
+def replan_reminders(campaign: Campaign, now: datetime) -> int:
+    """The deadline moved: drop reminders planned for the old one; the tick plans anew."""
+    result = db.session.execute(
+        update(OutboxMail).where(OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_(REMINDER_KINDS),
+                                 OutboxMail.status == "pending", OutboxMail.planned_deadline != campaign.deadline)
+        .values(status="dropped", last_error="deadline moved")
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
+def _queue_unit_reminders(campaign: Campaign, occurrence: reminder_rules.Occurrence, now: datetime,
+                          rules: reminder_rules.ReminderRules) -> int:
+    from workflow.operations import tz_of
+
+    parent = aliased(Unit)
+    rows_db = db.session.execute(
+        select(Unit, parent).join(Participation, Participation.unit_id == Unit.id)
+        .outerjoin(parent, parent.id == Unit.parent_id)
+        .where(Participation.campaign_id == campaign.id, Participation.status == "not_submitted")).all()
+    expires = reminder_rules.office_closes_at(occurrence.day, rules, tz_of(campaign))
+    rows = []
+    contexts: dict[str, dict] = {}
+    for unit, parent_unit in rows_db:
+        lang = unit.language or "vi"
+        if lang not in contexts:
+            contexts[lang] = _campaign_context(campaign, lang)
+        ctx = contexts[lang] | {"unit": unit, "occurrence": occurrence}
+        for email in _recipients(unit):
+            rows.append(build_row(kind="reminder", campaign=campaign, unit_id=unit.id, occurrence=occurrence.key,
+                                  recipient=email, language=lang, context=ctx, expires_at=expires,
+                                  planned_deadline=campaign.deadline, now=now))
+        if occurrence.escalate:
+            copies = [unit.head_email] if unit.head_email else []
+            if parent_unit is not None and unit.group == "commune":
+                copies += _recipients(parent_unit)
+            for email in dict.fromkeys(e for e in copies if e and e not in _recipients(unit)):
+                rows.append(build_row(kind="escalation", campaign=campaign, unit_id=unit.id,
+                                      occurrence=occurrence.key, recipient=email, language=lang,
+                                      context=ctx | {"copy_to_parent": parent_unit is not None and
+                                                     email in _recipients(parent_unit), "parent": parent_unit},
+                                      expires_at=expires, planned_deadline=campaign.deadline, now=now))
+    return insert_rows(rows)
+
+
+def _queue_digest(campaign: Campaign, now: datetime) -> int:
+    from workflow.operations import count_by_status, tz_of
+
+    recipient = campaign.organizer.email
+    if not recipient:
+        return 0
+    today = now.astimezone(tz_of(campaign)).date()
+    silent = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id).where(
+        Participation.campaign_id == campaign.id, Participation.status == "not_submitted").order_by(Unit.group,
+                                                                                                  Unit.code)).all()
+    late = db.session.execute(select(Unit, Participation).join(Participation, Participation.unit_id == Unit.id).where(
+        Participation.campaign_id == campaign.id, Participation.status == "late").order_by(Unit.code)).all()
+    bounced = db.session.scalars(select(OutboxMail).where(OutboxMail.campaign_id == campaign.id,
+                                                          OutboxMail.status == "failed")
+                                 .order_by(OutboxMail.id.desc()).limit(50)).all()
+    ctx = _campaign_context(campaign, "vi") | {
+        "today_text": format_day(today), "counts": count_by_status(campaign, now), "silent": silent,
+        "late": late, "bounced": bounced,
+    }
+    rows = [build_row(kind="digest", campaign=campaign, unit_id=None, occurrence=today.isoformat(),
+                      recipient=recipient, language="vi", context=ctx, now=now)]
+    return insert_rows(rows)
+
+
+def _queue_milestone_reminders(campaign: Campaign, due: Iterable[reminder_rules.MilestoneReminder],
+                               now: datetime) -> int:
+    from workflow.timeline import MILESTONES
+
+    recipients = [e for e in [campaign.organizer.email, *(campaign.council_emails or [])] if e]
+    rows = []
+    for item in due:
+        ctx = _campaign_context(campaign, "vi") | {
+            "milestone_name": MILESTONES[item.kind][0], "milestone_end_text": format_day(item.milestone_end),
+            "lead_days": rules_of(campaign).milestone_lead_days}
+        for email in dict.fromkeys(recipients):
+            rows.append(build_row(kind="milestone", campaign=campaign, unit_id=None,
+                                  occurrence=f"{item.kind}-{item.milestone_end.isoformat()}", recipient=email,
+                                  language="vi", context=ctx, now=now))
+    return insert_rows(rows)
+
+
+def plan_reminders(now: datetime) -> int:
+    """Queue what is due at ``now`` for every running campaign (the tick's part)."""
+    from workflow.operations import calendar_of, tz_of
+
+    now = now.astimezone(timezone.utc)
+    queued = 0
+    campaigns = db.session.scalars(select(Campaign).where(Campaign.state.notin_(("draft", "approved", "cancelled"))))
+    for campaign in campaigns:
+        cal, tz, rules = calendar_of(campaign), tz_of(campaign), rules_of(campaign)
+        if campaign.state in ("open", "grace"):
+            occurrences = reminder_rules.unit_reminders(campaign.deadline, campaign.grace_working_days, cal, rules)
+            occurrence = reminder_rules.due_unit_reminder(occurrences, now, cal, rules, tz)
+            if occurrence is not None:
+                queued += _queue_unit_reminders(campaign, occurrence, now, rules)
+            if reminder_rules.digest_due(now, cal, rules, tz):
+                queued += _queue_digest(campaign, now)
+        due = reminder_rules.due_milestone_reminders({m.kind: m.end_date for m in campaign.milestones}, now, cal,
+                                                     rules, tz)
+        if due:
+            queued += _queue_milestone_reminders(campaign, due, now)
+    return queued
+
+
+def still_true(row: OutboxMail, campaign: Campaign | None, participation_status: str | None,
+               now: datetime) -> str | None:
+    """Why a reminder is no longer worth sending, or None if it still is."""
+    if row.kind not in REMINDER_KINDS:
+        return None
+    if row.expires_at is not None and now >= row.expires_at:
+        return "office hours of its day are over"
+    if campaign is None or campaign.state not in ("open", "grace"):
+        return "submissions are closed"
+    if row.planned_deadline is not None and row.planned_deadline != campaign.deadline:
+        return "deadline moved"
+    from workflow.operations import timeline_of
+
+    if now >= timeline_of(campaign).grace_ends_at:
+        return "grace period ended"
+    if participation_status != "not_submitted":
+        return f"unit is {participation_status}"
     return None
-
-
-def queue_unit_notice(campaign, unit, kind, *, reason="", occurrence="") -> None:
-    return None
-
-
-def replan_reminders(campaign, now) -> None:
-    return None
-
-
-def plan_reminders(now) -> int:
-    return 0

@@ -118,3 +118,30 @@ def count_statements(app):
             event.remove(db.engine, "before_cursor_execute", before)
 
     return counting
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1; the app is pointed at it with ``mail_app``."""
+    from tests.smtp_server import SMTPServer
+
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_app(app, smtp_server):
+    """The app, sending real SMTP to the test server."""
+    from notifications.dispatch import mail
+
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port, MAIL_TIMEOUT=5,
+                      MAIL_RETRY_BASE_SECONDS=60, MAIL_DEFAULT_SENDER="thidua@stttt.example.gov.vn")
+    mail.init_app(app)
+    return app
+
+
+def import_example(runner, name: str, now: str = "2019-10-08T08:00:00+07:00"):
+    result = runner.invoke(args=["campaign", "import", str(EXAMPLES / name), "--now", now])
+    assert result.exit_code == 0, result.output
+    return result

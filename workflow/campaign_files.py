@@ -97,6 +97,8 @@ class CampaignSpec:
     milestones: dict[str, tuple[date | None, date]] = field(default_factory=dict)
     tiers: list[dict] = field(default_factory=lambda: list(DEFAULT_TIERS))
     required_documents: dict[str, list[str]] = field(default_factory=dict)
+    reminder_rules: dict[str, Any] | None = None
+    council_emails: list[str] = field(default_factory=list)
     units: list[UnitSpec] = field(default_factory=list)
 
 
@@ -253,6 +255,14 @@ def parse(text: str, path: str = "") -> CampaignSpec:
             previous = minimum
             spec.tiers.append({"name": name, "name_en": r.text(t, "name_en", False, name),
                                "min": float(minimum) if minimum is not None else None})
+    if "reminders" in c:
+        from notifications.rules import ReminderRules, RulesError
+
+        try:
+            spec.reminder_rules = ReminderRules.from_dict(r.mapping(c, "reminders")).as_dict()
+        except RulesError as exc:
+            r.fail(str(exc), c, "reminders")
+    spec.council_emails = r.emails(c, "council_emails")
     docs = r.mapping(c, "required_documents", required=False)
     for group, names in docs.items():
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -331,6 +341,7 @@ def apply(spec: CampaignSpec, *, actor: str, now: datetime, source: str = "") ->
     campaign.data_period_start, campaign.data_period_end = spec.data_period
     campaign.tiers, campaign.required_documents = spec.tiers, spec.required_documents
     campaign.commune_nomination = spec.commune_nomination
+    campaign.reminder_rules, campaign.council_emails = spec.reminder_rules, spec.council_emails
     db.session.flush()
     existing = {m.kind: m for m in campaign.milestones}
     for kind, (start, end) in spec.milestones.items():
@@ -421,6 +432,8 @@ def export(campaign: Campaign) -> str:
                            for m in sorted(campaign.milestones, key=lambda m: list(MILESTONES).index(m.kind))},
             "tiers": [{k: v for k, v in t.items() if v is not None or k == "min"} for t in campaign.tiers],
             "required_documents": campaign.required_documents,
+            **({"reminders": campaign.reminder_rules} if campaign.reminder_rules else {}),
+            **({"council_emails": list(campaign.council_emails)} if campaign.council_emails else {}),
         },
         "units": [],
     }

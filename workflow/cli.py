@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import click
 from flask import Flask
+from flask.cli import AppGroup
+
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@demo_cli.command("load")
+@click.option("--now", "now_text", help="As of this instant (default: the clock).")
+@click.option("--seed", default=2019, show_default=True)
+def demo_load(now_text: str | None, seed: int) -> None:
+    """Load the example campaigns, played out, and a live campaign (idempotent)."""
+    from .cli_campaign import parse_instant
+    from .db import db
+    from .demo import load
+
+    loaded = load(parse_instant(now_text), seed)
+    db.session.commit()
+    click.echo(f"demo data: {', '.join(loaded) if loaded else 'already loaded'}")
 
 
 def register_cli(app: Flask) -> None:
@@ -13,3 +31,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(campaign_cli)
     app.cli.add_command(submission_cli)
     app.cli.add_command(tick_command_factory())
+    app.cli.add_command(demo_cli)

@@ -62,9 +62,14 @@ def utcnow() -> datetime:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_foreign_keys_on(dbapi_connection, connection_record):
-    """Enforce foreign keys on SQLite in normal use (migrations turn them off)."""
+    """SQLite: foreign keys on in normal use (migrations turn them off), WAL."""
     module = type(dbapi_connection).__module__
     if module.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # The web process and the scheduler share the file: readers must not
+        # block the writer, and a writer waits for another instead of failing.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()

@@ -94,6 +94,10 @@ class Campaign(db.Model):
     required_documents: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
     #: Whether communes are nominated by their district (seed 000).
     commune_nomination: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Reminder rules (notifications/rules.py); None: the defaults.
+    reminder_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The appraisal council's addresses, reminded of later milestones.
+    council_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organizer: Mapped[Organizer] = relationship(back_populates="campaigns")

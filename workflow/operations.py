@@ -95,6 +95,10 @@ def _apply_move(campaign: Campaign, event: str, *, actor: str, reason: str, now:
     record(actor=actor, action=f"campaign.{event}", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
            from_value=result.before, to_value=result.after, reason=note, at=now)
     db.session.flush()
+    if result.after == "approved":
+        from notifications.queue import queue_results
+
+        queue_results(campaign, now)
     return result
 
 
@@ -486,7 +490,12 @@ def run_tick(now: datetime) -> dict[str, int]:
     Idempotent: running it twice, or after downtime, does each thing once.
     """
     now = now.astimezone(timezone.utc)
-    campaigns = db.session.scalars(select(Campaign).where(Campaign.state.in_(("open", "grace")))).all()
+    query = select(Campaign).where(Campaign.state.in_(("open", "grace"))).order_by(Campaign.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two ticks at once (two schedulers, a scheduler and `flask tick`):
+        # each campaign is moved by one of them only.
+        query = query.with_for_update(skip_locked=True, of=Campaign)
+    campaigns = db.session.scalars(query).all()
     moved = excluded_before = 0
     calendars: dict[int, VietnamCalendar] = {}
     for campaign in campaigns:

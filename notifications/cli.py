@@ -1,0 +1,148 @@
+"""``flask mail``, ``flask reminders``, ``flask scheduler run``, ``flask serve``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from workflow.db import db
+
+from .models import OutboxMail
+
+mail_cli = AppGroup("mail", help="The mail outbox.")
+reminders_cli = AppGroup("reminders", help="A campaign's reminder rules.")
+scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@mail_cli.command("dispatch")
+@click.option("--now", "now_text", help="As of this instant (default: the clock).")
+def dispatch_command(now_text: str | None) -> None:
+    """Send what is due in the outbox; prints claimed, sent, retried, failed, dropped."""
+    from workflow.cli_campaign import parse_instant
+
+    from .jobs import dispatch_mail
+
+    if not current_app.config.get("MAIL_SERVER"):
+        click.echo("MAIL_SERVER is not set: mail stays in the outbox (flask mail outbox).")
+        return
+    result = dispatch_mail(parse_instant(now_text) if now_text else None)
+    click.echo(" ".join(f"{k}={v}" for k, v in result.items()))
+
+
+@mail_cli.command("outbox")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed", "dropped"]))
+@click.option("--campaign", "campaign_code")
+@click.option("--limit", default=50, show_default=True)
+def outbox_command(status: str | None, campaign_code: str | None, limit: int) -> None:
+    """List outbox rows: id, status, kind, recipient, subject, last error."""
+    from workflow.models import Campaign
+
+    query = select(OutboxMail).order_by(OutboxMail.id.desc()).limit(limit)
+    counts = select(OutboxMail.status, func.count()).group_by(OutboxMail.status)
+    if status:
+        query = query.where(OutboxMail.status == status)
+    if campaign_code:
+        campaign = db.session.scalar(select(Campaign).where(Campaign.code == campaign_code))
+        if campaign is None:
+            click.echo(f"Error: no campaign with code {campaign_code!r}", err=True)
+            sys.exit(2)
+        query = query.where(OutboxMail.campaign_id == campaign.id)
+        counts = counts.where(OutboxMail.campaign_id == campaign.id)
+    click.echo("counts\t" + " ".join(f"{s}={n}" for s, n in db.session.execute(counts)))
+    for row in db.session.scalars(query):
+        click.echo(f"{row.id}\t{row.status}\t{row.kind}\t{row.recipient}\t{row.subject}\t{row.last_error}")
+
+
+@mail_cli.command("show")
+@click.argument("mail_id", type=int)
+def show_command(mail_id: int) -> None:
+    """Print one mail as it will be (or was) sent."""
+    row = db.session.get(OutboxMail, mail_id)
+    if row is None:
+        click.echo(f"Error: no mail #{mail_id}", err=True)
+        sys.exit(2)
+    click.echo(f"To: {row.recipient}\nSubject: {row.subject}\nMessage-ID: {row.message_id}\nStatus: {row.status}"
+               f"{' (' + row.last_error + ')' if row.last_error else ''}\n\n{row.body_text}")
+
+
+@reminders_cli.command("show")
+@click.argument("code", metavar="CAMPAIGN")
+def reminders_show(code: str) -> None:
+    """Print the campaign's reminder rules and planned reminder days (JSON)."""
+    from workflow.cli_campaign import get_campaign
+    from workflow.operations import calendar_of
+
+    from .queue import rules_of
+    from .rules import unit_reminders
+
+    campaign = get_campaign(code)
+    rules = rules_of(campaign)
+    plan = unit_reminders(campaign.deadline, campaign.grace_working_days, calendar_of(campaign), rules)
+    click.echo(json.dumps({"rules": rules.as_dict(), "unit_reminders": [
+        {"day": o.day.isoformat(), "rule": o.rule, "days_left": o.days_left, "escalate": o.escalate} for o in plan]},
+        ensure_ascii=False, indent=2))
+
+
+@reminders_cli.command("set")
+@click.argument("code", metavar="CAMPAIGN")
+@click.argument("rules_json", metavar="JSON")
+@click.option("--actor", default="cli", show_default=True)
+def reminders_set(code: str, rules_json: str, actor: str) -> None:
+    """Replace the campaign's reminder rules, e.g. '{"before_deadline": [5, 1], "office_hours": "08:00-17:00"}'."""
+    from workflow.audit import record
+    from workflow.cli_campaign import get_campaign
+
+    from .rules import ReminderRules, RulesError
+
+    campaign = get_campaign(code)
+    try:
+        data = json.loads(rules_json)
+        rules = ReminderRules.from_dict(data)
+    except (json.JSONDecodeError, RulesError, TypeError) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    record(actor=actor, action="reminders.changed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           from_value=json.dumps(campaign.reminder_rules), to_value=json.dumps(rules.as_dict()))
+    campaign.reminder_rules = rules.as_dict()
+    db.session.commit()
+    click.echo(json.dumps(rules.as_dict(), ensure_ascii=False))
+
+
+@scheduler_cli.command("run")
+def scheduler_run() -> None:
+    """Run the scheduler (tick and mail) until stopped; one of several acts at a time."""
+    from .scheduler import run_forever
+
+    _logging()
+    run_forever(current_app._get_current_object())
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve_command(host: str, port: int) -> None:
+    """Serve the app with its scheduler in one process (make run; not for production)."""
+    from .scheduler import start_in_background
+
+    _logging()
+    app = current_app._get_current_object()
+    start_in_background(app)
+    click.echo(f"Hạn Chót: http://{host}:{port}/  (scheduler running in this process)")
+    app.run(host=host, port=port, use_reloader=False, threaded=True)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(mail_cli)
+    app.cli.add_command(reminders_cli)
+    app.cli.add_command(scheduler_cli)
+    app.cli.add_command(serve_command)

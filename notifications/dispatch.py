@@ -1,0 +1,289 @@
+"""The dispatcher: send pending outbox rows through Flask-Mail, each exactly once.
+
+- Rows are claimed in one statement (``UPDATE … WHERE id IN (SELECT … FOR
+  UPDATE SKIP LOCKED) RETURNING``), so two dispatchers never take the same row;
+  on SQLite the database's single writer gives the same guarantee.
+- One SMTP connection per batch (Flask-Mail's, with a socket timeout, which
+  Flask-Mail does not set), one message per recipient, the row's stable
+  Message-ID.
+- Exactly once across a crash: SMTP delivers a message only when the final
+  ``<CRLF>.<CRLF>`` of DATA arrives.  The dispatcher sends envelope and content,
+  then commits the row as sent, then sends the terminator.  Killed before the
+  commit, the server drops the half-sent message and the row is sent again
+  after its lease; killed after it, the row is sent and the server has it.
+  Only a kill in the microseconds between the commit's acknowledgement and the
+  terminator's write loses a message (README, "Mail delivery").
+- 4xx answers and connection failures are retried with exponential backoff;
+  5xx answers mark the row failed with the server's answer, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import flask_mail
+from flask import current_app
+from flask_mail import Mail, Message
+from sqlalchemy import select, text, update
+
+from workflow.db import db, utcnow
+from workflow.models import Campaign, Participation
+
+from .models import OutboxMail
+from .queue import REMINDER_KINDS, still_true
+
+log = logging.getLogger(__name__)
+
+mail = Mail()
+
+WORKER_ID = f"cli:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class TimeoutConnection(flask_mail.Connection):
+    """Flask-Mail's connection, with a socket timeout on connect and every reply."""
+
+    def configure_host(self):
+        timeout = current_app.config.get("MAIL_TIMEOUT", 30)
+        if self.mail.use_ssl:
+            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
+        else:
+            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dropped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"claimed": self.claimed, "sent": self.sent, "retried": self.retried, "failed": self.failed,
+                "dropped": self.dropped}
+
+
+class _InDoubt(Exception):
+    """The connection failed after the whole message was sent."""
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, answer: str):
+        super().__init__(f"{code} {answer}")
+        self.code, self.answer = code, answer
+
+
+def backoff(attempts: int) -> timedelta:
+    base = float(current_app.config.get("MAIL_RETRY_BASE_SECONDS", 30))
+    cap = float(current_app.config.get("MAIL_RETRY_MAX_SECONDS", 3600))
+    return timedelta(seconds=min(cap, base * (2 ** max(0, attempts - 1))))
+
+
+def _fast_commits() -> None:
+    """Marking a row sent need not wait for the disk: a crash of this process
+    loses nothing the database acknowledged; only a crash of the database
+    server itself could lose the last marks (those mails would go again)."""
+    bind = db.session.get_bind()
+    if bind.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def reclaim_expired_leases(now: datetime) -> int:
+    """Rows claimed by a dispatcher that died go back to pending."""
+    result = db.session.execute(
+        update(OutboxMail).where(OutboxMail.status == "sending", OutboxMail.lease_until < now)
+        .values(status="pending", claimed_by="", last_error="claim expired: the dispatcher stopped")
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def claim(now: datetime, limit: int, worker: str = WORKER_ID) -> list[OutboxMail]:
+    lease = timedelta(seconds=float(current_app.config.get("MAIL_LEASE_SECONDS", 120)))
+    bind = db.session.get_bind()
+    pick = (select(OutboxMail.id).where(OutboxMail.status == "pending", OutboxMail.next_attempt_at <= now)
+            .order_by(OutboxMail.id).limit(limit))
+    if bind.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    ids = db.session.scalars(
+        update(OutboxMail).where(OutboxMail.id.in_(pick.scalar_subquery()), OutboxMail.status == "pending")
+        .values(status="sending", claimed_by=worker, lease_until=now + lease)
+        .returning(OutboxMail.id).execution_options(synchronize_session=False)).all()
+    db.session.commit()
+    if not ids:
+        return []
+    return list(db.session.scalars(select(OutboxMail).where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id)))
+
+
+def _message(row: OutboxMail) -> Message:
+    msg = Message(subject=row.subject, recipients=[row.recipient], body=row.body_text, html=row.body_html or None,
+                  sender=current_app.config["MAIL_DEFAULT_SENDER"],
+                  extra_headers={"Auto-Submitted": "auto-generated", "X-Han-Chot-Key": row.key[:200]})
+    msg.msgId = row.message_id
+    return msg
+
+
+def _send_two_phase(host: smtplib.SMTP, sender: str, recipient: str, payload: bytes, commit_sent) -> None:
+    """MAIL, RCPT, DATA and content; ``commit_sent()``; then the terminator."""
+    host.ehlo_or_helo_if_needed()
+    code, answer = host.mail(sender)
+    if code != 250:
+        host.rset()
+        raise _Refused(code, answer.decode(errors="replace"))
+    code, answer = host.rcpt(recipient)
+    if code not in (250, 251):
+        host.rset()
+        raise _Refused(code, answer.decode(errors="replace"))
+    host.putcmd("data")
+    code, answer = host.getreply()
+    if code != 354:
+        host.rset()
+        raise _Refused(code, answer.decode(errors="replace"))
+    body = smtplib._quote_periods(smtplib._fix_eols(payload))  # noqa: SLF001 - what smtplib.data does
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    host.send(body)
+    commit_sent()
+    host.send(b".\r\n")
+    try:
+        code, answer = host.getreply()
+    except (OSError, smtplib.SMTPException) as exc:
+        # The message is complete at the server; most likely delivered.
+        raise _InDoubt(str(exc)) from exc
+    if code != 250:
+        raise _Refused(code, answer.decode(errors="replace"))
+
+
+def dispatch(now: datetime | None = None, batch_size: int | None = None, worker: str | None = None) -> DispatchResult:
+    """Send one batch of due rows; returns what happened to them."""
+    result = DispatchResult()
+    if not current_app.config.get("MAIL_SERVER"):
+        return result  # mail stays in the outbox, readable in the app
+    now = now or utcnow()
+    batch_size = batch_size or int(current_app.config.get("MAIL_BATCH_SIZE", 200))
+    reclaim_expired_leases(now)
+    rows = claim(now, batch_size, worker or WORKER_ID)
+    result.claimed = len(rows)
+    if not rows:
+        return result
+    rows = _drop_stale(rows, now, result)
+    if not rows:
+        return result
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    connection = TimeoutConnection(current_app.extensions["mail"])
+    try:
+        host = connection.configure_host()
+    except (OSError, smtplib.SMTPException) as exc:
+        _retry_all(rows, f"connection failed: {exc}", result)
+        return result
+    try:
+        for index, row in enumerate(rows):
+            payload = _message(row).as_bytes()
+
+            def commit_sent(row=row):
+                _fast_commits()
+                row.status, row.sent_at, row.attempts = "sent", utcnow(), row.attempts + 1
+                row.last_error = ""
+                db.session.commit()
+
+            try:
+                _send_two_phase(host, sender, row.recipient, payload, commit_sent)
+                result.sent += 1
+            except _Refused as exc:
+                _answered(row, exc, result)
+            except _InDoubt as exc:
+                # Kept as sent (sending again could deliver it twice); noted.
+                row.last_error = f"no reply after the message was sent: {exc}"[:2000]
+                db.session.commit()
+                result.sent += 1
+                _retry_all(rows[index + 1:], f"connection lost: {exc}", result)
+                return result
+            except (OSError, smtplib.SMTPException) as exc:
+                # The connection is gone: this row and the rest wait and retry.
+                if row.status == "sent":
+                    row.status = "pending"
+                _retry_all(rows[index:], f"connection lost: {exc}", result)
+                return result
+    finally:
+        try:
+            host.quit()
+        except (OSError, smtplib.SMTPException):
+            host.close()
+    return result
+
+
+def _answered(row: OutboxMail, exc: _Refused, result: DispatchResult) -> None:
+    """A 4xx or 5xx answer to this message (the row may have been marked sent)."""
+    row.attempts = row.attempts if row.status == "sent" else row.attempts + 1
+    row.sent_at = None
+    row.last_error = f"{exc.code} {exc.answer}"[:2000]
+    max_attempts = int(current_app.config.get("MAIL_MAX_ATTEMPTS", 12))
+    if 500 <= exc.code < 600 or row.attempts >= max_attempts:
+        row.status = "failed"
+        result.failed += 1
+        log.warning("mail %s to %s failed: %s", row.id, row.recipient, row.last_error)
+    else:
+        row.status, row.claimed_by = "pending", ""
+        row.next_attempt_at = utcnow() + backoff(row.attempts)
+        result.retried += 1
+    db.session.commit()
+
+
+def _retry_all(rows: list[OutboxMail], reason: str, result: DispatchResult) -> None:
+    for row in rows:
+        if row.status == "sent":
+            continue
+        row.attempts += 1
+        row.status, row.claimed_by, row.last_error = "pending", "", reason[:2000]
+        row.next_attempt_at = utcnow() + backoff(row.attempts)
+        result.retried += 1
+    db.session.commit()
+    log.warning("mail: %d row(s) will retry: %s", len(rows), reason)
+
+
+def _drop_stale(rows: list[OutboxMail], now: datetime, result: DispatchResult) -> list[OutboxMail]:
+    """Drop reminders that stopped being true; one query for their units' status."""
+    reminders = [r for r in rows if r.kind in REMINDER_KINDS]
+    if not reminders:
+        return rows
+    campaign_ids = {r.campaign_id for r in reminders}
+    campaigns = {c.id: c for c in db.session.scalars(select(Campaign).where(Campaign.id.in_(campaign_ids)))}
+    statuses = {(c, u): s for c, u, s in db.session.execute(
+        select(Participation.campaign_id, Participation.unit_id, Participation.status)
+        .where(Participation.campaign_id.in_(campaign_ids),
+               Participation.unit_id.in_({r.unit_id for r in reminders})))}
+    keep = []
+    for row in rows:
+        why = still_true(row, campaigns.get(row.campaign_id), statuses.get((row.campaign_id, row.unit_id)), now) \
+            if row.kind in REMINDER_KINDS else None
+        if why:
+            row.status, row.last_error, row.claimed_by = "dropped", f"dropped: {why}", ""
+            result.dropped += 1
+        else:
+            keep.append(row)
+    db.session.commit()
+    return keep
+
+
+def dispatch_all(now: datetime | None = None, max_batches: int = 1000, worker: str | None = None) -> DispatchResult:
+    """Send batches until nothing is due (or a connection problem stops it)."""
+    total = DispatchResult()
+    for _ in range(max_batches):
+        r = dispatch(now, worker=worker)
+        for name in ("claimed", "sent", "retried", "failed", "dropped"):
+            setattr(total, name, getattr(total, name) + getattr(r, name))
+        if r.claimed == 0 or r.retried:
+            break
+    return total

@@ -1,0 +1,186 @@
+"""The scheduler: APScheduler 3 drives the tick and the dispatcher.
+
+Production runs ``flask scheduler run`` as its own process (never inside web
+workers).  Several may run, on several machines: exactly one acts at a time,
+the one holding a PostgreSQL advisory lock on its own connection; when it
+dies its connection closes, the lock is released and another takes over.  On
+SQLite (one machine) an exclusive file lock plays the same part.  Under
+``make run``, ``flask serve`` runs one scheduler in the serving process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+from sqlalchemy import create_engine, text, update
+from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
+
+#: An arbitrary 64-bit key: "hanchot1" in ASCII.
+ADVISORY_KEY = 0x68616E63686F7431
+
+
+class Leadership:
+    """Who acts: the holder of the lock."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.url = app.config["SQLALCHEMY_DATABASE_URI"]
+        self.is_postgres = self.url.startswith("postgresql")
+        self._conn = None
+        self._engine = None
+        self._file = None
+        self.leader = False
+        self.worker_id = f"scheduler:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def acquire(self) -> bool:
+        """True while this process holds the lock (checked on every call)."""
+        if self.is_postgres:
+            return self._acquire_pg()
+        return self._acquire_file()
+
+    def _acquire_pg(self) -> bool:
+        try:
+            if self._conn is not None:
+                self._conn.execute(text("SELECT 1"))  # still alive, still ours
+                return True
+            if self._engine is None:
+                self._engine = create_engine(self.url, poolclass=NullPool)
+            conn = self._engine.connect()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
+            conn.commit()
+            if not got:
+                conn.close()
+                return self._set(False)
+            self._conn = conn
+            return self._set(True)
+        except Exception as exc:  # the database is away: nobody here acts
+            log.warning("scheduler: lost the database (%s); standing by", exc.__class__.__name__)
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except Exception:
+                    pass
+            self._conn = None
+            return self._set(False)
+
+    def _acquire_file(self) -> bool:
+        if self._file is not None:
+            return True
+        path = Path(self.app.instance_path) / "scheduler.lock"
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return self._set(False)
+        self._file = handle
+        return self._set(True)
+
+    def _set(self, leader: bool) -> bool:
+        if leader and not self.leader:
+            log.info("scheduler %s: now acting (lock acquired)", self.worker_id)
+            self._take_over()
+        elif not leader and self.leader:
+            log.info("scheduler %s: no longer acting", self.worker_id)
+        self.leader = leader
+        return leader
+
+    def _take_over(self) -> None:
+        """Rows a dead scheduler had claimed were never completed at the server: free them."""
+        from notifications.models import OutboxMail
+        from workflow.db import db
+
+        with self.app.app_context():
+            result = db.session.execute(
+                update(OutboxMail).where(OutboxMail.status == "sending", OutboxMail.claimed_by.like("scheduler:%"),
+                                         OutboxMail.claimed_by != self.worker_id)
+                .values(status="pending", claimed_by="", last_error="claim released: previous scheduler stopped")
+                .execution_options(synchronize_session=False))
+            db.session.commit()
+            if result.rowcount:
+                log.info("scheduler: %d unfinished mail(s) of the previous scheduler released", result.rowcount)
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                self._conn.close()
+            except Exception:
+                pass
+            self._conn = None
+        if self._engine is not None:
+            self._engine.dispose()
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+        self.leader = False
+
+
+def _job(app: Flask, leadership: Leadership, name: str) -> None:
+    from notifications.jobs import dispatch_mail, tick
+
+    if not leadership.acquire():
+        return
+    with app.app_context():
+        now = datetime.now(timezone.utc)
+        try:
+            if name == "tick":
+                summary = tick(now)
+                if summary.get("campaigns_moved") or summary.get("reminders_queued"):
+                    log.info("tick: %s", summary)
+            else:
+                result = dispatch_mail(now, worker=leadership.worker_id)
+                if result.get("claimed"):
+                    log.info("dispatch: %s", result)
+        except Exception:
+            log.exception("scheduler job %s failed; it runs again at its next turn", name)
+
+
+def build(app: Flask, blocking: bool) -> tuple[BlockingScheduler | BackgroundScheduler, Leadership]:
+    leadership = Leadership(app)
+    scheduler_cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = scheduler_cls(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                            "misfire_grace_time": 30})
+    scheduler.add_job(_job, "interval", seconds=float(app.config.get("TICK_SECONDS", 60)), args=(app, leadership, "tick"),
+                      id="tick", next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(_job, "interval", seconds=float(app.config.get("DISPATCH_SECONDS", 10)),
+                      args=(app, leadership, "dispatch"), id="dispatch", next_run_time=datetime.now(timezone.utc))
+    return scheduler, leadership
+
+
+def run_forever(app: Flask) -> None:
+    """``flask scheduler run``: block until SIGTERM or SIGINT."""
+    scheduler, leadership = build(app, blocking=True)
+
+    def stop(signum, frame):
+        log.info("scheduler: stopping (signal %s)", signum)
+        threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("scheduler %s: started", leadership.worker_id)
+    try:
+        scheduler.start()
+    finally:
+        leadership.release()
+
+
+def start_in_background(app: Flask) -> BackgroundScheduler:
+    """``flask serve``: one scheduler thread in the serving process."""
+    scheduler, leadership = build(app, blocking=False)
+    scheduler.start()
+    return scheduler

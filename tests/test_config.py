@@ -1,0 +1,147 @@
+"""Configuration (app.py): a bad setting stops start-up with one clear line.
+
+In-process, ``RAISE_CONFIG_ERRORS`` makes ``create_app`` raise ``ConfigError``;
+through the ``flask`` command, the person sees exactly one line on stderr,
+``Hạn Chót: configuration error: ...``, and the status is 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import ConfigError, create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+FLASK = Path(sys.executable).parent / "flask"
+PREFIX = "Hạn Chót: configuration error: "
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path) -> str:
+    return "sqlite:///" + str(tmp_path / "config.sqlite3")
+
+
+def make(sqlite_uri: str, tmp_path: Path, **settings):
+    config = {"TESTING": True, "RAISE_CONFIG_ERRORS": True, "SQLALCHEMY_DATABASE_URI": sqlite_uri,
+              "UPLOAD_FOLDER": str(tmp_path / "uploads")}
+    config.update(settings)
+    return create_app(config)
+
+
+# -- in process --------------------------------------------------------------
+
+
+def test_a_good_configuration_starts(sqlite_uri, tmp_path):
+    app = make(sqlite_uri, tmp_path)
+    assert str(app.config["TZ"]) == "Asia/Ho_Chi_Minh"
+    assert app.config["SECRET_KEY"]
+
+
+def test_unknown_time_zone(sqlite_uri, tmp_path):
+    with pytest.raises(ConfigError, match=r"^TIMEZONE: unknown time zone 'Mars/Olympus'"):
+        make(sqlite_uri, tmp_path, TIMEZONE="Mars/Olympus")
+
+
+@pytest.mark.parametrize("uri", ["not a url::", "://nowhere", "postgresql://:::bad", "postgresql://u@host:port/db"])
+def test_malformed_database_url(sqlite_uri, tmp_path, uri):
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL: malformed database URL"):
+        make(sqlite_uri, tmp_path, SQLALCHEMY_DATABASE_URI=uri)
+
+
+@pytest.mark.parametrize("uri, backend", [("mysql://x", "mysql"), ("oracle://u@h/db", "oracle")])
+def test_unsupported_database(sqlite_uri, tmp_path, uri, backend):
+    with pytest.raises(ConfigError, match=rf"^DATABASE_URL: unsupported database '{backend}'"):
+        make(sqlite_uri, tmp_path, SQLALCHEMY_DATABASE_URI=uri)
+
+
+def test_unknown_database_driver(sqlite_uri, tmp_path):
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL: unknown or uninstalled database driver"):
+        make(sqlite_uri, tmp_path, SQLALCHEMY_DATABASE_URI="postgresql+nodriver://u@h/db")
+
+
+def test_plain_postgresql_url_uses_psycopg3(sqlite_uri, tmp_path):
+    app = make(sqlite_uri, tmp_path, SQLALCHEMY_DATABASE_URI="postgresql://u:p%40ss@db.example:5433/han_chot")
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p%40ss@db.example:5433/han_chot"
+
+
+def test_production_needs_a_secret_key(sqlite_uri, tmp_path):
+    with pytest.raises(ConfigError, match=r"^SECRET_KEY: must be set when APP_ENV=production"):
+        make(sqlite_uri, tmp_path, APP_ENV="production", SECRET_KEY="")
+
+
+def test_production_with_a_secret_key_starts(sqlite_uri, tmp_path):
+    app = make(sqlite_uri, tmp_path, APP_ENV="production", SECRET_KEY="s3cr3t-for-tests")
+    assert app.config["SECRET_KEY"] == "s3cr3t-for-tests"
+
+
+def test_development_gets_a_default_secret_key(sqlite_uri, tmp_path):
+    assert make(sqlite_uri, tmp_path, APP_ENV="development", SECRET_KEY="").config["SECRET_KEY"]
+
+
+def test_unknown_app_env(sqlite_uri, tmp_path):
+    with pytest.raises(ConfigError, match=r"^APP_ENV: unknown mode 'staging'"):
+        make(sqlite_uri, tmp_path, APP_ENV="staging")
+
+
+def test_without_raise_config_errors_it_prints_one_line_and_exits_2(sqlite_uri, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": sqlite_uri, "TIMEZONE": "Mars/Olympus"})
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        PREFIX + "TIMEZONE: unknown time zone 'Mars/Olympus' (e.g. Asia/Ho_Chi_Minh)"]
+
+
+# -- through the flask command -----------------------------------------------
+
+
+def flask(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("TIMEZONE", "DATABASE_URL", "APP_ENV", "SECRET_KEY", "FLASK_APP", "FLASK_DEBUG")}
+    base.update({"FLASK_APP": "app", "PYTHONIOENCODING": "utf-8",
+                 "DATABASE_URL": "sqlite:///" + str(tmp_path / "cli.sqlite3"),
+                 "UPLOAD_FOLDER": str(tmp_path / "uploads")})
+    base.update(env)
+    return subprocess.run([str(FLASK), *args], cwd=ROOT, env=base, capture_output=True, text=True,
+                          encoding="utf-8", timeout=120)
+
+
+def test_the_flask_command_is_there():
+    assert FLASK.exists(), f"no flask next to {sys.executable}"
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE: unknown time zone 'Mars/Olympus'"),
+        ({"DATABASE_URL": "postgresql://:::bad"}, "DATABASE_URL: malformed database URL 'postgresql://:::bad'"),
+        ({"DATABASE_URL": "not a url::"}, "DATABASE_URL: malformed database URL 'not a url::'"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL: unsupported database 'mysql'"),
+        ({"DATABASE_URL": "postgresql+nodriver://u@h/db"}, "DATABASE_URL: unknown or uninstalled database driver"),
+        ({"APP_ENV": "production"}, "SECRET_KEY: must be set when APP_ENV=production"),
+        ({"APP_ENV": "production", "SECRET_KEY": ""}, "SECRET_KEY: must be set when APP_ENV=production"),
+        ({"APP_ENV": "staging"}, "APP_ENV: unknown mode 'staging'"),
+    ],
+    ids=["timezone", "bad-port", "not-a-url", "mysql", "unknown-driver", "production-no-key",
+         "production-empty-key", "unknown-app-env"],
+)
+def test_flask_command_refuses_a_bad_setting_with_one_line(tmp_path, env, message):
+    result = flask(tmp_path, "workdays", "is-working", "2019-05-04", **env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(PREFIX + message), lines[0]
+
+
+def test_flask_command_starts_with_a_good_production_setting(tmp_path):
+    result = flask(tmp_path, "workdays", "--help", APP_ENV="production", SECRET_KEY="s3cr3t-for-tests")
+    assert result.returncode == 0, result.stderr
+    assert "is-working" in result.stdout
