@@ -15,7 +15,7 @@ def init_app(app: Flask) -> None:
     migrate.init_app(app, database)
     from . import models  # noqa: F401  (register the tables)
     from .cli import register_cli
-    from .views import bp
+    from .web import init_app as init_web
 
     register_cli(app)
-    app.register_blueprint(bp)
+    init_web(app)

@@ -62,6 +62,17 @@ class _LineLoader(yaml.SafeLoader):
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
 
 
+def _construct_timestamp(loader, node):
+    """A date-shaped scalar that is no date (2019-13-45) stays text, so the reader names its line."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+
 def _line(m: Any, key: str | None = None) -> int | None:
     if isinstance(m, _Mapping):
         return m.lines.get(key, m.line) if key else m.line
@@ -225,7 +236,9 @@ def parse(text: str, path: str = "") -> CampaignSpec:
     spec.state = r.text(c, "state", False, "open")
     if spec.state not in ("draft", "open"):
         r.fail("must be draft or open (later states are reached in the app)", c, "state")
-    spec.commune_nomination = bool(c.get("commune_nomination", False))
+    spec.commune_nomination = c.get("commune_nomination", False)
+    if not isinstance(spec.commune_nomination, bool):
+        r.fail("must be true or false", c, "commune_nomination")
     ms = r.mapping(c, "milestones", required=False)
     for kind, value in ms.items():
         if kind not in MILESTONES:

@@ -25,6 +25,7 @@ def demo_load(now_text: str | None, seed: int) -> None:
 
 def register_cli(app: Flask) -> None:
     from .cli_campaign import campaign_cli, submission_cli, tick_command_factory
+    from .cli_users import user_cli
     from .cli_workdays import workdays
 
     app.cli.add_command(workdays)
@@ -32,3 +33,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(submission_cli)
     app.cli.add_command(tick_command_factory())
     app.cli.add_command(demo_cli)
+    app.cli.add_command(user_cli)

@@ -32,6 +32,8 @@ def _at(day, hour: int, minute: int = 0) -> datetime:
 
 def play_out(campaign: Campaign, rng: random.Random, until: datetime) -> None:
     """Dossiers, the tick at grace end, scores and steps, as of ``until``."""
+    if campaign.state == "draft":
+        return  # a campaign still being prepared (Tiền Giang 2020's plan)
     cal = ops.calendar_of(campaign)
     tl = ops.timeline_of(campaign)
     for p in sorted(campaign.participations, key=lambda p: p.unit.code):
@@ -113,10 +115,40 @@ def load_live(now: datetime, rng: random.Random) -> str | None:
     return campaign.code
 
 
+#: Demo accounts (README, "Demo"): never use these addresses or this password for real.
+DEMO_PASSWORD = "han-chot-demo"
+DEMO_USERS = [
+    ("admin@tiengiang.example", "organizer_admin", None, "Chuyên viên Phòng CNTT, Sở TTTT"),
+    ("hoidong@tiengiang.example", "council", None, "Thành viên Hội đồng thẩm định"),
+    ("mytho@tiengiang.example", "district_coordinator", "MYTHO", "Đầu mối UBND TP Mỹ Tho"),
+    ("stc@tiengiang.example", "focal_point", "STC", "Văn thư Sở Tài chính"),
+]
+
+
+def load_users() -> list[str]:
+    from .accounts import create_user
+    from .models import Organizer, Unit, User
+
+    org = db.session.scalar(select(Organizer).where(Organizer.code == "TGG"))
+    if org is None:
+        return []
+    made = []
+    for email, role, unit_code, name in DEMO_USERS:
+        if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+            continue
+        unit = db.session.scalar(select(Unit).where(Unit.organizer_id == org.id, Unit.code == unit_code)) \
+            if unit_code else None
+        create_user(email=email, role=role, organizer=org, unit=unit, name=name, password=DEMO_PASSWORD,
+                    actor=DEMO_ACTOR)
+        made.append(email)
+    return made
+
+
 def load(now: datetime, seed: int = 2019) -> list[str]:
     rng = random.Random(seed)
     loaded = load_examples(rng)
     live = load_live(now, rng)
     if live:
         loaded.append(live)
+    loaded += load_users()
     return loaded

@@ -247,3 +247,126 @@ class CalendarOverride(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organizer: Mapped[Organizer | None] = relationship()
+
+
+#: Roles: what each may do is decided in workflow/web/access.py.
+ROLES = {
+    "organizer_admin": ("Quản trị đợt đánh giá (Sở)", "Organizer admin"),
+    "council": ("Thành viên Hội đồng thẩm định", "Council member"),
+    "district_coordinator": ("Điều phối cấp huyện", "District coordinator"),
+    "focal_point": ("Đầu mối đơn vị", "Agency focal point"),
+    "viewer": ("Người xem", "Viewer"),
+}
+
+
+class User(db.Model):
+    """A person who signs in; belongs to one organizer, and for some roles to one unit."""
+
+    __tablename__ = "user_account"
+    __table_args__ = (CheckConstraint(
+        "role IN ('organizer_admin', 'council', 'district_coordinator', 'focal_point', 'viewer')", name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    #: Empty for people who only sign in through links sent by mail.
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(32))
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id"), index=True)
+    #: The unit of a focal point; the district of a district coordinator.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8), default="vi")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organizer: Mapped[Organizer] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+
+    # Flask-Login
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class LoginToken(db.Model):
+    """A single-use, expiring link sent by mail: sign in, or reset a password."""
+
+    __tablename__ = "login_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    #: magic | reset
+    purpose: Mapped[str] = mapped_column(String(16))
+    #: SHA-256 of the token; the token itself is only in the mail.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginAttempt(db.Model):
+    """Sign-in attempts, for rate limiting across every web worker."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_email_at", "email", "at"), Index("ix_login_attempt_ip_at", "ip", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiToken(db.Model):
+    """A token for the JSON API: an organizer's service account, or one unit's."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id"), index=True)
+    #: Set for a unit's token: it sees and writes only that unit.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    #: SHA-256 of the token; shown once at creation, never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Short prefix shown in lists, to tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    #: read | record | manage
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organizer: Mapped[Organizer] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+
+
+class IdempotencyRecord(db.Model):
+    """The first answer to a write sent with an Idempotency-Key, replayed on retries."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("token_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(512))
+    #: SHA-256 of the request body: the same key with another body is refused.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+// Hạn Chót — progressive enhancement only; every page works without it.

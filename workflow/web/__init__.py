@@ -1,0 +1,198 @@
+"""The web layer: sign-in, pages, the JSON API.  Thin: each view parses, calls
+one operation, commits, renders or redirects."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask import Flask, g, render_template, request, session
+from flask_babel import Babel, get_locale
+from flask_bootstrap import Bootstrap5
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from ..db import db
+from ..models import User
+from ..workdays import format_day
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+bootstrap = Bootstrap5()
+
+LANGUAGES = ("vi", "en")
+
+#: Content-Security-Policy: no inline scripts or styles, nothing from elsewhere.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+def select_locale() -> str:
+    lang = request.args.get("lang")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+        return lang
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
+        return current_user.language
+    return "vi"
+
+
+def lang() -> str:
+    return str(get_locale() or "vi")
+
+
+def _local(instant: datetime | None) -> str:
+    if instant is None:
+        return "—"
+    from flask import current_app
+
+    local = instant.astimezone(current_app.config["TZ"])
+    return f"{local:%H:%M} {format_day(local.date(), lang())}"
+
+
+def _day(value: date | None) -> str:
+    return format_day(value, lang()) if value else "—"
+
+
+#: Extra menu entries: (endpoint, Vietnamese label, roles that see it).
+NAV = [
+    ("dashboard.outbox", "Hộp thư đi", ("organizer_admin",)),
+    ("dashboard.calendar", "Lịch làm việc", ("organizer_admin", "council", "viewer", "district_coordinator",
+                                             "focal_point")),
+    ("setup.new_campaign", "Tạo đợt mới", ("organizer_admin",)),
+    ("api.docs", "API", ("organizer_admin",)),
+]
+
+
+def _nav_links() -> list[tuple[str, str]]:
+    from flask import current_app
+    from flask_babel import gettext
+
+    if not current_user.is_authenticated:
+        return []
+    return [(endpoint, gettext(label)) for endpoint, label, roles in NAV
+            if endpoint in current_app.view_functions and current_user.role in roles]
+
+
+def _state_label(campaign) -> str:
+    from ..machine import state_name
+    from ..operations import state_at
+    from ..db import utcnow
+
+    return state_name(state_at(campaign, utcnow()), lang())
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_SECURE", app.config.get("APP_ENV") == "production")
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("APP_ENV") == "production")
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "vi")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("TIMEZONE", "Asia/Ho_Chi_Minh"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login_manager.login_message_category = "warning"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    bootstrap.init_app(app)
+
+    from . import api, auth, dashboard, setup, unit_pages
+
+    for module in (auth, dashboard, unit_pages, setup):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+
+    app.jinja_env.filters["local_time"] = _local
+    app.jinja_env.filters["day"] = _day
+    app.jinja_env.globals["current_lang"] = lang
+    app.jinja_env.globals["endpoints"] = lambda: app.view_functions.keys()
+    app.jinja_env.globals["nav_links"] = _nav_links
+    app.jinja_env.globals["state_label"] = _state_label
+
+    @app.before_request
+    def _session_expiry():
+        session.permanent = True
+        g.lang = None
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+    _register_errors(app)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    try:
+        user = db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    return user if user and user.active else None
+
+
+ERRORS = {
+    400: ("Yêu cầu không hợp lệ", "Bad request", "Dữ liệu gửi lên không hợp lệ. Vui lòng kiểm tra và thử lại."),
+    401: ("Cần đăng nhập", "Sign-in required", "Vui lòng đăng nhập để xem trang này."),
+    403: ("Không có quyền", "Forbidden", "Tài khoản của bạn không có quyền thực hiện thao tác này."),
+    404: ("Không tìm thấy", "Not found", "Trang hoặc hồ sơ bạn tìm không có, hoặc bạn không có quyền xem."),
+    405: ("Thao tác không hợp lệ", "Method not allowed", "Thao tác này không được hỗ trợ ở địa chỉ này."),
+    413: ("Tệp quá lớn", "File too large", "Tệp tải lên vượt quá dung lượng cho phép."),
+    429: ("Quá nhiều yêu cầu", "Too many requests", "Bạn đã thử quá nhiều lần. Vui lòng thử lại sau ít phút."),
+    500: ("Lỗi hệ thống", "Server error", "Đã có lỗi xảy ra. Không có dữ liệu nào bị mất; vui lòng thử lại sau."),
+    503: ("Tạm thời gián đoạn", "Service unavailable",
+          "Hệ thống tạm thời không truy cập được cơ sở dữ liệu. Vui lòng thử lại sau ít phút."),
+}
+
+
+def _register_errors(app: Flask) -> None:
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+    from werkzeug.exceptions import HTTPException
+
+    from .api import is_api_request, problem
+
+    def page(code: int, detail: str | None = None):
+        title_vi, title_en, message = ERRORS.get(code, ERRORS[500])
+        if is_api_request():
+            return problem(code, detail or message, detail or title_en)
+        return render_template("error.html", code=code, title=title_vi if lang() == "vi" else title_en,
+                               message=detail or message), code
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return page(400, "Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ. Vui lòng tải lại trang và gửi lại.")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc):
+        if exc.code == 401 and not is_api_request():
+            return login_manager.unauthorized()
+        return page(exc.code or 500)
+
+    @app.errorhandler(OperationalError)
+    def _db_down(exc):
+        db.session.rollback()
+        app.logger.warning("database unavailable: %s", exc.__class__.__name__)
+        return page(503)
+
+    @app.errorhandler(SQLAlchemyError)
+    def _db_error(exc):
+        db.session.rollback()
+        app.logger.exception("database error")
+        return page(500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        db.session.rollback()
+        app.logger.exception("unexpected error")
+        return page(500)

@@ -1,0 +1,81 @@
+"""Who may see and do what.  Every page and API call asks here.
+
+An object of another organizer is reported as missing (404), never as
+forbidden: a URL must not tell whether something exists elsewhere.
+"""
+
+from __future__ import annotations
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..db import db
+from ..models import Campaign, Participation, Unit, User
+
+ORGANIZER_ROLES = ("organizer_admin", "council", "viewer")
+
+
+def _user() -> User:
+    if not current_user.is_authenticated:
+        abort(401)
+    return current_user  # type: ignore[return-value]
+
+
+def visible_unit_ids(user: User) -> set[int] | None:
+    """Units a user may see; None means every unit of the user's organizer."""
+    if user.role in ORGANIZER_ROLES:
+        return None
+    if user.unit_id is None:
+        return set()
+    if user.role == "district_coordinator":
+        ids = set(db.session.scalars(select(Unit.id).where(Unit.parent_id == user.unit_id)))
+        return ids | {user.unit_id}
+    return {user.unit_id}
+
+
+def can_see_unit(user: User, unit: Unit) -> bool:
+    if unit.organizer_id != user.organizer_id:
+        return False
+    ids = visible_unit_ids(user)
+    return ids is None or unit.id in ids
+
+
+def campaign_or_404(code: str, *, manage: bool = False) -> Campaign:
+    """The campaign if the signed-in user may see it (manage: change it)."""
+    user = _user()
+    campaign = db.session.scalar(select(Campaign).where(Campaign.code == code))
+    if campaign is None or campaign.organizer_id != user.organizer_id:
+        abort(404)
+    if user.role not in ORGANIZER_ROLES:
+        ids = visible_unit_ids(user) or set()
+        takes_part = db.session.scalar(select(Participation.id).where(
+            Participation.campaign_id == campaign.id, Participation.unit_id.in_(ids)).limit(1))
+        if takes_part is None:
+            abort(404)
+    if manage and user.role != "organizer_admin":
+        abort(403)
+    return campaign
+
+
+def unit_or_404(campaign: Campaign, unit_code: str) -> Unit:
+    user = _user()
+    unit = db.session.scalar(select(Unit).where(Unit.organizer_id == campaign.organizer_id, Unit.code == unit_code))
+    if unit is None or not can_see_unit(user, unit):
+        abort(404)
+    return unit
+
+
+def require_roles(*roles: str) -> User:
+    user = _user()
+    if user.role not in roles:
+        abort(403)
+    return user
+
+
+def is_organizer_side(user: User) -> bool:
+    return user.role in ORGANIZER_ROLES
+
+
+def may_manage(user: User) -> bool:
+    return user.role == "organizer_admin"

@@ -1,0 +1,152 @@
+"""Sign in with a password or a single-use link sent by mail; reset a password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from ..accounts import MIN_PASSWORD, AccountError, authenticate, consume_link, issue_link, set_password
+from ..db import db, utcnow
+from ..models import User
+from . import lang
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Thư điện tử", validators=[DataRequired("Vui lòng nhập địa chỉ thư điện tử."),
+                                                  Email("Địa chỉ thư điện tử không hợp lệ.")])
+    password = PasswordField("Mật khẩu", validators=[DataRequired("Vui lòng nhập mật khẩu.")])
+
+
+class LinkForm(FlaskForm):
+    email = EmailField("Thư điện tử", validators=[DataRequired("Vui lòng nhập địa chỉ thư điện tử."),
+                                                  Email("Địa chỉ thư điện tử không hợp lệ.")])
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField("Mật khẩu mới", validators=[
+        DataRequired("Vui lòng nhập mật khẩu."),
+        Length(min=MIN_PASSWORD, message=f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.")])
+    confirm = PasswordField("Nhập lại mật khẩu", validators=[EqualTo("password", "Hai mật khẩu không khớp.")])
+
+
+def _client_ip() -> str:
+    return (request.remote_addr or "?")[:64]
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("dashboard.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with e-mail and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = authenticate(form.email.data, form.password.data, ip=_client_ip(), now=utcnow())
+        except AccountError as exc:
+            db.session.rollback()
+            flash(exc.message_vi if lang() == "vi" else exc.message_en, "danger")
+            return render_template("auth/login.html", form=form, link_form=LinkForm()), 429
+        db.session.commit()
+        if user is None:
+            flash(_("Thư điện tử hoặc mật khẩu không đúng."), "danger")
+            return render_template("auth/login.html", form=form, link_form=LinkForm()), 200
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form, link_form=LinkForm())
+
+
+def _send_link(user: User, purpose: str) -> None:
+    from notifications.queue import build_row, insert_rows
+
+    token = issue_link(user, purpose, utcnow())
+    endpoint = "auth.magic" if purpose == "magic" else "auth.reset"
+    link = current_app.config["APP_URL"].rstrip("/") + url_for(endpoint, token=token)
+    insert_rows([build_row(kind="signin_link" if purpose == "magic" else "password_reset", campaign=None,
+                           unit_id=user.unit_id, occurrence=token[:16], recipient=user.email,
+                           language=user.language, context={"user": user, "link": link,
+                                                            "organizer": user.organizer})])
+
+
+@bp.route("/login/link", methods=["POST"])
+def request_link():
+    """Mail a single-use sign-in link (the same answer whether or not the address exists)."""
+    form = LinkForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.email == form.email.data.strip().lower()))
+        if user is not None and user.active:
+            _send_link(user, "magic")
+            db.session.commit()
+        flash(_("Nếu địa chỉ này có tài khoản, một liên kết đăng nhập (dùng một lần, hiệu lực 24 giờ) đã được gửi tới hộp thư."),
+              "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/login.html", form=LoginForm(), link_form=form), 400
+
+
+@bp.route("/login/link/<token>")
+def magic(token: str):
+    """Sign in through a link sent by mail: single use, expiring."""
+    user = consume_link(token, "magic", utcnow())
+    if user is None:
+        flash(_("Liên kết đăng nhập không hợp lệ, đã dùng hoặc đã hết hạn. Vui lòng yêu cầu liên kết mới."), "danger")
+        return redirect(url_for("auth.login"))
+    db.session.commit()
+    login_user(user)
+    return redirect(url_for("dashboard.home"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot():
+    """Mail a password-reset link."""
+    form = LinkForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.email == form.email.data.strip().lower()))
+        if user is not None and user.active:
+            _send_link(user, "reset")
+            db.session.commit()
+        flash(_("Nếu địa chỉ này có tài khoản, liên kết đặt lại mật khẩu (hiệu lực 2 giờ) đã được gửi tới hộp thư."), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset(token: str):
+    """Choose a new password through a reset link."""
+    form = ResetForm()
+    if form.validate_on_submit():
+        user = consume_link(token, "reset", utcnow())
+        if user is None:
+            flash(_("Liên kết đặt lại mật khẩu không hợp lệ, đã dùng hoặc đã hết hạn."), "danger")
+            return redirect(url_for("auth.forgot"))
+        try:
+            set_password(user, form.password.data, actor=user.email)
+        except AccountError as exc:
+            db.session.rollback()
+            flash(exc.message_vi if lang() == "vi" else exc.message_en, "danger")
+            return render_template("auth/reset.html", form=form), 400
+        db.session.commit()
+        login_user(user)
+        flash(_("Đã đặt mật khẩu mới."), "success")
+        return redirect(url_for("dashboard.home"))
+    return render_template("auth/reset.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign out."""
+    logout_user()
+    flash(_("Đã đăng xuất."), "info")
+    return redirect(url_for("auth.login"))
