@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import smtplib
 import socket
 import uuid
@@ -31,6 +32,7 @@ import flask_mail
 from flask import current_app
 from flask_mail import Mail, Message
 from sqlalchemy import select, text, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow.db import db, utcnow
 from workflow.models import Campaign, Participation
@@ -54,6 +56,10 @@ class TimeoutConnection(flask_mail.Connection):
             host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
         else:
             host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+        # The terminator goes out as a small write after the content: without
+        # TCP_NODELAY, Nagle's algorithm holds it for the server's delayed ACK
+        # (~40 ms a message).
+        host.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.mail.use_tls:
             host.starttls()
         if self.mail.username and self.mail.password:
@@ -73,6 +79,10 @@ class DispatchResult:
     def as_dict(self) -> dict[str, int]:
         return {"claimed": self.claimed, "sent": self.sent, "retried": self.retried, "failed": self.failed,
                 "dropped": self.dropped}
+
+
+class _ClaimLost(Exception):
+    """Another dispatcher took the row back (our lease ran out)."""
 
 
 class _InDoubt(Exception):
@@ -116,11 +126,18 @@ def claim(now: datetime, limit: int, worker: str = WORKER_ID) -> list[OutboxMail
     pick = (select(OutboxMail.id).where(OutboxMail.status == "pending", OutboxMail.next_attempt_at <= now)
             .order_by(OutboxMail.id).limit(limit))
     if bind.dialect.name == "postgresql":
+        # Lock the picked rows in this transaction; another dispatcher skips
+        # them.  (Not a subquery of the UPDATE: PostgreSQL may run such a
+        # subquery more than once and so claim more than ``limit`` rows.)
         pick = pick.with_for_update(skip_locked=True)
-    ids = db.session.scalars(
-        update(OutboxMail).where(OutboxMail.id.in_(pick.scalar_subquery()), OutboxMail.status == "pending")
-        .values(status="sending", claimed_by=worker, lease_until=now + lease)
-        .returning(OutboxMail.id).execution_options(synchronize_session=False)).all()
+    ids = list(db.session.scalars(pick))
+    if ids:
+        # On SQLite the database's single writer serializes claims; the
+        # status condition makes a row claimed by someone else stay theirs.
+        ids = list(db.session.scalars(
+            update(OutboxMail).where(OutboxMail.id.in_(ids), OutboxMail.status == "pending")
+            .values(status="sending", claimed_by=worker, lease_until=now + lease)
+            .returning(OutboxMail.id).execution_options(synchronize_session=False)))
     db.session.commit()
     if not ids:
         return []
@@ -151,7 +168,8 @@ def _send_two_phase(host: smtplib.SMTP, sender: str, recipient: str, payload: by
     if code != 354:
         host.rset()
         raise _Refused(code, answer.decode(errors="replace"))
-    body = smtplib._quote_periods(smtplib._fix_eols(payload))  # noqa: SLF001 - what smtplib.data does
+    # What smtplib.data() does, with line ends made CRLF as SMTP requires.
+    body = re.sub(rb"(?m)^\.", b"..", re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", payload))
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     host.send(body)
@@ -186,45 +204,59 @@ def dispatch(now: datetime | None = None, batch_size: int | None = None, worker:
     try:
         host = connection.configure_host()
     except (OSError, smtplib.SMTPException) as exc:
-        _retry_all(rows, f"connection failed: {exc}", result)
+        _retry_all(rows, f"connection failed: {exc}", result, now)
         return result
+    worker = worker or WORKER_ID
+    session = db.session()
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         for index, row in enumerate(rows):
             payload = _message(row).as_bytes()
 
             def commit_sent(row=row):
                 _fast_commits()
-                row.status, row.sent_at, row.attempts = "sent", utcnow(), row.attempts + 1
-                row.last_error = ""
+                sent_at = utcnow()
+                marked = db.session.execute(
+                    update(OutboxMail).where(OutboxMail.id == row.id, OutboxMail.claimed_by == worker,
+                                             OutboxMail.status == "sending")
+                    .values(status="sent", sent_at=sent_at, attempts=OutboxMail.attempts + 1, last_error="")
+                    .execution_options(synchronize_session=False)).rowcount
                 db.session.commit()
+                if not marked:  # our claim was taken back: never complete this message
+                    raise _ClaimLost(f"row {row.id} is no longer claimed by {worker}")
+                for name, value in (("status", "sent"), ("sent_at", sent_at), ("attempts", row.attempts + 1),
+                                    ("last_error", "")):
+                    set_committed_value(row, name, value)
 
             try:
                 _send_two_phase(host, sender, row.recipient, payload, commit_sent)
                 result.sent += 1
             except _Refused as exc:
-                _answered(row, exc, result)
+                _answered(row, exc, result, now)
             except _InDoubt as exc:
                 # Kept as sent (sending again could deliver it twice); noted.
                 row.last_error = f"no reply after the message was sent: {exc}"[:2000]
                 db.session.commit()
                 result.sent += 1
-                _retry_all(rows[index + 1:], f"connection lost: {exc}", result)
+                _retry_all(rows[index + 1:], f"connection lost: {exc}", result, now)
                 return result
-            except (OSError, smtplib.SMTPException) as exc:
-                # The connection is gone: this row and the rest wait and retry.
-                if row.status == "sent":
-                    row.status = "pending"
-                _retry_all(rows[index:], f"connection lost: {exc}", result)
+            except (OSError, smtplib.SMTPException, _ClaimLost) as exc:
+                # The connection is gone (or the row is not ours any more):
+                # this row and the rest wait and retry; the server drops the
+                # unfinished message when the connection closes.
+                _retry_all(rows[index:], f"connection lost: {exc}", result, now)
+                host.close()
                 return result
     finally:
+        session.expire_on_commit = expire_on_commit
         try:
             host.quit()
-        except (OSError, smtplib.SMTPException):
+        except (OSError, smtplib.SMTPException, AttributeError):
             host.close()
     return result
 
 
-def _answered(row: OutboxMail, exc: _Refused, result: DispatchResult) -> None:
+def _answered(row: OutboxMail, exc: _Refused, result: DispatchResult, now: datetime) -> None:
     """A 4xx or 5xx answer to this message (the row may have been marked sent)."""
     row.attempts = row.attempts if row.status == "sent" else row.attempts + 1
     row.sent_at = None
@@ -236,18 +268,18 @@ def _answered(row: OutboxMail, exc: _Refused, result: DispatchResult) -> None:
         log.warning("mail %s to %s failed: %s", row.id, row.recipient, row.last_error)
     else:
         row.status, row.claimed_by = "pending", ""
-        row.next_attempt_at = utcnow() + backoff(row.attempts)
+        row.next_attempt_at = now + backoff(row.attempts)
         result.retried += 1
     db.session.commit()
 
 
-def _retry_all(rows: list[OutboxMail], reason: str, result: DispatchResult) -> None:
+def _retry_all(rows: list[OutboxMail], reason: str, result: DispatchResult, now: datetime) -> None:
     for row in rows:
-        if row.status == "sent":
+        if row.status in ("sent", "failed", "dropped"):
             continue
         row.attempts += 1
         row.status, row.claimed_by, row.last_error = "pending", "", reason[:2000]
-        row.next_attempt_at = utcnow() + backoff(row.attempts)
+        row.next_attempt_at = now + backoff(row.attempts)
         result.retried += 1
     db.session.commit()
     log.warning("mail: %d row(s) will retry: %s", len(rows), reason)

@@ -96,7 +96,7 @@ def _recipients(unit: Unit) -> list[str]:
 
 # -- to one unit ---------------------------------------------------------------------
 
-def queue_receipt(campaign: Campaign, unit: Unit, submission: Submission) -> int:
+def queue_receipt(campaign: Campaign, unit: Unit, submission: Submission, now: datetime | None = None) -> int:
     """A receipt for every submission: instant, channel, receipt number, SHA-256s."""
     from workflow.operations import CHANNELS
 
@@ -109,22 +109,23 @@ def queue_receipt(campaign: Campaign, unit: Unit, submission: Submission) -> int
             "status": submission.participation.status, "documents": list(submission.documents),
         }
         rows.append(build_row(kind="receipt", campaign=campaign, unit_id=unit.id, occurrence=submission.receipt_number,
-                              recipient=email, language=lang, context=ctx))
+                              recipient=email, language=lang, context=ctx, now=now))
     return insert_rows(rows)
 
 
-def queue_unit_notice(campaign: Campaign, unit: Unit, kind: str, *, reason: str = "", occurrence: str = "") -> int:
+def queue_unit_notice(campaign: Campaign, unit: Unit, kind: str, *, reason: str = "", occurrence: str = "",
+                      now: datetime | None = None) -> int:
     """Reinstated, returned for correction, figures sent for confirmation."""
     rows = []
     for email in _recipients(unit):
         lang = unit.language or "vi"
         ctx = _campaign_context(campaign, lang) | {"unit": unit, "reason": reason}
         rows.append(build_row(kind=kind, campaign=campaign, unit_id=unit.id, occurrence=occurrence, recipient=email,
-                              language=lang, context=ctx))
+                              language=lang, context=ctx, now=now))
     return insert_rows(rows)
 
 
-def queue_exclusion_notices(campaign: Campaign, silent_clause) -> int:
+def queue_exclusion_notices(campaign: Campaign, silent_clause, now: datetime | None = None) -> int:
     """Tell each unit excluded at grace end (one query, one insert)."""
     units = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id)
                                .where(silent_clause)).all()
@@ -137,7 +138,7 @@ def queue_exclusion_notices(campaign: Campaign, silent_clause) -> int:
         for email in _recipients(unit):
             rows.append(build_row(kind="excluded", campaign=campaign, unit_id=unit.id,
                                   occurrence=campaign.deadline.isoformat(), recipient=email, language=lang,
-                                  context=contexts[lang] | {"unit": unit}))
+                                  context=contexts[lang] | {"unit": unit}, now=now))
     return insert_rows(rows)
 
 

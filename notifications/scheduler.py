@@ -79,7 +79,12 @@ class Leadership:
     def _acquire_file(self) -> bool:
         if self._file is not None:
             return True
-        path = Path(self.app.instance_path) / "scheduler.lock"
+        # One lock per database file: schedulers of other databases don't compete.
+        from sqlalchemy.engine import make_url
+
+        database = make_url(self.url).database
+        path = Path(f"{database}.scheduler-lock") if database and database != ":memory:" \
+            else Path(self.app.instance_path) / "scheduler.lock"
         handle = open(path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -46,8 +46,29 @@ def database_url(request, tmp_path_factory):
     if request.param == "postgresql":
         if not PG_URL:
             pytest.skip("PostgreSQL half skipped: TEST_DATABASE_URL is not set")
-        return PG_URL
-    return "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "test.sqlite3")
+        yield from _private_pg_database()
+        return
+    yield "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "test.sqlite3")
+
+
+def _private_pg_database():
+    """A database of this run's own on the TEST_DATABASE_URL server, dropped at the end,
+    so that two test runs on one machine never share tables."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(PG_URL)
+    name = f"{base.database}_hanchot_{os.getpid()}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -145,3 +166,111 @@ def import_example(runner, name: str, now: str = "2019-10-08T08:00:00+07:00"):
     result = runner.invoke(args=["campaign", "import", str(EXAMPLES / name), "--now", now])
     assert result.exit_code == 0, result.output
     return result
+
+
+PASSWORD = "mat-khau-thu-nghiem"
+
+
+@pytest.fixture
+def make_campaign(runner, tmp_path):
+    """Return a callable that imports a campaign from YAML text (or an example file name)."""
+    from sqlalchemy import select
+
+    from workflow.models import Campaign
+
+    def make(source: str, now: str = "2019-10-07T08:00:00+07:00"):
+        if source.endswith(".yaml") and "\n" not in source:
+            path = EXAMPLES / source
+        else:
+            path = tmp_path / f"campaign-{abs(hash(source))}.yaml"
+            path.write_text(source, encoding="utf-8")
+        result = runner.invoke(args=["campaign", "import", str(path), "--now", now])
+        assert result.exit_code == 0, result.output
+        code = result.output.split()[1].rstrip(":")
+        return db.session.scalar(select(Campaign).where(Campaign.code == code))
+
+    return make
+
+
+@pytest.fixture
+def make_user(app):
+    """Return a callable that creates an account: make_user(email, role, organizer_code, unit_code=None)."""
+    from sqlalchemy import select
+
+    from workflow.accounts import create_user
+    from workflow.models import Organizer, Unit
+
+    def make(email: str, role: str, organizer_code: str, unit_code: str | None = None, password: str = PASSWORD,
+             language: str = "vi"):
+        org = db.session.scalar(select(Organizer).where(Organizer.code == organizer_code))
+        unit = None
+        if unit_code:
+            unit = db.session.scalar(select(Unit).where(Unit.organizer_id == org.id, Unit.code == unit_code))
+        user = create_user(email=email, role=role, organizer=org, unit=unit, password=password, language=language,
+                           actor="test")
+        db.session.commit()
+        return user
+
+    return make
+
+
+def login(client, email: str, password: str = PASSWORD):
+    """Sign in through the real form; returns the response."""
+    response = client.post("/login", data={"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response
+
+
+#: Two provinces, for tests that one may never see the other's data.
+TWO_PROVINCES = {
+    "TGG": """
+organizer: {code: TGG, name: Sở Thông tin và Truyền thông tỉnh Tiền Giang, email: thidua@stttt.tiengiang.gov.vn}
+campaign:
+  code: TGG-2019
+  title: Đánh giá, xếp loại chuyên đề thi đua ứng dụng CNTT năm 2019
+  year: 2019
+  document: {number: "1270/STTTT-CNTT&BCVT", date: 2019-10-07}
+  deadline: 2019-10-25
+  grace_working_days: 5
+  milestones:
+    preliminary_review: 2019-10-31
+    field_inspection: {start: 2019-11-01, end: 2019-11-15}
+    approval: 2019-12-01
+units:
+  - {code: STC, name: Sở Tài chính, group: department, emails: [vanthu.stc@tiengiang.gov.vn]}
+  - {code: SYT, name: Sở Y tế, group: department, emails: [vanthu.syt@tiengiang.gov.vn]}
+  - {code: MYTHO, name: UBND thành phố Mỹ Tho, group: district, emails: [vanthu.mytho@tiengiang.gov.vn]}
+  - {code: MYTHO-P1, name: UBND Phường 1, group: commune, parent: MYTHO, emails: [p1.mytho@tiengiang.gov.vn]}
+  - {code: CAIBE, name: UBND huyện Cái Bè, group: district, emails: [vanthu.caibe@tiengiang.gov.vn]}
+  - {code: CAIBE-TT, name: UBND thị trấn Cái Bè, group: commune, parent: CAIBE, emails: [tt.caibe@tiengiang.gov.vn]}
+""",
+    "BTN": """
+organizer: {code: BTN, name: Sở Thông tin và Truyền thông tỉnh Bình Thuận, email: stttt@binhthuan.gov.vn}
+campaign:
+  code: BTN-2019
+  title: Đánh giá, xếp hạng ứng dụng CNTT năm 2019
+  year: 2019
+  deadline: 2019-09-15
+  grace_working_days: 5
+units:
+  - {code: STC, name: Sở Tài chính tỉnh Bình Thuận, group: department, emails: [stc@binhthuan.gov.vn]}
+  - {code: PHANTHIET, name: UBND thành phố Phan Thiết, group: district, emails: [phanthiet@binhthuan.gov.vn]}
+""",
+}
+
+
+@pytest.fixture
+def two_provinces(make_campaign, make_user):
+    """Campaigns TGG-2019 and BTN-2019, with one account of every role in Tiền Giang and an admin in Bình Thuận."""
+    tgg = make_campaign(TWO_PROVINCES["TGG"], now="2019-10-07T08:00:00+07:00")
+    btn = make_campaign(TWO_PROVINCES["BTN"], now="2019-08-07T08:00:00+07:00")
+    users = {
+        "admin": make_user("admin@tgg.example", "organizer_admin", "TGG"),
+        "council": make_user("council@tgg.example", "council", "TGG"),
+        "viewer": make_user("viewer@tgg.example", "viewer", "TGG"),
+        "coordinator": make_user("mytho@tgg.example", "district_coordinator", "TGG", "MYTHO"),
+        "focal": make_user("stc@tgg.example", "focal_point", "TGG", "STC"),
+        "focal_syt": make_user("syt@tgg.example", "focal_point", "TGG", "SYT"),
+        "btn_admin": make_user("admin@btn.example", "organizer_admin", "BTN"),
+    }
+    return {"tgg": tgg, "btn": btn, "users": users}

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, literal, select, update
+from sqlalchemy import and_, case, func, insert, literal, select, update
 
 from . import machine, standing
 from .audit import SYSTEM, record
@@ -112,7 +112,7 @@ def advance_campaign(campaign: Campaign, now: datetime, cal: VietnamCalendar | N
     if not events:
         return []
     if "grace_ends" in events:
-        exclude_silent_units(campaign, tl.grace_ends_at)
+        exclude_silent_units(campaign, tl.grace_ends_at, now)
     for event in events:
         at = tl.deadline_at if event == "deadline_passes" else tl.grace_ends_at
         target = "grace" if event == "deadline_passes" else "preliminary_review"
@@ -124,7 +124,7 @@ def advance_campaign(campaign: Campaign, now: datetime, cal: VietnamCalendar | N
     return events
 
 
-def exclude_silent_units(campaign: Campaign, grace_ends_at: datetime) -> int:
+def exclude_silent_units(campaign: Campaign, grace_ends_at: datetime, now: datetime | None = None) -> int:
     """Exclude every unit that has sent nothing by grace end: set-based, idempotent.
 
     Two statements whatever the number of units: one INSERT … SELECT writes an
@@ -145,7 +145,7 @@ def exclude_silent_units(campaign: Campaign, grace_ends_at: datetime) -> int:
         audit_rows))
     from notifications.queue import queue_exclusion_notices
 
-    queue_exclusion_notices(campaign, silent)
+    queue_exclusion_notices(campaign, silent, now or grace_ends_at)
     result = db.session.execute(
         update(Participation).where(silent).values(status="excluded", excluded_at=grace_ends_at)
         .execution_options(synchronize_session=False))
@@ -322,7 +322,7 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
     db.session.flush()
     from notifications.queue import queue_receipt
 
-    queue_receipt(campaign, unit, sub)
+    queue_receipt(campaign, unit, sub, now)
     return sub
 
 
@@ -349,7 +349,7 @@ def reinstate(campaign: Campaign, unit: Unit, *, reason: str, actor: str, now: d
     db.session.flush()
     from notifications.queue import queue_unit_notice
 
-    queue_unit_notice(campaign, unit, "reinstated", reason=reason, occurrence=now.isoformat())
+    queue_unit_notice(campaign, unit, "reinstated", reason=reason, occurrence=now.isoformat(), now=now)
     return p
 
 
@@ -365,7 +365,7 @@ def return_dossier(campaign: Campaign, unit: Unit, *, reason: str, actor: str, n
     db.session.flush()
     from notifications.queue import queue_unit_notice
 
-    queue_unit_notice(campaign, unit, "returned", reason=reason, occurrence=now.isoformat())
+    queue_unit_notice(campaign, unit, "returned", reason=reason, occurrence=now.isoformat(), now=now)
     return p
 
 
@@ -382,7 +382,7 @@ def request_confirmation(campaign: Campaign, unit: Unit, *, actor: str, now: dat
     db.session.flush()
     from notifications.queue import queue_unit_notice
 
-    queue_unit_notice(campaign, unit, "confirmation", reason=note, occurrence=now.isoformat())
+    queue_unit_notice(campaign, unit, "confirmation", reason=note, occurrence=now.isoformat(), now=now)
     return p
 
 
@@ -515,11 +515,13 @@ def run_tick(now: datetime) -> dict[str, int]:
 def count_by_status(campaign: Campaign, now: datetime) -> dict[str, int]:
     """Counters by (effective) status with one grouped query."""
     grace_ended = now >= timeline_of(campaign).grace_ends_at
+    reinstated = func.sum(case((Participation.reinstated_reason != "", 1), else_=0))
     rows = db.session.execute(
-        select(Participation.status, Participation.reinstated_reason != "", func.count())
-        .where(Participation.campaign_id == campaign.id)
-        .group_by(Participation.status, Participation.reinstated_reason != "")).all()
+        select(Participation.status, func.count(), reinstated)
+        .where(Participation.campaign_id == campaign.id).group_by(Participation.status)).all()
     counts: dict[str, int] = {s: 0 for s in standing.STATUSES}
-    for status, reinstated, n in rows:
-        counts[standing.effective_status(status, reinstated=bool(reinstated), grace_ended=grace_ended)] += n
+    for status, n, n_reinstated in rows:
+        n_reinstated = int(n_reinstated or 0)
+        counts[standing.effective_status(status, reinstated=False, grace_ended=grace_ended)] += n - n_reinstated
+        counts[standing.effective_status(status, reinstated=True, grace_ended=grace_ended)] += n_reinstated
     return counts

@@ -2,16 +2,187 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
-from flask_login import current_user, login_required
-from sqlalchemy import select
+import calendar as pycalendar
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Callable
 
-from ..db import db
-from ..models import Campaign, Participation
-from .access import is_organizer_side, visible_unit_ids
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.exceptions import NotFound
+from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+
+from .. import operations as ops
+from ..calendars import OverrideError, add_override, calendar_for, remove_override
+from ..db import db, utcnow
+from ..machine import MANUAL_STEPS, STATES, state_name
+from ..models import CalendarOverride, Campaign, Participation
+from ..standing import DEFAULT_TIERS, STATUSES, status_name
+from ..timeline import MILESTONES
+from ..workdays import WEEKDAYS_VI, format_day
+from . import dashboard_queries as dq
+from . import lang
+from .access import campaign_or_404, is_organizer_side, may_manage, require_roles, unit_or_404, visible_unit_ids
+from .timeline_svg import axis_range, render_timeline_svg
 
 bp = Blueprint("dashboard", __name__)
 
+# -- labels --------------------------------------------------------------------
+
+#: Unit groups (khối), in Vietnamese; other group codes are shown as they are.
+GROUPS = {
+    "department": _l("Sở, ban, ngành"),
+    "vertical": _l("Đơn vị ngành dọc"),
+    "district": _l("UBND cấp huyện"),
+    "commune": _l("UBND cấp xã"),
+}
+
+#: Bootstrap badge classes by unit status.
+STATUS_BADGES = {
+    "not_submitted": "text-bg-secondary",
+    "on_time": "text-bg-success",
+    "late": "text-bg-warning",
+    "excluded": "text-bg-danger",
+    "returned": "text-bg-info",
+    "resubmitted": "text-bg-primary",
+    "confirmed": "text-bg-primary",
+    "verified": "text-bg-dark",
+}
+
+#: Audit actions, in words.
+ACTIONS = {
+    "campaign.created": _l("Tạo đợt đánh giá"),
+    "campaign.updated": _l("Cập nhật đợt đánh giá"),
+    "campaign.launch": _l("Phát động đợt đánh giá"),
+    "campaign.deadline_passes": _l("Hết hạn nộp hồ sơ"),
+    "campaign.grace_ends": _l("Hết thời gian gia hạn"),
+    "campaign.review_done": _l("Hoàn thành thẩm định sơ bộ"),
+    "campaign.inspection_done": _l("Hoàn thành kiểm tra thực tế"),
+    "campaign.awards_done": _l("Hoàn thành hồ sơ khen thưởng"),
+    "campaign.approval_received": _l("UBND tỉnh phê duyệt, công bố kết quả"),
+    "campaign.cancel": _l("Hủy đợt đánh giá"),
+    "milestone.moved": _l("Điều chỉnh mốc thời gian"),
+    "milestone.removed": _l("Bỏ mốc thời gian"),
+    "reminders.changed": _l("Thay đổi quy tắc nhắc hạn"),
+    "submission.received": _l("Nhận hồ sơ"),
+    "submission.returned": _l("Trả lại hồ sơ để chỉnh sửa"),
+    "unit.excluded": _l("Loại khỏi đánh giá"),
+    "unit.reinstated": _l("Khôi phục đơn vị"),
+    "unit.exclusion_reversed": _l("Hủy việc loại đơn vị"),
+    "unit.reclassified": _l("Xếp lại đúng hạn/trễ hạn"),
+    "unit.nominated": _l("Đề cử đơn vị cấp xã"),
+    "figures.sent_for_confirmation": _l("Gửi số liệu để đơn vị xác nhận"),
+    "figures.confirmed": _l("Đơn vị xác nhận số liệu"),
+    "scores.entered": _l("Nhập điểm"),
+    "calendar.override_added": _l("Thêm ngày nghỉ/ngày làm việc địa phương"),
+    "calendar.override_removed": _l("Bỏ ngày nghỉ/ngày làm việc địa phương"),
+}
+
+#: Outbox statuses and kinds, in words.
+MAIL_STATUSES = {
+    "pending": (_l("Chưa gửi"), "text-bg-secondary"),
+    "sending": (_l("Đang gửi"), "text-bg-info"),
+    "sent": (_l("Đã gửi"), "text-bg-success"),
+    "failed": (_l("Gửi lỗi"), "text-bg-danger"),
+    "dropped": (_l("Đã bỏ (không còn cần gửi)"), "text-bg-light"),
+}
+MAIL_KINDS = {
+    "reminder": _l("Nhắc hạn"),
+    "escalation": _l("Nhắc hạn (báo thủ trưởng)"),
+    "receipt": _l("Giấy biên nhận hồ sơ"),
+    "excluded": _l("Thông báo bị loại"),
+    "reinstated": _l("Thông báo khôi phục"),
+    "returned": _l("Trả lại hồ sơ"),
+    "confirmation": _l("Đề nghị xác nhận số liệu"),
+    "results": _l("Kết quả đánh giá"),
+    "digest": _l("Báo cáo tổng hợp hằng ngày"),
+    "milestone": _l("Nhắc mốc thời gian"),
+    "signin_link": _l("Liên kết đăng nhập"),
+    "password_reset": _l("Đặt lại mật khẩu"),
+}
+
+#: The timeline drawing's texts.
+SVG_LABELS = {
+    "title": _l("Tiến độ đợt đánh giá"),
+    "today": _l("Hôm nay"),
+    "grace": _l("Thời gian gia hạn"),
+    "overdue": _l("quá hạn"),
+    "done": _l("đã xong"),
+    "passed": _l("đã qua"),
+    "ahead": _l("chưa đến"),
+    "current": _l("đang diễn ra"),
+    "day_off": _l("Ngày nghỉ"),
+    "today_outside": _l("Hôm nay ({day}) nằm ngoài khoảng thời gian của đợt"),
+    "summary": _l("{n} mốc thời gian, hạn nộp {deadline}, hết gia hạn {grace}"),
+}
+
+#: Calendar cells: day status → Bootstrap classes.
+DAY_CLASSES = {
+    "working": "",
+    "weekend": "bg-body-tertiary text-body-secondary",
+    "holiday": "bg-danger-subtle text-danger-emphasis fw-semibold",
+    "makeup_workday": "bg-primary-subtle text-primary-emphasis fw-semibold",
+    "local_day_off": "bg-warning-subtle text-warning-emphasis fw-semibold",
+    "local_working_day": "bg-success-subtle text-success-emphasis fw-semibold",
+}
+DAY_KINDS = {
+    "weekend": _l("Ngày nghỉ cuối tuần"),
+    "holiday": _l("Ngày lễ, Tết, ngày nghỉ bù"),
+    "makeup_workday": _l("Ngày làm việc bù"),
+    "local_day_off": _l("Ngày nghỉ theo quyết định của tỉnh"),
+    "local_working_day": _l("Ngày làm việc theo quyết định của tỉnh"),
+}
+OVERRIDE_KINDS = {"day_off": _l("Ngày nghỉ"), "working_day": _l("Ngày làm việc")}
+
+PER_PAGE = 100
+
+
+def group_name(group: str) -> str:
+    return str(GROUPS[group]) if group in GROUPS else group
+
+
+def value_label(value: str) -> str:
+    """A state or status code in words; anything else as recorded."""
+    if value in STATES:
+        return state_name(value, lang())
+    if value in STATUSES:
+        return status_name(value, lang())
+    return value
+
+
+@bp.context_processor
+def _helpers():
+    return {
+        "group_name": group_name,
+        "status_name": lambda s: status_name(s, lang()),
+        "status_badge": lambda s: STATUS_BADGES.get(s, "text-bg-secondary"),
+        "action_label": lambda a: str(ACTIONS.get(a, a)),
+        "value_label": value_label,
+        "mail_status": lambda s: MAIL_STATUSES.get(s, (s, "text-bg-secondary")),
+        "mail_kind": lambda k: str(MAIL_KINDS.get(k, k)),
+        "may_manage": may_manage,
+    }
+
+
+def _organizer_only() -> None:
+    if not is_organizer_side(current_user):
+        abort(403)
+
+
+def _int_arg(name: str, default: int = 1, minimum: int = 1, maximum: int = 1_000_000) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    return min(max(value, minimum), maximum)
+
+
+# -- home, campaigns -------------------------------------------------------------
 
 @bp.get("/")
 @login_required
@@ -39,3 +210,453 @@ def campaigns():
     rows = db.session.scalars(select(Campaign).where(Campaign.organizer_id == current_user.organizer_id)
                               .order_by(Campaign.deadline.desc())).all()
     return render_template("dashboard/campaigns.html", campaigns=rows)
+
+
+# -- a campaign's dashboard --------------------------------------------------------
+
+def _svg(campaign: Campaign, timeline, today: date, cal) -> str:
+    first, last = axis_range(timeline, today)
+    labels = {k: str(v) for k, v in SVG_LABELS.items()}
+    return render_timeline_svg(timeline, today, dq.days_off(cal, first, last, lang()), lang=lang(), labels=labels,
+                               element_id=f"timeline-{campaign.id}")
+
+
+@bp.get("/campaigns/<code>")
+@login_required
+def campaign(code: str):
+    """The campaign's dashboard: where it stands, who has sent, what is overdue, what to do."""
+    campaign = campaign_or_404(code)
+    _organizer_only()
+    now = utcnow()
+    tz = ops.tz_of(campaign)
+    cal = ops.calendar_of(campaign)
+    timeline = ops.timeline_of(campaign, now, cal)
+    state = ops.state_at(campaign, now, timeline)
+    today = now.astimezone(tz).date()
+
+    # The units: loaded once and kept referenced while the results read them.
+    units = dq.campaign_units(campaign)
+    results = ops.results(campaign, now)
+    counts = ops.count_by_status(campaign, now)
+    rows = dq.unit_rows(results, units, dq.reminders_sent(campaign))
+
+    group = request.args.get("group", "")
+    status = request.args.get("status", "")
+    q = request.args.get("q", "")[:100]
+    sort = request.args.get("sort", "code")
+    sort = sort if sort in dq.SORTS else "code"
+    descending = request.args.get("dir") == "desc"
+    shown = dq.sort_rows(dq.filter_rows(rows, group=group, status=status, q=q), sort, descending,
+                         campaign.tiers or DEFAULT_TIERS)
+    per_page = PER_PAGE
+    pages = max(1, (len(shown) + per_page - 1) // per_page)
+    page = _int_arg("page", 1, 1, pages)
+    page_rows = shown[(page - 1) * per_page: page * per_page]
+
+    groups = sorted({u.group for u in units.values()}, key=dq.group_key)
+    grace_open = state in ("open", "grace")
+    preview = ops.exclusion_preview(campaign) if grace_open else []
+    failed_total, failed = dq.failed_mail(campaign)
+    audit = dq.recent_audit(campaign, 50)
+    manage = may_manage(current_user)
+    pickers = _unit_pickers(rows, campaign) if manage else {}
+    args = {k: v for k, v in (("group", group), ("status", status), ("q", q)) if v}
+    return render_template(
+        "dashboard/campaign.html", campaign=campaign, state=state, timeline=timeline, today=today,
+        svg=_svg(campaign, timeline, today, cal), counts=counts, total=len(rows), rows=page_rows,
+        shown_total=len(shown), page=page, pages=pages, groups=groups, group=group, status=status, q=q, sort=sort,
+        descending=descending, args=args, preview=preview, failed=failed, failed_total=failed_total, audit=audit,
+        units=units, manage=manage, pickers=pickers, statuses=STATUSES, manual_steps=MANUAL_STEPS,
+        milestones=MILESTONES, lang=lang(), endpoints_has_unit_page="units.page" in current_app.view_functions,
+        grace_open=grace_open)
+
+
+#: Datalists of the action forms: at most this many codes each.
+PICKER_LIMIT = 300
+
+
+def _unit_pickers(rows: list[dq.UnitRow], campaign: Campaign) -> dict[str, list[dq.UnitRow]]:
+    """Units each action applies to, for the forms' suggestion lists."""
+    wants: dict[str, Callable[[dq.UnitRow], bool]] = {
+        "return": lambda r: r.status in ("on_time", "late", "resubmitted", "confirmed"),
+        "confirm": lambda r: r.status in ("on_time", "late", "resubmitted"),
+        "reinstate": lambda r: r.status == "excluded",
+        "scores": lambda r: r.status not in ("excluded", "not_submitted"),
+        "nominate": lambda r: r.unit.parent_id is not None,
+    }
+    out = {}
+    for name, wanted in wants.items():
+        picked = []
+        for row in sorted(rows, key=lambda r: r.unit.code):
+            if wanted(row):
+                picked.append(row)
+                if len(picked) >= PICKER_LIMIT:
+                    break
+        out[name] = picked
+    return out
+
+
+@bp.get("/campaigns/<code>/timeline.svg")
+@login_required
+def timeline_svg(code: str):
+    """The timeline drawing alone (for a link, a print-out, another page)."""
+    campaign = campaign_or_404(code)
+    now = utcnow()
+    cal = ops.calendar_of(campaign)
+    timeline = ops.timeline_of(campaign, now, cal)
+    today = now.astimezone(ops.tz_of(campaign)).date()
+    body = '<?xml version="1.0" encoding="UTF-8"?>\n' + _svg(campaign, timeline, today, cal)
+    response = Response(body, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/campaigns/<code>/audit")
+@login_required
+def audit(code: str):
+    """The campaign's full audit trail, newest first."""
+    campaign = campaign_or_404(code)
+    _organizer_only()
+    pagination = dq.audit_page(campaign, _int_arg("page"))
+    units = dq.units_by_id(e.unit_id for e in pagination.items)
+    return render_template("dashboard/audit.html", campaign=campaign, pagination=pagination, units=units)
+
+
+# -- the organizer's actions ---------------------------------------------------------
+
+class CommaDecimalField(DecimalField):
+    """A decimal that also accepts a Vietnamese decimal comma (97,5)."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        text = valuelist[0].strip().replace(" ", "").replace(",", ".")
+        try:
+            self.data = Decimal(text)
+        except InvalidOperation:
+            self.data = None
+            raise ValueError(_("Điểm phải là một số, ví dụ 97,5.")) from None
+        if not self.data.is_finite():
+            self.data = None
+            raise ValueError(_("Điểm phải là một số, ví dụ 97,5."))
+
+
+class DayField(DateField):
+    """A date typed as 2019-10-25 (the date picker) or 25/10/2019."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, format=["%Y-%m-%d", "%d/%m/%Y"], **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_("Ngày không hợp lệ (ví dụ 25/10/2019).")) from None
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+REASON = {"filters": [_strip], "validators": [Optional(), Length(max=2000, message=_l("Lý do quá dài."))]}
+UNIT = {"filters": [_strip], "validators": [DataRequired(_l("Vui lòng nhập mã đơn vị.")),
+                                            Length(max=64, message=_l("Mã đơn vị quá dài."))]}
+
+
+class StepForm(FlaskForm):
+    step = SelectField(_l("Bước"), choices=list(MANUAL_STEPS), validate_choice=False,
+                       validators=[AnyOf(list(MANUAL_STEPS), message=_l("Bước không hợp lệ."))])
+    reason = TextAreaField(_l("Lý do"), **REASON)
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("Lý do"), **REASON)
+
+
+class MoveForm(FlaskForm):
+    kind = SelectField(_l("Mốc thời gian"), validate_choice=False, choices=["deadline", *MILESTONES],
+                       validators=[AnyOf(["deadline", *MILESTONES], message=_l("Mốc thời gian không hợp lệ."))])
+    end = DayField(_l("Ngày (kết thúc)"), validators=[InputRequired(_l("Vui lòng nhập ngày mới."))])
+    start = DayField(_l("Ngày bắt đầu"), validators=[Optional()])
+    reason = TextAreaField(_l("Lý do"), **REASON)
+
+
+class UnitForm(FlaskForm):
+    unit = StringField(_l("Mã đơn vị"), **UNIT)
+
+
+class UnitReasonForm(UnitForm):
+    reason = TextAreaField(_l("Lý do"), **REASON)
+
+
+class ScoresForm(UnitForm):
+    self_score = CommaDecimalField(_l("Điểm tự chấm"), validators=[Optional()])
+    verified_score = CommaDecimalField(_l("Điểm thẩm định"), validators=[Optional()])
+    reason = TextAreaField(_l("Ghi chú"), **REASON)
+
+
+def _find_unit(campaign: Campaign, code: str):
+    try:
+        return unit_or_404(campaign, code)
+    except NotFound:
+        raise ops.OperationError(f"Không có đơn vị mã “{code}”.", f"No unit with code {code!r}.",
+                                 field="unit", status=404) from None
+
+
+def _do_step(campaign, form, actor, now):
+    move = ops.mark_step(campaign, form.step.data, actor=actor, now=now, reason=form.reason.data or "")
+    return _("Đã ghi nhận: %(step)s. Trạng thái mới: %(state)s.", step=_step_label(form.step.data),
+             state=state_name(move.after, lang()))
+
+
+def _do_publish(campaign, form, actor, now):
+    ops.mark_step(campaign, "approval_received", actor=actor, now=now, reason=form.reason.data or "")
+    return _("Đã ghi nhận UBND tỉnh phê duyệt; kết quả được công bố, thư báo kết quả đã vào hộp thư đi.")
+
+
+def _do_cancel(campaign, form, actor, now):
+    ops.mark_step(campaign, "cancel", actor=actor, now=now, reason=form.reason.data or "")
+    return _("Đã hủy đợt đánh giá.")
+
+
+def _do_move(campaign, form, actor, now):
+    ops.move_milestone(campaign, form.kind.data, end=form.end.data, start=form.start.data,
+                       reason=form.reason.data or "", actor=actor, now=now)
+    return _("Đã điều chỉnh “%(kind)s” sang %(day)s.", kind=_milestone_label(form.kind.data),
+             day=format_day(form.end.data, lang()))
+
+
+def _do_return(campaign, form, actor, now):
+    unit = _find_unit(campaign, form.unit.data)
+    ops.return_dossier(campaign, unit, reason=form.reason.data or "", actor=actor, now=now)
+    return _("Đã trả lại hồ sơ của %(unit)s để chỉnh sửa.", unit=unit.name)
+
+
+def _do_confirm(campaign, form, actor, now):
+    unit = _find_unit(campaign, form.unit.data)
+    ops.request_confirmation(campaign, unit, actor=actor, now=now, note=form.reason.data or "")
+    return _("Đã gửi số liệu để %(unit)s xác nhận.", unit=unit.name)
+
+
+def _do_reinstate(campaign, form, actor, now):
+    unit = _find_unit(campaign, form.unit.data)
+    ops.reinstate(campaign, unit, reason=form.reason.data or "", actor=actor, now=now)
+    return _("Đã khôi phục %(unit)s; lý do được lưu trong nhật ký.", unit=unit.name)
+
+
+def _do_scores(campaign, form, actor, now):
+    if form.self_score.data is None and form.verified_score.data is None:
+        raise ops.OperationError("Vui lòng nhập điểm tự chấm hoặc điểm thẩm định.",
+                                 "Enter a self-assessed or a verified score.", field="self_score", status=422)
+    unit = _find_unit(campaign, form.unit.data)
+    ops.set_scores(campaign, unit, actor=actor, now=now, self_score=form.self_score.data,
+                   verified_score=form.verified_score.data, reason=form.reason.data or "")
+    return _("Đã lưu điểm của %(unit)s.", unit=unit.name)
+
+
+def _do_nominate(campaign, form, actor, now):
+    unit = _find_unit(campaign, form.unit.data)
+    ops.nominate(campaign, unit, actor=actor, now=now)
+    return _("Đã đề cử %(unit)s.", unit=unit.name)
+
+
+#: action → (form, what it does).  Each calls one operation.
+ACTION_HANDLERS: dict[str, tuple[type[FlaskForm], Callable]] = {
+    "mark_step": (StepForm, _do_step),
+    "publish": (ReasonForm, _do_publish),
+    "cancel": (ReasonForm, _do_cancel),
+    "move_milestone": (MoveForm, _do_move),
+    "return_dossier": (UnitReasonForm, _do_return),
+    "request_confirmation": (UnitReasonForm, _do_confirm),
+    "reinstate": (UnitReasonForm, _do_reinstate),
+    "set_scores": (ScoresForm, _do_scores),
+    "nominate": (UnitForm, _do_nominate),
+}
+
+
+def _step_label(event: str) -> str:
+    src, dst, vi, en = MANUAL_STEPS[event]
+    return vi if lang() == "vi" else en
+
+
+def _milestone_label(kind: str) -> str:
+    if kind == "deadline":
+        return _("Hạn nộp hồ sơ")
+    vi, en, _state = MILESTONES[kind]
+    return vi if lang() == "vi" else en
+
+
+def _form_errors(form: FlaskForm) -> str:
+    parts = []
+    for name, errors in form.errors.items():
+        field = getattr(form, name, None)
+        label = field.label.text if field is not None and name != "csrf_token" else _("Phiên làm việc")
+        parts.append(f"{label}: {' '.join(str(e) for e in errors)}")
+    return _("Dữ liệu chưa hợp lệ, chưa có gì thay đổi. %(details)s", details="; ".join(parts))
+
+
+@bp.post("/campaigns/<code>/actions/<action>")
+@login_required
+def act(code: str, action: str):
+    """One of the organizer's actions: parse, call one operation, commit, say what happened."""
+    campaign = campaign_or_404(code, manage=True)
+    if action not in ACTION_HANDLERS:
+        abort(404)
+    form_class, handler = ACTION_HANDLERS[action]
+    form = form_class()
+    target = url_for("dashboard.campaign", code=campaign.code) + "#actions"
+    if not form.validate():
+        flash(_form_errors(form), "danger")
+        return redirect(target)
+    try:
+        message = handler(campaign, form, current_user.email, utcnow())
+    except ops.OperationError as exc:
+        db.session.rollback()
+        flash(exc.message_vi if lang() == "vi" else exc.message_en, "danger")
+        return redirect(target)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(target)
+
+
+# -- the outbox ------------------------------------------------------------------------
+
+def _mail_note() -> str | None:
+    if current_app.config.get("MAIL_SERVER"):
+        return None
+    return _("Chưa cấu hình máy chủ thư: thư được giữ trong hộp thư đi, chưa gửi.")
+
+
+@bp.get("/outbox")
+@login_required
+def outbox():
+    """The organizer's outgoing mail, filtered by status."""
+    user = require_roles("organizer_admin")
+    status = request.args.get("status", "")
+    status = status if status in dq.OUTBOX_FILTERS else ""
+    pagination = dq.outbox_page(user.organizer_id, status, _int_arg("page"))
+    codes = dq.campaign_codes(m.campaign_id for m in pagination.items)
+    return render_template("dashboard/outbox.html", pagination=pagination, status=status, codes=codes,
+                           counts=dq.outbox_counts(user.organizer_id), filters=dq.OUTBOX_FILTERS,
+                           note=_mail_note())
+
+
+@bp.get("/outbox/<int:mail_id>")
+@login_required
+def outbox_mail(mail_id: int):
+    """One mail as it would be sent."""
+    user = require_roles("organizer_admin")
+    mail = dq.outbox_mail(user.organizer_id, mail_id)
+    if mail is None:
+        abort(404)
+    codes = dq.campaign_codes([mail.campaign_id])
+    return render_template("dashboard/outbox_mail.html", mail=mail, campaign_code=codes.get(mail.campaign_id),
+                           note=_mail_note(), sender=current_app.config.get("MAIL_DEFAULT_SENDER", ""))
+
+
+# -- the calendar ----------------------------------------------------------------------
+
+class OverrideForm(FlaskForm):
+    day = DayField(_l("Ngày"), validators=[InputRequired(_l("Vui lòng nhập ngày."))])
+    kind = SelectField(_l("Loại"), choices=list(OVERRIDE_KINDS), validate_choice=False,
+                       validators=[AnyOf(list(OVERRIDE_KINDS), message=_l("Loại ngày không hợp lệ."))])
+    reason = StringField(_l("Lý do"), filters=[_strip],
+                         validators=[DataRequired(_l("Vui lòng ghi rõ lý do.")), Length(max=500)])
+    document = StringField(_l("Văn bản quyết định"), filters=[_strip], validators=[Optional(), Length(max=255)])
+
+
+class RemoveOverrideForm(FlaskForm):
+    reason = StringField(_l("Lý do"), filters=[_strip], validators=[Optional(), Length(max=500)])
+
+
+@bp.get("/calendar")
+@login_required
+def calendar():
+    return calendar_year(utcnow().astimezone(current_app.config["TZ"]).year)
+
+
+@bp.get("/calendar/<int:year>")
+@login_required
+def calendar_year(year: int):
+    """The year's working-day calendar as the organizer counts it."""
+    if not 1990 <= year <= 2100:
+        abort(404)
+    cal = calendar_for(current_user.organizer_id)
+    today = utcnow().astimezone(current_app.config["TZ"]).date()
+    months = []
+    for month in range(1, 13):
+        weeks = []
+        for week in pycalendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
+            cells = []
+            for day in week:
+                if day.month != month:
+                    cells.append(None)
+                    continue
+                status = cal.day_status(day)
+                cells.append({"day": day, "status": status, "classes": DAY_CLASSES.get(status.reason, ""),
+                              "title": f"{format_day(day, lang())}: {status.describe(lang())}",
+                              "today": day == today})
+            weeks.append(cells)
+        months.append((month, weeks))
+    return render_template(
+        "dashboard/calendar.html", year=year, months=months, weekdays=WEEKDAYS_VI,
+        holidays=cal.get_calendar_holidays(year), makeup=cal.working_weekend_days(year),
+        own=dq.own_overrides(current_user.organizer_id, year), shared=dq.shared_overrides(year),
+        manage=may_manage(current_user), day_kinds=DAY_KINDS, day_classes=DAY_CLASSES,
+        override_kinds=OVERRIDE_KINDS, today=today)
+
+
+@bp.post("/calendar/overrides")
+@login_required
+def add_calendar_override():
+    """Add a provincial day off or extra working day (a storm, a local decision)."""
+    user = require_roles("organizer_admin")
+    form = OverrideForm()
+    year = utcnow().astimezone(current_app.config["TZ"]).year
+    if not form.validate():
+        flash(_form_errors(form), "danger")
+        return redirect(url_for("dashboard.calendar_year", year=year))
+    day = form.day.data
+    target = url_for("dashboard.calendar_year", year=day.year) if 1990 <= day.year <= 2100 else \
+        url_for("dashboard.calendar")
+    existing = db.session.scalar(select(CalendarOverride).where(CalendarOverride.organizer_id == user.organizer_id,
+                                                                CalendarOverride.day == day))
+    if existing is not None:
+        flash(_("Ngày %(day)s đã có quyết định riêng của tỉnh; hãy bỏ quyết định đó trước.",
+                day=format_day(day, lang())), "danger")
+        return redirect(target)
+    try:
+        add_override(day=day, kind=form.kind.data, reason=form.reason.data, document=form.document.data or "",
+                     organizer=user.organizer, actor=user.email)
+    except OverrideError as exc:
+        db.session.rollback()
+        flash(_("Không thêm được: %(error)s", error=str(exc)), "danger")
+        return redirect(target)
+    db.session.commit()
+    flash(_("Đã thêm %(kind)s %(day)s. Các thời hạn tính theo ngày làm việc được tính lại theo lịch mới.",
+            kind=str(OVERRIDE_KINDS[form.kind.data]).lower(), day=format_day(day, lang())), "success")
+    return redirect(target)
+
+
+@bp.post("/calendar/overrides/<int:override_id>/remove")
+@login_required
+def remove_calendar_override(override_id: int):
+    user = require_roles("organizer_admin")
+    row = db.session.get(CalendarOverride, override_id)
+    if row is None or row.organizer_id != user.organizer_id:
+        abort(404)
+    form = RemoveOverrideForm()
+    if not form.validate():
+        flash(_form_errors(form), "danger")
+        return redirect(url_for("dashboard.calendar_year", year=row.day.year))
+    day = row.day
+    try:
+        remove_override(override_id, actor=user.email, reason=form.reason.data or "")
+    except OverrideError as exc:
+        db.session.rollback()
+        flash(_("Không bỏ được: %(error)s", error=str(exc)), "danger")
+        return redirect(url_for("dashboard.calendar_year", year=day.year))
+    db.session.commit()
+    flash(_("Đã bỏ quyết định riêng cho ngày %(day)s.", day=format_day(day, lang())), "success")
+    return redirect(url_for("dashboard.calendar_year", year=day.year))

@@ -1,0 +1,249 @@
+"""What the organizer's pages read, in a number of queries that does not grow with the units.
+
+Every function here issues a fixed number of statements: the units of a
+campaign are loaded once (and kept referenced, so that ``Participation.unit``
+is answered from the session's identity map), counts come from grouped
+queries, lists are limited or paginated.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+from sqlalchemy import and_, func, or_, select
+
+from notifications.models import OutboxMail
+
+from .. import standing
+from ..db import db
+from ..models import AuditEvent, Campaign, CalendarOverride, Participation, Unit, User
+from ..operations import Result
+from ..workdays import VietnamCalendar
+
+#: Outbox mail kinds that count as reminders sent to a unit.
+REMINDER_KINDS = ("reminder", "escalation")
+#: Groups in the order the letters list them; others follow alphabetically.
+GROUP_ORDER = ("department", "vertical", "district", "commune")
+#: Sort keys of the units table.
+SORTS = ("code", "name", "group", "status", "received", "late", "reminders", "rating")
+STATUS_ORDER = {s: i for i, s in enumerate(standing.STATUSES)}
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics: "Sở Tài chính" → "so tai chinh"."""
+    text = (text or "").replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def group_key(group: str) -> tuple[int, str]:
+    return (GROUP_ORDER.index(group), "") if group in GROUP_ORDER else (len(GROUP_ORDER), group)
+
+
+# -- the units of a campaign -------------------------------------------------
+
+def campaign_units(campaign: Campaign) -> dict[int, Unit]:
+    """Every unit taking part, by id, in one query.
+
+    The caller keeps the returned mapping alive while it reads
+    ``Participation.unit``: the session's identity map answers it then.
+    """
+    rows = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id)
+                              .where(Participation.campaign_id == campaign.id)).all()
+    return {u.id: u for u in rows}
+
+
+def reminders_sent(campaign: Campaign) -> dict[int, int]:
+    """Reminders and escalations sent, per unit: one grouped query."""
+    rows = db.session.execute(
+        select(OutboxMail.unit_id, func.count())
+        .where(OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_(REMINDER_KINDS),
+               OutboxMail.status == "sent", OutboxMail.unit_id.is_not(None))
+        .group_by(OutboxMail.unit_id)).all()
+    return {unit_id: n for unit_id, n in rows}
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    """One line of the units table."""
+
+    unit: Unit
+    participation: Participation
+    status: str
+    reminders: int
+    score: Decimal | None
+    provisional: bool
+    rating: str | None
+    rank: int | None
+
+    @property
+    def received_at(self) -> datetime | None:
+        return self.participation.received_at
+
+    @property
+    def late_days(self) -> int:
+        return self.participation.late_working_days or 0
+
+
+def unit_rows(results: Sequence[Result], units: dict[int, Unit], reminders: dict[int, int]) -> list[UnitRow]:
+    rows = []
+    for r in results:
+        p = r.participation
+        unit = units.get(p.unit_id) or p.unit
+        rows.append(UnitRow(unit, p, r.status, reminders.get(p.unit_id, 0), r.score, r.provisional, r.rating,
+                            r.rank))
+    return rows
+
+
+def filter_rows(rows: Iterable[UnitRow], *, group: str = "", status: str = "", q: str = "") -> list[UnitRow]:
+    needle = fold(q.strip())
+    out = []
+    for row in rows:
+        if group and row.unit.group != group:
+            continue
+        if status and row.status != status:
+            continue
+        if needle and needle not in fold(row.unit.code) and needle not in fold(row.unit.name):
+            continue
+        out.append(row)
+    return out
+
+
+def sort_rows(rows: Sequence[UnitRow], sort: str, descending: bool, tiers: Sequence[dict]) -> list[UnitRow]:
+    """Sort by one key; rows without a value (not received, not rated) always come last."""
+    tier_index = {t["name"]: i for i, t in enumerate(tiers)}
+
+    def key(row: UnitRow):
+        if sort == "name":
+            return (fold(row.unit.name), row.unit.name)
+        if sort == "group":
+            return group_key(row.unit.group)
+        if sort == "status":
+            return STATUS_ORDER.get(row.status, len(STATUS_ORDER))
+        if sort == "received":
+            return row.received_at
+        if sort == "late":
+            return row.late_days
+        if sort == "reminders":
+            return row.reminders
+        if sort == "rating":
+            if row.rating is None:
+                return None
+            return (tier_index.get(row.rating, len(tier_index)), row.rank or 0)
+        return None  # code: the tie-breaker below is the key
+
+    by_code = sorted(rows, key=lambda r: r.unit.code)
+    if sort not in SORTS or sort == "code":
+        return list(reversed(by_code)) if descending else by_code
+    present = [r for r in by_code if key(r) is not None]
+    missing = [r for r in by_code if key(r) is None]
+    # Python's sort is stable: equal keys stay in code order.
+    present.sort(key=key, reverse=descending)
+    return present + missing
+
+
+# -- the audit trail, the outbox ---------------------------------------------
+
+def recent_audit(campaign: Campaign, limit: int = 50) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.campaign_id == campaign.id)
+                                   .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
+
+
+def audit_page(campaign: Campaign, page: int, per_page: int = 100):
+    return db.paginate(select(AuditEvent).where(AuditEvent.campaign_id == campaign.id)
+                       .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()),
+                       page=page, per_page=per_page, error_out=False)
+
+
+def units_by_id(ids: Iterable[int | None]) -> dict[int, Unit]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_(wanted)))}
+
+
+def failed_mail(campaign: Campaign, limit: int = 50) -> tuple[int, list[OutboxMail]]:
+    """Mail of the campaign that failed for good: how many, and the latest."""
+    where = and_(OutboxMail.campaign_id == campaign.id, OutboxMail.status == "failed")
+    total = db.session.scalar(select(func.count()).select_from(OutboxMail).where(where)) or 0
+    if not total:
+        return 0, []
+    rows = db.session.scalars(select(OutboxMail).where(where)
+                              .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc()).limit(limit)).all()
+    return total, list(rows)
+
+
+#: Sign-in mail: not tied to a campaign, shown to the admins of the recipient's organizer.
+ACCOUNT_KINDS = ("signin_link", "password_reset")
+#: The outbox filter: a name → the statuses it covers.
+OUTBOX_FILTERS = {"pending": ("pending", "sending"), "sent": ("sent",), "failed": ("failed",),
+                  "dropped": ("dropped",)}
+
+
+def _outbox_scope(organizer_id: int):
+    own_users = select(User.email).where(User.organizer_id == organizer_id)
+    own_campaigns = select(Campaign.id).where(Campaign.organizer_id == organizer_id)
+    return or_(OutboxMail.campaign_id.in_(own_campaigns),
+               and_(OutboxMail.campaign_id.is_(None), OutboxMail.kind.in_(ACCOUNT_KINDS),
+                    OutboxMail.recipient.in_(own_users)))
+
+
+def outbox_counts(organizer_id: int) -> dict[str, int]:
+    rows = db.session.execute(select(OutboxMail.status, func.count()).where(_outbox_scope(organizer_id))
+                              .group_by(OutboxMail.status)).all()
+    by_status = dict(rows)
+    return {name: sum(by_status.get(s, 0) for s in statuses) for name, statuses in OUTBOX_FILTERS.items()}
+
+
+def outbox_page(organizer_id: int, status: str, page: int, per_page: int = 50):
+    query = select(OutboxMail).where(_outbox_scope(organizer_id))
+    if status in OUTBOX_FILTERS:
+        query = query.where(OutboxMail.status.in_(OUTBOX_FILTERS[status]))
+    return db.paginate(query.order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc()),
+                       page=page, per_page=per_page, error_out=False)
+
+
+def outbox_mail(organizer_id: int, mail_id: int) -> OutboxMail | None:
+    return db.session.scalar(select(OutboxMail).where(OutboxMail.id == mail_id, _outbox_scope(organizer_id)))
+
+
+def campaign_codes(ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(Campaign.id, Campaign.code).where(Campaign.id.in_(wanted))).all())
+
+
+# -- the calendar ------------------------------------------------------------
+
+def days_off(cal: VietnamCalendar, first: date, last: date, lang: str = "vi") -> dict[date, str]:
+    """Every non-working day in [first, last] with why."""
+    out = {}
+    day = first
+    while day <= last:
+        status = cal.day_status(day)
+        if not status.working:
+            out[day] = status.describe(lang)
+        day += timedelta(days=1)
+    return out
+
+
+def own_overrides(organizer_id: int, year: int) -> list[CalendarOverride]:
+    return list(db.session.scalars(
+        select(CalendarOverride).where(CalendarOverride.organizer_id == organizer_id,
+                                       CalendarOverride.day >= date(year, 1, 1),
+                                       CalendarOverride.day <= date(year, 12, 31))
+        .order_by(CalendarOverride.day)))
+
+
+def shared_overrides(year: int) -> list[CalendarOverride]:
+    """Decisions made for every organizer (read-only here)."""
+    return list(db.session.scalars(
+        select(CalendarOverride).where(CalendarOverride.organizer_id.is_(None),
+                                       CalendarOverride.day >= date(year, 1, 1),
+                                       CalendarOverride.day <= date(year, 12, 31))
+        .order_by(CalendarOverride.day)))
