@@ -30,8 +30,10 @@ run: demo
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Benchmarks: ratios against a baseline run in the same process (figures in README).
 bench: install
 	$(BIN)/python bench/bench_workdays.py
+	$(BIN)/python bench/bench_mail.py 1000
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -420,14 +420,29 @@ def test_a_dossier_after_grace_is_refused_by_the_same_rules(app, api, tokens):
     ({"documents": [{"name": "a.pdf", "sha256": SHA, "size": -1}]}, 422, "documents[0].size"),
     ({"documents": [{"name": "a.pdf", "sha256": SHA, "owner": "x"}]}, 422, "owner"),
     ({"documents": [{"name": "a.pdf", "content_base64": "%%%"}]}, 422, "documents[0].content_base64"),
+    ({"documents": [{"name": "a.pdf", "sha256": SHA, "content_base64": None}]}, 422, "documents[0].content_base64"),
+    ({"documents": [{"name": "a.pdf", "sha256": None}]}, 422, "documents[0].sha256"),
+    ({"doc_number": "null"}, 201, None),
     ({"extra": 1}, 422, "extra"),
 ])
 def test_bad_input_is_a_4xx_problem_naming_the_field(api, tokens, change, status, field):
     body = {k: v for k, v in {**SUBMISSION, **change}.items() if v is not None}
     with time_machine.travel(IN_TIME, tick=False):
-        assert_problem(api.post("/api/v1/campaigns/TGG-2019/units/STC/submissions", tokens["tgg"], json=body),
-                       status, field)
+        response = api.post("/api/v1/campaigns/TGG-2019/units/STC/submissions", tokens["tgg"], json=body)
+    if status == 201:  # the control: the text "null" is a document number like any other
+        assert response.status_code == 201
+        return
+    assert_problem(response, status, field)
     assert submissions_of("TGG", "STC") == 0
+
+
+@pytest.mark.parametrize("field", ["doc_number", "channel", "documents", "received_at"])
+def test_null_is_not_a_missing_field(api, tokens, field):
+    with time_machine.travel(IN_TIME, tick=False):
+        assert_problem(api.post("/api/v1/campaigns/TGG-2019/units/STC/submissions", tokens["tgg"],
+                                json={**SUBMISSION, field: None}), 422, field)
+        assert_problem(api.post("/api/v1/campaigns/TGG-2019/steps", tokens["tgg"],
+                                json={"step": "review_done", "reason": None}), 422, "reason")
 
 
 def test_malformed_requests_are_problems_too(api, tokens):

@@ -23,6 +23,23 @@ def demo_load(now_text: str | None, seed: int) -> None:
     click.echo(f"demo data: {', '.join(loaded) if loaded else 'already loaded'}")
 
 
+@demo_cli.command("generate")
+@click.option("--organizers", default=1, show_default=True, help="Organizers (provinces) GEN01, GEN02, …")
+@click.option("--units", default=500, show_default=True, help="Units per organizer.")
+@click.option("--campaigns", default=1, show_default=True, help="Campaigns per organizer.")
+@click.option("--submitted", default=0.6, show_default=True, help="Share of units with a dossier.")
+@click.option("--now", "now_text")
+@click.option("--seed", default=7, show_default=True)
+def demo_generate(organizers, units, campaigns, submitted, now_text, seed):
+    """Build data at a chosen size for measurements (bulk inserts; idempotent per organizer)."""
+    from .cli_campaign import parse_instant
+    from .demo import generate
+
+    created = generate(organizers=organizers, units=units, campaigns=campaigns, submitted=submitted,
+                       now=parse_instant(now_text), seed=seed)
+    click.echo(" ".join(f"{k}={v}" for k, v in created.items()))
+
+
 def register_cli(app: Flask) -> None:
     from .cli_campaign import campaign_cli, submission_cli, tick_command_factory
     from .cli_users import user_cli

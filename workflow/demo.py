@@ -152,3 +152,92 @@ def load(now: datetime, seed: int = 2019) -> list[str]:
         loaded.append(live)
     loaded += load_users()
     return loaded
+
+
+def generate(*, organizers: int, units: int, campaigns: int, submitted: float, now: datetime,
+             seed: int = 7) -> dict[str, int]:
+    """Build realistic data at a chosen size, fast (bulk inserts), for measurements.
+
+    Each organizer ``GEN01…`` gets ``units`` units in the four groups (communes
+    under districts, like a province after 2025 with its ~100 communes, scaled),
+    and ``campaigns`` campaigns whose deadlines fall around ``now``; a share
+    ``submitted`` of each campaign's units has a dossier (on time or late).
+    Idempotent per organizer code.
+    """
+    from sqlalchemy import insert
+
+    from .models import Organizer, Participation, Submission, Unit
+
+    rng = random.Random(seed)
+    today = now.astimezone(LOCAL_TZ).date()
+    created = {"organizers": 0, "units": 0, "campaigns": 0, "participations": 0, "submissions": 0}
+    for o in range(1, organizers + 1):
+        code = f"GEN{o:02d}"
+        if db.session.scalar(select(Organizer.id).where(Organizer.code == code)) is not None:
+            continue
+        org = Organizer(code=code, name=f"Sở Khoa học và Công nghệ tỉnh Thử nghiệm {o:02d}",
+                        province=f"Tỉnh Thử nghiệm {o:02d}", email=f"stttt{o:02d}@example.gov.vn")
+        db.session.add(org)
+        db.session.flush()
+        created["organizers"] += 1
+        n_districts = max(1, units // 40)
+        n_departments = min(25, max(1, units // 10))
+        n_vertical = 5
+        rows = []
+        for i in range(n_departments):
+            rows.append({"organizer_id": org.id, "code": f"SO{i:03d}", "name": f"Sở số {i + 1}", "group": "department",
+                         "emails": [f"so{i}@gen{o}.example.gov.vn"], "head_email": "", "language": "vi"})
+        for i in range(n_vertical):
+            rows.append({"organizer_id": org.id, "code": f"ND{i:03d}", "name": f"Cơ quan ngành dọc số {i + 1}",
+                         "group": "vertical", "emails": [f"nd{i}@gen{o}.example.gov.vn"], "head_email": "",
+                         "language": "vi"})
+        for i in range(n_districts):
+            rows.append({"organizer_id": org.id, "code": f"HUYEN{i:03d}", "name": f"UBND huyện số {i + 1}",
+                         "group": "district", "emails": [f"huyen{i}@gen{o}.example.gov.vn"], "head_email": "",
+                         "language": "vi"})
+        db.session.execute(insert(Unit), rows)
+        districts = dict(db.session.execute(select(Unit.code, Unit.id).where(Unit.organizer_id == org.id,
+                                                                             Unit.group == "district")).all())
+        district_ids = list(districts.values())
+        communes = max(0, units - len(rows))
+        db.session.execute(insert(Unit), [
+            {"organizer_id": org.id, "code": f"XA{i:05d}", "name": f"UBND xã số {i + 1}", "group": "commune",
+             "parent_id": district_ids[i % len(district_ids)], "emails": [f"xa{i}@gen{o}.example.gov.vn"],
+             "head_email": "", "language": "vi"} for i in range(communes)])
+        unit_ids = list(db.session.scalars(select(Unit.id).where(Unit.organizer_id == org.id)))
+        created["units"] += len(unit_ids)
+        for c in range(campaigns):
+            from .calendars import calendar_for
+
+            cal = calendar_for(None)
+            deadline = cal.add_working_days(today, rng.randint(-8, 8)) if c else cal.add_working_days(today, 3)
+            campaign = Campaign(organizer_id=org.id, code=f"{code}-{c + 1:03d}", title=f"Đợt đánh giá thử nghiệm {c + 1}",
+                                year=today.year, deadline=deadline, grace_working_days=5, state="open",
+                                tiers=[], required_documents={}, council_emails=[])
+            db.session.add(campaign)
+            db.session.flush()
+            created["campaigns"] += 1
+            db.session.execute(insert(Participation), [
+                {"campaign_id": campaign.id, "unit_id": uid, "status": "not_submitted", "late_working_days": 0,
+                 "reinstated_reason": "", "returned_reason": "", "nominated": False} for uid in unit_ids])
+            created["participations"] += len(unit_ids)
+            chosen = [uid for uid in unit_ids if rng.random() < submitted]
+            if not chosen:
+                continue
+            received = {uid: _at(cal.sub_working_days(min(deadline, today), rng.randint(0, 6)), rng.randint(7, 16),
+                                 rng.randint(0, 59)) for uid in chosen}
+            parts = dict(db.session.execute(select(Participation.unit_id, Participation.id)
+                                            .where(Participation.campaign_id == campaign.id)).all())
+            db.session.execute(insert(Submission), [
+                {"participation_id": parts[uid], "version": 1, "received_at": received[uid], "channel": "eoffice",
+                 "doc_number": f"{rng.randint(1000, 9999)}/VBĐ", "recorded_by": "generator",
+                 "receipt_number": f"{campaign.code}/{uid}/1", "late_working_days": 0, "created_at": now}
+                for uid in chosen])
+            from sqlalchemy import update as sa_update
+
+            db.session.execute(sa_update(Participation).where(Participation.campaign_id == campaign.id,
+                                                              Participation.unit_id.in_(chosen))
+                               .values(status="on_time").execution_options(synchronize_session=False))
+            created["submissions"] += len(chosen)
+        db.session.commit()
+    return created

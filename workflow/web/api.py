@@ -535,9 +535,13 @@ def workdays_is_working(token):
 
 # -- writes: body, idempotency ------------------------------------------------------------------------------------
 
+#: A field that was not sent (null is sent, and refused where the document does not allow it).
+MISSING: Any = object()
+
+
 def check_text(value: Any, field: str, *, required: bool = False, max_length: int = 2000) -> str:
     """A string field: valid UTF-8, no control characters but tab and line breaks, not too long."""
-    if value is None:
+    if value is MISSING:
         if required:
             raise _invalid(field, f"Thiếu “{field}”.", f"“{field}” is required.")
         return ""
@@ -568,12 +572,14 @@ class Body:
                                f"Field “{_safe(key)}” is not accepted here.")
 
     def text(self, key: str, *, required: bool = False, max_length: int = 2000) -> str:
-        return check_text(self.data.get(key), key, required=required, max_length=max_length)
+        return check_text(self.data.get(key, MISSING), key, required=required, max_length=max_length)
 
     def choice(self, key: str, choices: tuple[str, ...], *, default: str | None = None) -> str:
-        value = self.data.get(key, default)
-        if value is None:
-            raise _invalid(key, f"Thiếu “{key}”.", f"“{key}” is required.")
+        value = self.data.get(key, MISSING)
+        if value is MISSING:
+            if default is None:
+                raise _invalid(key, f"Thiếu “{key}”.", f"“{key}” is required.")
+            value = default
         if not isinstance(value, str) or value not in choices:
             raise _invalid(key, f"“{key}” phải là một trong: {', '.join(choices)}.",
                            f"“{key}” must be one of: {', '.join(choices)}.")
@@ -700,8 +706,8 @@ def _documents(body: Body) -> list[dict]:
     """The documents of a dossier: a name, and the SHA-256 and/or the content in base64."""
     from ..storage import DocumentRefused, check_document, clean_name
 
-    value = body.data.get("documents")
-    if value is None:
+    value = body.data.get("documents", MISSING)
+    if value is MISSING:
         return []
     if not isinstance(value, list) or len(value) > MAX_DOCUMENTS:
         raise _invalid("documents", f"“documents” phải là danh sách tối đa {MAX_DOCUMENTS} tài liệu.",
@@ -712,23 +718,23 @@ def _documents(body: Body) -> list[dict]:
         if not isinstance(doc, dict):
             raise _invalid(at, f"“{at}” phải là một đối tượng.", f"“{at}” must be an object.")
         Body(doc, ("name", "sha256", "size", "content_base64"))
-        name = check_text(doc.get("name"), f"{at}.name", required=True, max_length=255)
+        name = check_text(doc.get("name", MISSING), f"{at}.name", required=True, max_length=255)
         try:
             name = clean_name(name)
         except DocumentRefused:
             raise _invalid(f"{at}.name", "Tên tài liệu không được chứa đường dẫn.",
                            "A document name must not hold a path.") from None
-        sha = doc.get("sha256")
-        if sha is not None and (not isinstance(sha, str) or not SHA256_RE.match(sha)):
+        sha = doc.get("sha256", MISSING)
+        if sha is not MISSING and (not isinstance(sha, str) or not SHA256_RE.match(sha)):
             raise _invalid(f"{at}.sha256", "SHA-256 phải gồm 64 chữ số thập lục phân.",
                            "The SHA-256 must be 64 hexadecimal digits.")
-        size = doc.get("size")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= 2**31 - 1):
+        size = doc.get("size", MISSING)
+        if size is not MISSING and (not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= 2**31 - 1):
             raise _invalid(f"{at}.size", "“size” phải là số byte (số nguyên không âm).",
                            "“size” must be a number of bytes (a whole number, not negative).")
-        content = doc.get("content_base64")
+        content = doc.get("content_base64", MISSING)
         data = None
-        if content is not None:
+        if content is not MISSING:
             if not isinstance(content, str):
                 raise _invalid(f"{at}.content_base64", "Nội dung phải là chuỗi base64.",
                                "The content must be a base64 string.")
@@ -742,16 +748,17 @@ def _documents(body: Body) -> list[dict]:
             except DocumentRefused as exc:
                 raise _invalid(f"{at}.content_base64", exc.message_vi, exc.message_en) from None
             actual = hashlib.sha256(data).hexdigest()
-            if sha is not None and sha.lower() != actual:
+            if sha is not MISSING and sha.lower() != actual:
                 raise _invalid(f"{at}.sha256", "SHA-256 không khớp với nội dung tài liệu.",
                                "The SHA-256 does not match the document's content.")
-            if size is not None and size != len(data):
+            if size is not MISSING and size != len(data):
                 raise _invalid(f"{at}.size", "“size” không khớp với nội dung tài liệu.",
                                "“size” does not match the document's content.")
-        elif sha is None:
+        elif sha is MISSING:
             raise _invalid(f"{at}.sha256", "Mỗi tài liệu cần SHA-256 hoặc nội dung (content_base64).",
                            "Each document needs its SHA-256 or its content (content_base64).")
-        out.append({"name": name, "sha256": sha.lower() if sha else None, "size": size, "data": data})
+        out.append({"name": name, "sha256": None if sha is MISSING else sha.lower(),
+                    "size": None if size is MISSING else size, "data": data})
     return out
 
 
