@@ -132,6 +132,19 @@ def init_app(app: Flask) -> None:
 
     _register_errors(app)
 
+    @app.get("/healthz")
+    def healthz():
+        """Liveness: the process answers (no database)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        """Readiness: the database answers."""
+        from sqlalchemy import text
+
+        db.session.execute(text("SELECT 1"))
+        return {"status": "ok", "database": "ok"}
+
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
