@@ -37,3 +37,16 @@ bench: install
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis
+
+## Production shape on this machine: local PostgreSQL, gunicorn (WEB_WORKERS, default 4) and
+## `flask scheduler run` as separate processes (deploy/run-prod.sh; docs/operations.md).
+prod: install
+	bash deploy/run-prod.sh
+
+## Measurements under load on gunicorn + PostgreSQL (private databases; figures in docs/operations.md).
+## LOAD_RESTART_PG=private restarts a throwaway PostgreSQL cluster during load; =1 the shared server.
+load: install
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/burst.py
+	$(BIN)/python bench/tick_scale.py
+	$(BIN)/python bench/memory.py

@@ -137,11 +137,12 @@ class Leadership:
 
 def _job(app: Flask, leadership: Leadership, name: str) -> None:
     from notifications.jobs import dispatch_mail, tick
+    from workflow.db import utcnow
 
     if not leadership.acquire():
         return
     with app.app_context():
-        now = datetime.now(timezone.utc)
+        now = utcnow()
         try:
             if name == "tick":
                 summary = tick(now)

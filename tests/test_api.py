@@ -562,6 +562,30 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer_and_reco
     assert db.session.scalar(select(func.count(IdempotencyRecord.id))) == 3
 
 
+def test_two_calls_with_the_same_key_at_once_record_once(api, tokens, monkeypatch):
+    """The race: the retry looks for the key before the first call committed, runs, and only then collides."""
+    from workflow.web import api as api_module
+
+    url = "/api/v1/campaigns/TGG-2019/units/STC/submissions"
+    key = {"Idempotency-Key": "race"}
+    with time_machine.travel(IN_TIME, tick=False):
+        first = api.post(url, tokens["tgg"], json=SUBMISSION, headers=key)
+        real = api_module._find_record
+        calls = []
+
+        def not_yet_committed(token_id, k):
+            calls.append(k)
+            return None if len(calls) == 1 else real(token_id, k)
+
+        monkeypatch.setattr(api_module, "_find_record", not_yet_committed)
+        second = api.post(url, tokens["tgg"], json=SUBMISSION, headers=key)
+    assert len(calls) == 2  # missed once, then found after the collision
+    assert second.status_code == 201 and second.headers["Idempotency-Replayed"] == "true"
+    assert second.get_json() == first.get_json()
+    assert submissions_of("TGG", "STC") == 1
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "submission.received")) == 1
+
+
 def test_a_refusal_is_replayed_too_but_not_a_malformed_request(api, tokens):
     t = tokens["tgg"]
     url = "/api/v1/campaigns/TGG-2019/units/STC/submissions"

@@ -34,8 +34,11 @@ def sign_in(client, email: str) -> None:
     """Sign in through the real form when it can validate addresses; else the way Flask-Login does.
 
     The sign-in form's Email() validator needs the email_validator package, which
-    requirements.txt lacks at the time of writing.  The request shares the
-    test's application context, so the user cached in ``g`` is dropped first.
+    requirements.txt lacks at the time of writing.  Requests share the test's
+    application context, hence its ``g``, where Flask-Login keeps the signed-in
+    user (login_user puts it there; so does the fallback).  That is also why
+    requests made under time_machine still know the user although the session
+    cookie was signed at the real time.
     """
     g.pop("_login_user", None)
     try:
@@ -45,6 +48,7 @@ def sign_in(client, email: str) -> None:
         with client.session_transaction() as session:
             session["_user_id"] = str(user.id)
             session["_fresh"] = True
+        g._login_user = user
         return
     login(client, email)
 
@@ -118,6 +122,18 @@ def test_dashboard_renders_for_organizer_roles(client, tgg, role):
     assert "Nhận hồ sơ" in html  # the audit trail
     assert ('id="actions"' in html) == (role == "admin")
     assert "style=" not in html and "<script>" not in html
+
+
+def test_dashboard_in_english_uses_the_english_names(client, tgg):
+    sign_in(client, "viewer@tgg.example")
+    with time_machine.travel(IN_GRACE, tick=False):
+        html = client.get(DASH + "?lang=en").get_data(as_text=True)
+        svg = client.get(DASH + "/timeline.svg").get_data(as_text=True)
+    assert 'lang="en"' in html
+    assert "Deadline passed, grace period" in html and "Submission deadline" in html
+    assert "Friday 25/10/2019" in html and "5 working days counted from Friday 25/10/2019" in html
+    assert "Late (within grace)" in html
+    assert "Grace period ends (5 working days)" in svg
 
 
 def test_counters_after_grace_end_count_silent_units_as_excluded(client, tgg):

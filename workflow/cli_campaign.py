@@ -22,7 +22,7 @@ from sqlalchemy import select
 from . import operations as ops
 from .campaign_files import CampaignFileError, export, import_file
 from .cli_workdays import fail, parse_date
-from .db import db
+from .db import db, utcnow
 from .machine import MANUAL_STEPS, state_name
 from .models import Campaign, Unit
 from .standing import status_name
@@ -35,7 +35,7 @@ submission_cli = AppGroup("submission", help="Dossiers received from units.")
 def parse_instant(value: str | None, what: str = "--now") -> datetime:
     """An ISO instant; without an offset it is read as local time (TIMEZONE)."""
     if value is None:
-        return datetime.now(timezone.utc)
+        return utcnow()
     text = value.strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
@@ -317,7 +317,7 @@ def record_command(campaign_code, unit_code, at_text, channel, doc_number, files
     campaign = get_campaign(campaign_code)
     unit = get_unit(campaign, unit_code)
     at = parse_instant(at_text, "--at")
-    now = parse_instant(now_text) if now_text else max(at, datetime.now(timezone.utc))
+    now = parse_instant(now_text) if now_text else max(at, utcnow())
     documents, written = [], []
     for item in hashes:
         name, _, digest = item.partition("=")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import os
+from datetime import datetime, timedelta, timezone
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
@@ -56,7 +57,24 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def _clock_offset() -> timedelta:
+    """HANCHOT_CLOCK_OFFSET_SECONDS shifts this process's clock, for load tests that
+    must cross a deadline at 24:00 (bench/). Refused in production."""
+    raw = os.environ.get("HANCHOT_CLOCK_OFFSET_SECONDS", "")
+    if not raw:
+        return timedelta(0)
+    if os.environ.get("APP_ENV") == "production":
+        raise RuntimeError("HANCHOT_CLOCK_OFFSET_SECONDS must not be set in production")
+    return timedelta(seconds=float(raw))
+
+
+_OFFSET = _clock_offset()
+
+
 def utcnow() -> datetime:
+    """The current instant (aware, UTC): every "now" of the app comes from here."""
+    if _OFFSET:
+        return datetime.now(timezone.utc) + _OFFSET
     return datetime.now(timezone.utc)
 
 

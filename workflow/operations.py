@@ -150,6 +150,10 @@ def exclude_silent_units(campaign: Campaign, grace_ends_at: datetime, now: datet
         update(Participation).where(silent).values(status="excluded", excluded_at=grace_ends_at)
         .execution_options(synchronize_session=False))
     count = result.rowcount or 0
+    # Participations already loaded in this session must not show the old status.
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Participation) and obj.campaign_id == campaign.id:
+            db.session.expire(obj)
     if count:
         log.info("campaign %s: %d unit(s) excluded at grace end", campaign.code, count)
     return count
@@ -172,6 +176,7 @@ def move_milestone(campaign: Campaign, kind: str, *, end: date, start: date | No
     if start and start > end:
         raise OperationError("Ngày bắt đầu sau ngày kết thúc.", "The start date is after the end date.",
                              field="start", status=422)
+    advance_campaign(campaign, now)  # what time has done first: the state must not be stale
     if kind == "deadline":
         if campaign.state not in ("draft", "open", "grace"):
             raise OperationError("Đã hết thời gian nhận hồ sơ; không thể dời hạn chót.",

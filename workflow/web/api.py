@@ -14,15 +14,14 @@ The rules are never copied here.
   change, in the same transaction, and replayed to a retry.
 - Lists page with an opaque cursor; GET answers carry an ETag and honour
   ``If-None-Match`` (304).
-- The OpenAPI 3.1 document is :data:`SPEC`, served at ``/api/v1/openapi.json``
-  and rendered locally at ``/api/v1/docs``.
+- The OpenAPI 3.1 document is written here by hand (:func:`spec`), served at
+  ``/api/v1/openapi.json`` and rendered locally at ``/api/v1/docs``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import hashlib
 import json
 import re
@@ -32,9 +31,22 @@ from http import HTTPStatus
 from typing import Any, Callable
 
 from flask import Blueprint, Response, current_app, g, render_template, request
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import MethodNotAllowed
+
+from .. import operations as ops
+from ..api_tokens import SCOPES, actor_of, authenticate, touch
+from ..calendars import calendar_for
+from ..cli_campaign import status_document
+from ..db import db, utcnow
+from ..machine import STATES, state_name
+from ..models import Campaign, IdempotencyRecord, Participation, Unit
+from ..periods import calendar_days_from, working_days_from
+from ..standing import STATUSES, status_name
+from ..storage import DocumentRefused, check_document, clean_name, remove_stored, store_document
+from ..timeline import MILESTONES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -45,13 +57,18 @@ def is_api_request() -> bool:
 
 def problem(status: int, detail_vi: str, detail_en: str, field: str | None = None, **extra) -> Response:
     """An ``application/problem+json`` answer with Vietnamese and English messages."""
+    body = problem_body(status, detail_vi, detail_en, field, **extra)
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/problem+json")
+
+
+def problem_body(status: int, detail_vi: str, detail_en: str, field: str | None = None, **extra) -> dict:
+    """RFC 9457 members (the title is the status phrase), ``detail_vi``, and the field at fault."""
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
         title = detail_en
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail_en,
-            "detail_vi": detail_vi, **({"field": field} if field else {}), **extra}
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/problem+json")
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail_en, "detail_vi": detail_vi,
+            **({"field": field} if field else {}), **extra}
 
 
 # -- errors ------------------------------------------------------------------------------------------------------
@@ -103,8 +120,6 @@ AUTH_RE = re.compile(r"^Bearer +(\S+) *$", re.IGNORECASE)
 
 
 def _token():
-    from ..api_tokens import authenticate
-
     header = request.headers.get("Authorization", "")
     if not header.strip():
         raise ApiError(401, "Cần token API: gửi tiêu đề Authorization: Bearer hc_….",
@@ -119,8 +134,6 @@ def _token():
 
 
 def _require(token, scope: str, organizer_only: bool = False) -> None:
-    from ..api_tokens import SCOPES
-
     if scope not in (token.scopes or []):
         vi, en = SCOPES[scope]
         raise ApiError(403, f"Token này không có quyền “{scope}” ({vi.lower()}).",
@@ -143,8 +156,6 @@ def _known_query(allowed: tuple[str, ...]) -> None:
 
 def api_view(scope: str | None, query: tuple[str, ...] = ()) -> Callable:
     """Authenticate, check the scope and the query parameters, run the view; errors become problems."""
-    from .. import operations as ops
-
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(**kwargs):
@@ -166,8 +177,6 @@ def api_view(scope: str | None, query: tuple[str, ...] = ()) -> Callable:
 
 
 def db_rollback() -> None:
-    from ..db import db
-
     db.session.rollback()
 
 
@@ -192,9 +201,6 @@ def json_answer(payload: Any, status: int = 200, *, cache: str = "private, no-ca
 
 
 def _touch_and_commit(token) -> None:
-    from ..api_tokens import touch
-    from ..db import db, utcnow
-
     if touch(token, utcnow()):
         db.session.commit()
 
@@ -297,19 +303,16 @@ def _page() -> tuple[int, int]:
     return limit, int(match.group(1))
 
 
-def _paged(rows: list[tuple[int, Any]], limit: int) -> tuple[list[Any], str | None]:
-    """Rows fetched as ``limit + 1`` (id, item): the page and the cursor of the next one."""
+def paged(rows: list, limit: int, key: Callable[[Any], int], item: Callable[[Any], dict]) -> dict:
+    """A page from rows fetched as ``limit + 1``: the items, and the cursor of the next page (None on the last)."""
     more = len(rows) > limit
     rows = rows[:limit]
-    return [item for _, item in rows], encode_cursor(rows[-1][0]) if more and rows else None
+    return {"items": [item(r) for r in rows], "next_cursor": encode_cursor(key(rows[-1])) if more and rows else None}
 
 
 # -- what a token may see ------------------------------------------------------------------------------------------
 
 def campaign_for(token, code: str):
-    from ..db import db
-    from ..models import Campaign, Participation
-
     _code(code, "code", "Không tìm thấy đợt đánh giá", "No such campaign")
     campaign = db.session.scalar(select(Campaign).where(Campaign.code == code))
     if campaign is None or campaign.organizer_id != token.organizer_id:
@@ -323,9 +326,6 @@ def campaign_for(token, code: str):
 
 
 def unit_for(token, campaign, unit_code: str):
-    from ..db import db
-    from ..models import Participation, Unit
-
     _code(unit_code, "unit_code", "Không tìm thấy đơn vị", "No such unit")
     unit = db.session.scalar(select(Unit).where(Unit.organizer_id == campaign.organizer_id, Unit.code == unit_code))
     if unit is None or (token.unit_id is not None and unit.id != token.unit_id):
@@ -340,16 +340,8 @@ def unit_for(token, campaign, unit_code: str):
 
 # -- documents (the same shapes as ``flask campaign status --json``) --------------------------------------------
 
-def _status_document(campaign, now: datetime) -> dict:
-    from ..cli_campaign import status_document
-
-    return status_document(campaign, now)
-
-
 def campaign_item(doc: dict, *, with_counts: bool) -> dict:
     """The ``campaign`` part of the status document, with its computed instants and English names."""
-    from ..machine import state_name
-
     item = dict(doc["campaign"])
     item["state_name_en"] = state_name(item["state"], "en")
     ends = {m["kind"]: m["ends_at"] for m in doc["milestones"]}
@@ -360,32 +352,28 @@ def campaign_item(doc: dict, *, with_counts: bool) -> dict:
 
 
 def unit_item(unit_doc: dict) -> dict:
-    from ..standing import status_name
-
     return {**unit_doc, "status_name_en": status_name(unit_doc["status"], "en")}
 
 
 def submissions_of(campaign, unit) -> list[dict]:
-    from ..operations import participation_of, tz_of
-
-    tz = tz_of(campaign)
+    tz = ops.tz_of(campaign)
     return [{
         "version": s.version, "receipt_number": s.receipt_number,
         "received_at": s.received_at.astimezone(tz).isoformat(), "channel": s.channel,
         "doc_number": s.doc_number, "recorded_by": s.recorded_by, "late_working_days": s.late_working_days,
         "documents": [{"name": d.original_name, "sha256": d.sha256, "size": d.size, "stored": bool(d.stored_name)}
                       for d in s.documents],
-    } for s in participation_of(campaign, unit).submissions]
+    } for s in ops.participation_of(campaign, unit).submissions]
 
 
 def unit_detail(campaign, unit, now: datetime) -> dict:
-    doc = _status_document(campaign, now)
+    doc = status_document(campaign, now)
     item = next(u for u in doc["units"] if u["code"] == unit.code)
     return {**unit_item(item), "campaign": campaign.code, "submissions": submissions_of(campaign, unit)}
 
 
 def timeline_document(campaign, now: datetime) -> dict:
-    doc = _status_document(campaign, now)
+    doc = status_document(campaign, now)
     c = campaign_item(doc, with_counts=False)
     return {"campaign": campaign.code, "state": c["state"], "state_name": c["state_name"],
             "state_name_en": c["state_name_en"], "deadline_at": c["deadline_at"], "grace_ends_at": c["grace_ends_at"],
@@ -403,7 +391,7 @@ def openapi():
 @bp.get("/docs")
 def docs():
     """The OpenAPI document rendered here, for people (public; nothing from elsewhere)."""
-    return render_template("api/docs.html", doc=docs_model(spec()), spec=spec())
+    return render_template("api/docs.html", doc=docs_model(spec()))
 
 
 @bp.get("/me")
@@ -421,9 +409,6 @@ def me(token):
 @bp.get("/campaigns")
 @api_view("read", query=("limit", "cursor"))
 def campaigns(token):
-    from ..db import db, utcnow
-    from ..models import Campaign, Participation
-
     limit, after = _page()
     query = select(Campaign).where(Campaign.organizer_id == token.organizer_id, Campaign.id > after)
     if token.unit_id is not None:
@@ -431,19 +416,17 @@ def campaigns(token):
                                             .where(Participation.unit_id == token.unit_id)))
     rows = db.session.scalars(query.order_by(Campaign.id).limit(limit + 1)).all()
     now = utcnow()
-    items, cursor = _paged([(c.id, campaign_item(_status_document(c, now), with_counts=token.unit_id is None))
-                            for c in rows], limit)
+    page = paged(rows, limit, key=lambda c: c.id,
+                 item=lambda c: campaign_item(status_document(c, now), with_counts=token.unit_id is None))
     _touch_and_commit(token)
-    return json_answer({"items": items, "next_cursor": cursor})
+    return json_answer(page)
 
 
 @bp.get("/campaigns/<code>")
 @api_view("read")
 def campaign(token, code):
-    from ..db import utcnow
-
     c = campaign_for(token, code)
-    item = campaign_item(_status_document(c, utcnow()), with_counts=token.unit_id is None)
+    item = campaign_item(status_document(c, utcnow()), with_counts=token.unit_id is None)
     _touch_and_commit(token)
     return json_answer(item)
 
@@ -451,8 +434,6 @@ def campaign(token, code):
 @bp.get("/campaigns/<code>/timeline")
 @api_view("read")
 def timeline(token, code):
-    from ..db import utcnow
-
     doc = timeline_document(campaign_for(token, code), utcnow())
     _touch_and_commit(token)
     return json_answer(doc)
@@ -461,9 +442,6 @@ def timeline(token, code):
 @bp.get("/campaigns/<code>/units")
 @api_view("read", query=("limit", "cursor"))
 def units(token, code):
-    from ..db import db, utcnow
-    from ..models import Participation, Unit
-
     c = campaign_for(token, code)
     limit, after = _page()
     query = (select(Participation.id, Unit.code).join(Unit, Unit.id == Participation.unit_id)
@@ -471,17 +449,15 @@ def units(token, code):
     if token.unit_id is not None:
         query = query.where(Participation.unit_id == token.unit_id)
     rows = db.session.execute(query.order_by(Participation.id).limit(limit + 1)).all()
-    by_code = {u["code"]: u for u in _status_document(c, utcnow())["units"]} if rows else {}
-    items, cursor = _paged([(pid, unit_item(by_code[unit_code])) for pid, unit_code in rows], limit)
+    by_code = {u["code"]: u for u in status_document(c, utcnow())["units"]} if rows else {}
+    page = paged(rows, limit, key=lambda row: row[0], item=lambda row: unit_item(by_code[row[1]]))
     _touch_and_commit(token)
-    return json_answer({"campaign": c.code, "items": items, "next_cursor": cursor})
+    return json_answer({"campaign": c.code, **page})
 
 
 @bp.get("/campaigns/<code>/units/<unit_code>")
 @api_view("read")
 def unit(token, code, unit_code):
-    from ..db import utcnow
-
     c = campaign_for(token, code)
     doc = unit_detail(c, unit_for(token, c, unit_code), utcnow())
     _touch_and_commit(token)
@@ -491,8 +467,6 @@ def unit(token, code, unit_code):
 @bp.get("/campaigns/<code>/my-status")
 @api_view("read")
 def my_status(token, code):
-    from ..db import utcnow
-
     if token.unit_id is None:
         raise ApiError(403, "Chỉ token của một đơn vị mới có “tình trạng của tôi”; hãy dùng /units/{unit_code}.",
                        "Only a unit's token has a status of its own; use /units/{unit_code}.", "Authorization")
@@ -505,9 +479,6 @@ def my_status(token, code):
 @bp.get("/workdays/add")
 @api_view("read", query=("date", "days", "calendar_days"))
 def workdays_add(token):
-    from ..calendars import calendar_for
-    from ..periods import calendar_days_from, working_days_from
-
     start = parse_day(request.args.get("date"), "date")
     if request.args.get("days") is None:
         raise _invalid("days", "Thiếu “days” (số ngày).", "“days” (the number of days) is required.")
@@ -522,8 +493,6 @@ def workdays_add(token):
 @bp.get("/workdays/is-working")
 @api_view("read", query=("date",))
 def workdays_is_working(token):
-    from ..calendars import calendar_for
-
     day = parse_day(request.args.get("date"), "date")
     status = calendar_for(token.organizer_id).day_status(day)
     _touch_and_commit(token)
@@ -618,9 +587,6 @@ def _idempotency_key() -> str | None:
 
 
 def _find_record(token_id: int, key: str):
-    from ..db import db
-    from ..models import IdempotencyRecord
-
     return db.session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.token_id == token_id,
                                                              IdempotencyRecord.key == key))
 
@@ -641,11 +607,6 @@ def run_write(token, body: Body, action: Callable[[datetime], tuple[int, dict]])
     (OperationError).  A malformed request, a refused token and a server
     error are not stored: the same key can be sent again once it is fixed.
     """
-    from .. import operations as ops
-    from ..api_tokens import touch
-    from ..db import db, utcnow
-    from ..models import IdempotencyRecord
-
     key = _idempotency_key()
     digest = _request_hash(body)
     if key is not None:
@@ -655,40 +616,38 @@ def run_write(token, body: Body, action: Callable[[datetime], tuple[int, dict]])
     now = utcnow()
     g.api_stored = []
     try:
-        status, payload = action(now)
-    except ops.OperationError as exc:
-        db.session.rollback()
-        _remove_stored()
-        status = exc.status
-        payload = json.loads(problem(exc.status, exc.message_vi, exc.message_en, exc.field).get_data(as_text=True))
-    except BaseException:
-        _remove_stored()
-        raise
-    text = json.dumps(payload, ensure_ascii=False)
-    touch(token, now)
-    if key is not None:
-        db.session.add(IdempotencyRecord(token_id=token.id, key=key, method=request.method, path=request.path[:512],
-                                         request_hash=digest, status_code=status, response_body=text,
-                                         created_at=now))
-    try:
+        try:
+            status, payload = action(now)
+        except ops.OperationError as exc:
+            db.session.rollback()
+            _remove_stored()
+            status, payload = exc.status, problem_body(exc.status, exc.message_vi, exc.message_en, exc.field)
+        text = json.dumps(payload, ensure_ascii=False)
+        touch(token, now)
+        if key is not None:
+            db.session.add(IdempotencyRecord(token_id=token.id, key=key, method=request.method,
+                                             path=request.path[:512], request_hash=digest, status_code=status,
+                                             response_body=text, created_at=now))
         db.session.commit()
     except IntegrityError:
-        # The same key sent twice at once: the other request won; its answer is the answer.
+        # Sent twice at once (a retry while the first was still running): the
+        # first one's transaction won, this one's is undone whole.
         db.session.rollback()
         _remove_stored()
         if key is not None:
             existing = _find_record(token.id, key)
             if existing is not None:
                 return _replay(existing, digest)
-        raise ApiError(409, "Yêu cầu trùng với một yêu cầu khác đang được xử lý cùng lúc; vui lòng gửi lại.",
+        raise ApiError(409, "Yêu cầu trùng với một yêu cầu khác được xử lý cùng lúc; vui lòng gửi lại.",
                        "The request clashed with another one handled at the same time; please send it again.")
+    except BaseException:
+        _remove_stored()
+        raise
     mimetype = "application/problem+json" if status >= 400 else "application/json"
     return Response(text, status=status, mimetype=mimetype)
 
 
 def _remove_stored() -> None:
-    from ..storage import remove_stored
-
     written = getattr(g, "api_stored", [])
     if written:
         remove_stored(current_app.config["UPLOAD_FOLDER"], written)
@@ -704,8 +663,6 @@ STEPS = ("launch", "review_done", "inspection_done", "awards_done", "approval_re
 
 def _documents(body: Body) -> list[dict]:
     """The documents of a dossier: a name, and the SHA-256 and/or the content in base64."""
-    from ..storage import DocumentRefused, check_document, clean_name
-
     value = body.data.get("documents", MISSING)
     if value is MISSING:
         return []
@@ -765,10 +722,6 @@ def _documents(body: Body) -> list[dict]:
 @bp.post("/campaigns/<code>/units/<unit_code>/submissions")
 @api_view("record")
 def record_submission(token, code, unit_code):
-    from .. import operations as ops
-    from ..api_tokens import actor_of
-    from ..storage import DocumentRefused, store_document
-
     body = read_body(("received_at", "doc_number", "channel", "documents"))
     c = campaign_for(token, code)
     u = unit_for(token, c, unit_code)
@@ -801,9 +754,6 @@ def record_submission(token, code, unit_code):
 @bp.post("/campaigns/<code>/steps")
 @api_view("manage")
 def mark_step(token, code):
-    from .. import operations as ops
-    from ..api_tokens import actor_of
-
     _require(token, "manage", organizer_only=True)
     body = read_body(("step", "reason"))
     c = campaign_for(token, code)
@@ -818,7 +768,7 @@ def mark_step(token, code):
         else:
             move = ops.mark_step(c, step, actor=actor_of(token), now=now, reason=reason)
             moved = {"from": move.before, "to": move.after, "skipped": list(move.skipped)}
-        return 200, {"step": step, **moved, "campaign": campaign_item(_status_document(c, now), with_counts=True)}
+        return 200, {"step": step, **moved, "campaign": campaign_item(status_document(c, now), with_counts=True)}
 
     return run_write(token, body, action)
 
@@ -826,10 +776,6 @@ def mark_step(token, code):
 @bp.post("/campaigns/<code>/milestones/<kind>/move")
 @api_view("manage")
 def move_milestone(token, code, kind):
-    from .. import operations as ops
-    from ..api_tokens import actor_of
-    from ..timeline import MILESTONES
-
     _require(token, "manage", organizer_only=True)
     body = read_body(("end", "start", "reason"))
     c = campaign_for(token, code)
@@ -849,8 +795,6 @@ def move_milestone(token, code, kind):
 
 
 def _unit_action(token, code: str, unit_code: str, operation) -> Response:
-    from ..api_tokens import actor_of
-
     _require(token, "manage", organizer_only=True)
     body = read_body(("reason",))
     c = campaign_for(token, code)
@@ -867,16 +811,12 @@ def _unit_action(token, code: str, unit_code: str, operation) -> Response:
 @bp.post("/campaigns/<code>/units/<unit_code>/return")
 @api_view("manage")
 def return_dossier(token, code, unit_code):
-    from .. import operations as ops
-
     return _unit_action(token, code, unit_code, ops.return_dossier)
 
 
 @bp.post("/campaigns/<code>/units/<unit_code>/reinstate")
 @api_view("manage")
 def reinstate(token, code, unit_code):
-    from .. import operations as ops
-
     return _unit_action(token, code, unit_code, ops.reinstate)
 
 
@@ -930,11 +870,6 @@ def _enum(values, description: str = "") -> dict:
 
 
 def _schemas() -> dict:
-    from ..api_tokens import SCOPES
-    from ..machine import STATES
-    from ..standing import STATUSES
-    from ..timeline import MILESTONES
-
     explanation = _object({"vi": {"type": "array", "items": STR}, "en": {"type": "array", "items": STR}},
                           description="The summary, then one line per day counted or skipped (Vietnamese, English).")
     campaign = _object({
@@ -1237,9 +1172,6 @@ the organizer's local days off.
 
 
 def _build_spec() -> dict:
-    from ..api_tokens import SCOPES
-    from ..timeline import MILESTONES
-
     unit_params = ("code", "unit_code")
     return {
         "openapi": "3.1.0",
@@ -1379,20 +1311,21 @@ def _ref_name(node: dict) -> str | None:
     return ref.rsplit("/", 1)[-1] if ref else None
 
 
-def describe_schema(doc: dict, node: dict) -> str:
-    """A schema in a few words: ``string (date-time) or null``, ``integer, 1–200, default 50``."""
+def describe_schema(doc: dict, node: dict):
+    """A schema in a few words, as safe HTML: ``string (date-time) or null``, ``integer, 1–200, default 50``;
+    a named schema is a link to its description."""
     name = _ref_name(node)
     if name:
-        return name
+        return Markup('<a href="#schema-{0}">{0}</a>').format(name)
     if "anyOf" in node and any(n.get("type") == "null" for n in node["anyOf"]):
         others = [describe_schema(doc, n) for n in node["anyOf"] if n.get("type") != "null"]
-        return " or ".join(others) + " or null"
+        return Markup(" or ").join(others) + " or null"
     kind = node.get("type", "any")
     kinds = kind if isinstance(kind, list) else [kind]
     main = [k for k in kinds if k != "null"]
-    text = " or ".join(main) or "null"
+    text = escape(" or ".join(main) or "null")
     if "array" in main and "items" in node:
-        text = f"array of {describe_schema(doc, node['items'])}"
+        text = Markup("array of ") + describe_schema(doc, node["items"])
     if node.get("format"):
         text += f" ({node['format']})"
     if node.get("contentEncoding"):
@@ -1400,8 +1333,12 @@ def describe_schema(doc: dict, node: dict) -> str:
     notes = []
     if "enum" in node:
         notes.append("one of: " + ", ".join(str(v) for v in node["enum"]))
-    if "minimum" in node or "maximum" in node:
-        notes.append(f"{node.get('minimum', '…')}–{node.get('maximum', '…')}")
+    if "minimum" in node and "maximum" in node:
+        notes.append(f"{node['minimum']}–{node['maximum']}")
+    elif "minimum" in node:
+        notes.append(f"≥ {node['minimum']}")
+    elif "maximum" in node:
+        notes.append(f"≤ {node['maximum']}")
     if "minLength" in node or "maxLength" in node:
         notes.append(f"{node.get('minLength', 0)}–{node.get('maxLength', '…')} characters")
     if "maxItems" in node:
@@ -1412,7 +1349,7 @@ def describe_schema(doc: dict, node: dict) -> str:
         notes.append(f"default {json.dumps(node['default'])}")
     if "null" in kinds:
         notes.append("or null")
-    return ", ".join([text, *notes])
+    return Markup(", ").join([text, *notes])
 
 
 def schema_rows(doc: dict, node: dict, prefix: str = "", expand: bool = False, depth: int = 0) -> list[dict]:
@@ -1423,8 +1360,9 @@ def schema_rows(doc: dict, node: dict, prefix: str = "", expand: bool = False, d
     for key, prop in node.get("properties", {}).items():
         name = f"{prefix}{key}"
         target = _resolve(doc, prop)
+        text = target.get("description", "") if "$ref" in prop else prop.get("description", "")
         rows.append({"name": name, "type": describe_schema(doc, prop), "required": key in required,
-                     "description": target.get("description", "") if "$ref" in prop else prop.get("description", "")})
+                     "description": inline_markdown(text)})
         if depth > 3:
             continue
         if target.get("type") == "object" and target.get("properties") and (expand or "$ref" not in prop):
@@ -1454,7 +1392,7 @@ def _curl(method: str, path: str, op: dict, doc: dict, body_example: Any) -> str
     if body_example is not None:
         lines.append('  -H "Content-Type: application/json"')
         lines.append('  -H "Idempotency-Key: $(uuidgen)"')
-        payload = json.dumps(body_example, ensure_ascii=False).replace("'", "'\\''")
+        payload = json.dumps(body_example, ensure_ascii=False, indent=2).replace("'", "'\\''")
         lines.append(f"  --data '{payload}'")
     lines.append(f'  "$HANCHOT_URL{url}"')
     return " \\\n".join(lines)
@@ -1462,8 +1400,6 @@ def _curl(method: str, path: str, op: dict, doc: dict, body_example: Any) -> str
 
 def inline_markdown(text: str):
     """``code`` and **bold** of a description, as safe HTML; everything else escaped."""
-    from markupsafe import Markup, escape
-
     html = str(escape(text))
     html = re.sub(r"`([^`]+)`", r"<code>\1</code>", html)
     html = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", html)
@@ -1487,7 +1423,8 @@ def docs_model(doc: dict) -> dict:
                     param = _resolve(doc, p)
                     params.append({"name": param["name"], "in": param["in"], "required": param.get("required", False),
                                    "type": describe_schema(doc, param.get("schema", {})),
-                                   "description": param.get("description", ""), "example": param.get("example")})
+                                   "description": inline_markdown(param.get("description", "")),
+                                   "example": param.get("example")})
                 body = None
                 body_example = None
                 if "requestBody" in op:
@@ -1497,16 +1434,16 @@ def docs_model(doc: dict) -> dict:
                     body = {"schema": _ref_name(media), "rows": schema_rows(doc, media, expand=True),
                             "example": json.dumps(body_example, ensure_ascii=False, indent=2)
                             if body_example is not None else None,
-                            "notes": "Each document needs `sha256` or `content_base64` (or both)."
+                            "notes": inline_markdown("Each document needs `sha256` or `content_base64` (or both).")
                             if _ref_name(media) == "SubmissionIn" else ""}
                 responses = []
-                for code, resp in op["responses"].items():
+                for code, resp in sorted(op["responses"].items()):
                     resp_ref = _ref_name(resp)
                     resp = _resolve(doc, resp)
                     content = resp.get("content", {})
                     media_type = next(iter(content), None)
                     schema = content[media_type]["schema"] if media_type else None
-                    responses.append({"code": code, "description": resp.get("description", ""),
+                    responses.append({"code": code, "description": inline_markdown(resp.get("description", "")),
                                       "media_type": media_type, "schema": _ref_name(schema) if schema else None,
                                       "headers": list(resp.get("headers", {})), "ref": resp_ref})
                 operations.append({
@@ -1527,4 +1464,5 @@ def docs_model(doc: dict) -> dict:
                         "example": json.dumps(example, ensure_ascii=False, indent=2) if example is not None else None})
     return {"title": doc["info"]["title"], "version": doc["info"]["version"], "openapi": doc["openapi"],
             "intro": [inline_markdown(p.replace("\n", " ")) for p in doc["info"]["description"].strip().split("\n\n")],
-            "security": schemes["bearerAuth"], "sections": sections, "schemas": schemas}
+            "security": {**schemes["bearerAuth"], "description": inline_markdown(schemes["bearerAuth"]["description"])},
+            "sections": sections, "schemas": schemas}

@@ -1,0 +1,878 @@
+"""Pages under load on gunicorn + PostgreSQL, beside a trivial route of the same app.
+
+    .venv/bin/python bench/load.py            # make load
+    LOAD_SECONDS=15 LOAD_ROUNDS=2 LOAD_CLIENTS=50 LOAD_RESTART_PG=private|1 …
+
+What it does, every step real:
+
+1. a private database ``hanchot_load`` on the local PostgreSQL (dropped and made
+   anew), ``flask db upgrade``, ``flask demo generate --organizers 1 --units 5000
+   --campaigns 1`` (campaign ``GEN01-001``, 5,000 units, 60 % with a dossier);
+2. an organizer admin and a unit's focal point (``workflow.accounts.create_user``);
+3. gunicorn with ``deploy/gunicorn.conf.py`` (4 sync workers) on a free loopback
+   port, ``APP_ENV=production``; both people sign in with a real POST to /login
+   (the CSRF token parsed from the form) and keep their session cookies;
+4. for each round, each route for a fixed duration with 50 concurrent clients:
+   ``/healthz`` (trivial, no database), the agency's page (as its focal point)
+   and the 5,000-unit dashboard (as the organizer admin); p50, p95, requests per
+   second, and the ratios to /healthz of the same round. The client is ``wrk``
+   (a Lua script sets the Cookie header and prints p50/p95) when installed,
+   else a Python client (processes × threads, http.client); the CPU the client
+   used is printed beside the server's, to show it was not the bottleneck;
+5. PostgreSQL restarted during load (``LOAD_RESTART_PG``): ``1`` restarts the
+   shared local server (``pg_ctlcluster … main restart``: other people's tests
+   use it, so only on purpose); ``private`` starts a throwaway PostgreSQL cluster
+   of its own on a free port, serves the app from it, and restarts that one;
+   unset: skipped, and said so. Clients hit /readyz and the agency page and
+   upload dossiers meanwhile; printed: responses by status, whether the 503s
+   carry the Vietnamese page, the time until 200s again (gunicorn is never
+   restarted), and that no submission is half-written (every stored document
+   has its file and its SHA-256; every answered upload is stored).
+
+Only 127.0.0.1 is ever contacted. Every loop is bounded in count and time.
+This module's helpers (private databases, gunicorn, sign-in, clients) are also
+used by bench/burst.py and bench/memory.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+sys.path.insert(0, str(ROOT))
+
+#: The server the private databases are made on (trust auth on loopback).
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "bench-password-" + "x" * 8
+HOST = "127.0.0.1"
+
+
+def say(*parts) -> None:
+    print(*parts, flush=True)
+
+
+# -- databases -----------------------------------------------------------------------
+
+def db_url(name: str, admin_url: str = PG_ADMIN_URL) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _admin_connect(admin_url: str):
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(admin_url)
+    kwargs = dict(host=u.host or HOST, port=u.port or 5432, user=u.username or "postgres", dbname=u.database,
+                  autocommit=True, connect_timeout=10)
+    if u.password:
+        kwargs["password"] = u.password
+    return psycopg.connect(**kwargs)
+
+
+def recreate_database(name: str, admin_url: str = PG_ADMIN_URL, template: str | None = None) -> str:
+    """Drop and create a private database; returns its URL."""
+    assert re.fullmatch(r"[a-z0-9_]+", name), name
+    with _admin_connect(admin_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return db_url(name, admin_url)
+
+
+def drop_database(name: str, admin_url: str = PG_ADMIN_URL) -> None:
+    assert re.fullmatch(r"[a-z0-9_]+", name), name
+    with _admin_connect(admin_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_exists(name: str, admin_url: str = PG_ADMIN_URL) -> bool:
+    with _admin_connect(admin_url) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def app_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a flask / gunicorn process of the bench."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HANCHOT_CLOCK_OFFSET_SECONDS",)}
+    env.update(FLASK_APP="app", DATABASE_URL=database_url, PYTHONDONTWRITEBYTECODE="1", MAIL_SERVER="")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def flask(args: list[str], env: dict[str, str], timeout: float = 900) -> str:
+    out = subprocess.run([str(BIN / "flask"), *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    return out.stdout.strip()
+
+
+def prepare_generated(name: str, units: int = 5000, campaigns: int = 1, env_extra: dict | None = None,
+                      admin_url: str = PG_ADMIN_URL, now: str | None = None) -> str:
+    """A private database with the schema and ``flask demo generate`` data; returns its URL."""
+    url = recreate_database(name, admin_url)
+    env = app_env(url, **(env_extra or {}))
+    started = time.perf_counter()
+    flask(["db", "upgrade"], env)
+    args = ["demo", "generate", "--organizers", "1", "--units", str(units), "--campaigns", str(campaigns),
+            "--submitted", "0.6"]
+    if now:
+        args += ["--now", now]
+    generated = flask(args, env)
+    say(f"  database {name}: migrated and generated in {time.perf_counter() - started:.1f} s ({generated})")
+    return url
+
+
+def in_app(database_url: str, fn, **config):
+    """Run ``fn()`` inside an app context of ``database_url``; returns its result."""
+    from app import create_app
+    from workflow.db import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, **config})
+    with app.app_context():
+        try:
+            return fn()
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def make_accounts(database_url: str, campaign_code: str = "GEN01-001", unit_code: str | None = None) -> dict:
+    """An organizer admin and the focal point of a unit that has sent its dossier."""
+
+    def work():
+        from sqlalchemy import select
+
+        from workflow.accounts import create_user
+        from workflow.db import db
+        from workflow.models import Campaign, Participation, Unit, User
+
+        campaign = db.session.scalar(select(Campaign).where(Campaign.code == campaign_code))
+        org = campaign.organizer
+        if unit_code:
+            unit = db.session.scalar(select(Unit).where(Unit.organizer_id == org.id, Unit.code == unit_code))
+        else:  # a commune with a dossier: the page shows its receipt and history
+            unit = db.session.scalar(select(Unit).join(Participation, Participation.unit_id == Unit.id).where(
+                Participation.campaign_id == campaign.id, Participation.status == "on_time",
+                Unit.group == "commune").order_by(Unit.code).limit(1))
+        made = {"campaign": campaign.code, "unit": unit.code}
+        for role, email, u in (("organizer_admin", "admin@bench.example", None),
+                               ("focal_point", f"{unit.code.lower()}@bench.example", unit)):
+            if db.session.scalar(select(User.id).where(User.email == email)) is None:
+                create_user(email=email, role=role, organizer=org, unit=u, name=role, password=PASSWORD,
+                            actor="bench")
+            made[role] = email
+        db.session.commit()
+        return made
+
+    return in_app(database_url, work)
+
+
+# -- gunicorn ------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """gunicorn with deploy/gunicorn.conf.py on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], workers: int = 4, log_path: str | Path | None = None):
+        self.port = free_port()
+        self.env = dict(env, BIND=f"{HOST}:{self.port}", WEB_WORKERS=str(workers))
+        self.workers = workers
+        self.log_path = Path(log_path or tempfile.mktemp(prefix="hanchot-gunicorn-", suffix=".log"))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, ready_timeout: float = 90) -> "Gunicorn":
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+                                      "app:create_app()"], env=self.env, cwd=ROOT, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited ({self.proc.returncode}); log: {self.log_path}")
+            try:
+                if get(self.port, "/healthz", timeout=2)[0] == 200 and len(self.worker_pids()) >= self.workers:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn not ready after {ready_timeout} s; log: {self.log_path}")
+
+    def worker_pids(self) -> list[int]:
+        if self.proc is None:
+            return []
+        return children(self.proc.pid)
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid, *self.worker_pids()] if self.proc else []
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            out += [int(x) for x in text]
+    except OSError:
+        pass
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (seconds)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / tick
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def rss_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in KiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0])
+    return values.get("VmRSS", 0), values.get("VmHWM", 0)
+
+
+# -- HTTP ----------------------------------------------------------------------------
+
+def request(port: int, method: str, path: str, headers: dict | None = None, body: bytes | None = None,
+            timeout: float = 60) -> tuple[int, http.client.HTTPMessage, bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
+
+
+def get(port: int, path: str, cookie: str = "", timeout: float = 60):
+    return request(port, "GET", path, {"Cookie": cookie} if cookie else {}, timeout=timeout)
+
+
+def _cookies(headers: http.client.HTTPMessage) -> dict[str, str]:
+    from http.cookies import SimpleCookie
+
+    jar = {}
+    for value in headers.get_all("Set-Cookie") or []:
+        c = SimpleCookie()
+        c.load(value)
+        jar.update({k: m.value for k, m in c.items()})
+    return jar
+
+
+CSRF_RE = re.compile(rb'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_token(html: bytes) -> str:
+    m = CSRF_RE.search(html)
+    if not m:
+        raise RuntimeError("no csrf_token field in the form")
+    return (m.group(1) or m.group(2)).decode()
+
+
+def login(port: int, email: str, password: str = PASSWORD) -> str:
+    """Sign in through the login form (GET for the CSRF token, POST); returns the Cookie header."""
+    status, headers, body = get(port, "/login")
+    if status != 200:
+        raise RuntimeError(f"GET /login answered {status}")
+    jar = _cookies(headers)
+    form = {"email": email, "password": password}
+    try:
+        form["csrf_token"] = csrf_token(body)
+    except RuntimeError:
+        pass  # CSRF off
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    status, headers, body = request(port, "POST", "/login", {
+        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+        urllib.parse.urlencode(form).encode())
+    if status not in (302, 303):
+        raise RuntimeError(f"POST /login answered {status} for {email}")
+    jar.update(_cookies(headers))
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes, str]]) -> tuple[bytes, str]:
+    """A multipart/form-data body: (body, content type)."""
+    boundary = "----hanchot" + secrets.token_hex(12)
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, filename, data, ctype in files:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                     f'Content-Type: {ctype}\r\n\r\n'.encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def small_pdf(text: str) -> bytes:
+    """A real, minimal one-page PDF (valid xref) carrying ``text`` (ASCII)."""
+    text = re.sub(r"[^A-Za-z0-9 .:/_-]", "", text)
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+# -- load: wrk, or a Python client ---------------------------------------------------------
+
+WRK_LUA = """
+wrk.headers["Cookie"] = %s
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"p50_us\\": %%d, \\"p95_us\\": %%d, \\"p99_us\\": %%d, " ..
+    "\\"max_us\\": %%d, \\"non_2xx_3xx\\": %%d, \\"connect\\": %%d, \\"read\\": %%d, \\"write\\": %%d, \\"timeout\\": %%d}\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    latency.max, e.status, e.connect, e.read, e.write, e.timeout))
+end
+"""
+
+
+def _lua_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def run_wrk(port: int, path: str, cookie: str, clients: int, seconds: float, threads: int = 2) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(WRK_LUA % _lua_string(cookie))
+        script = fh.name
+    try:
+        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{int(seconds)}s",
+                              "--timeout", "60s", "-s", script, f"http://{HOST}:{port}{path}"],
+                             capture_output=True, text=True, timeout=seconds + 120)
+    finally:
+        os.unlink(script)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("WRKJSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
+    r = json.loads(line[len("WRKJSON "):])
+    errors = r["non_2xx_3xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+    return {"requests": r["requests"], "seconds": r["duration_us"] / 1e6, "p50_ms": r["p50_us"] / 1000,
+            "p95_ms": r["p95_us"] / 1000, "p99_ms": r["p99_us"] / 1000, "rps": r["requests"] / (r["duration_us"] / 1e6),
+            "errors": errors, "non_2xx_3xx": r["non_2xx_3xx"], "socket_errors": errors - r["non_2xx_3xx"]}
+
+
+def _py_worker(args) -> dict:
+    """One client process: ``threads`` keep-alive clients until the end time (bounded)."""
+    port, path, cookie, threads, end_at = args
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    lock = threading.Lock()
+
+    def client():
+        conn = http.client.HTTPConnection(HOST, port, timeout=60)
+        mine, codes = [], Counter()
+        for _ in range(10_000_000):  # bounded; the clock ends it
+            if time.time() >= end_at:
+                break
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+                resp = conn.getresponse()
+                resp.read()
+                codes[resp.status] += 1
+                mine.append(time.perf_counter() - t0)
+                if resp.will_close:
+                    conn.close()
+            except (OSError, http.client.HTTPException):
+                codes["error"] += 1
+                conn.close()
+                time.sleep(0.01)
+        with lock:
+            latencies.extend(mine)
+            statuses.update(codes)
+
+    pool = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(timeout=max(1.0, end_at - time.time() + 70))
+    return {"latencies": latencies, "statuses": dict(statuses)}
+
+
+def run_python(port: int, path: str, cookie: str, clients: int, seconds: float, processes: int = 2) -> dict:
+    processes = max(1, min(processes, clients))
+    per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    started = time.time()
+    end_at = started + seconds
+    with ProcessPoolExecutor(processes) as pool:
+        results = list(pool.map(_py_worker, [(port, path, cookie, n, end_at) for n in per]))
+    elapsed = time.time() - started
+    lat = sorted(x for r in results for x in r["latencies"])
+    statuses = Counter()
+    for r in results:
+        statuses.update(r["statuses"])
+    bad = sum(n for s, n in statuses.items() if s == "error" or int(s) >= 400)
+    return {"requests": len(lat), "seconds": elapsed, "p50_ms": 1000 * percentile(lat, 50),
+            "p95_ms": 1000 * percentile(lat, 95), "p99_ms": 1000 * percentile(lat, 99), "rps": len(lat) / elapsed,
+            "errors": bad, "non_2xx_3xx": bad, "socket_errors": statuses.get("error", 0)}
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, int(round(p / 100 * (len(sorted_values) - 1)))))
+    return sorted_values[k]
+
+
+def client_kind() -> str:
+    forced = os.environ.get("LOAD_CLIENT", "")
+    if forced in ("wrk", "python"):
+        return forced
+    return "wrk" if shutil.which("wrk") else "python"
+
+
+def backend_pids(database: str, admin_url: str = PG_ADMIN_URL) -> list[int]:
+    """PostgreSQL backends serving one database (their CPU is the database's share of a request)."""
+    with _admin_connect(admin_url) as conn:
+        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,))]
+
+
+def measure(server: Gunicorn, path: str, cookie: str, clients: int, seconds: float, kind: str,
+            database: str | None = None) -> dict:
+    """Load one route; adds the CPU the client, the server and its database backends used (in cores)."""
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before_server = cpu_seconds(server.pids())
+    backends = backend_pids(database) if database else []
+    before_db = {pid: cpu_seconds([pid]) for pid in backends}
+    busy0, total0 = machine_busy()
+    t0 = time.perf_counter()
+    if kind == "wrk":
+        result = run_wrk(server.port, path, cookie, clients, seconds)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client_cpu = (after.ru_utime - before_children.ru_utime) + (after.ru_stime - before_children.ru_stime)
+    else:
+        self0 = resource.getrusage(resource.RUSAGE_SELF)
+        result = run_python(server.port, path, cookie, clients, seconds)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self1 = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu = sum(getattr(after, f) - getattr(before_children, f) + getattr(self1, f) - getattr(self0, f)
+                         for f in ("ru_utime", "ru_stime"))
+    wall = time.perf_counter() - t0
+    busy1, total1 = machine_busy()
+    result["client_cores"] = client_cpu / wall
+    result["server_cores"] = (cpu_seconds(server.pids()) - before_server) / wall
+    after_db = {pid: cpu_seconds([pid]) for pid in (backend_pids(database) if database else [])}
+    result["db_cores"] = sum(after_db[p] - before_db.get(p, 0) for p in after_db) / wall
+    result["machine_busy"] = (busy1 - busy0) / max(1, total1 - total0)
+    #: Server CPU per request: independent of the queueing 50 clients cause.
+    result["cpu_ms_per_req"] = 1000 * result["server_cores"] * wall / max(1, result["requests"])
+    return result
+
+
+def fmt(r: dict) -> str:
+    return (f"p50 {r['p50_ms']:8.1f} ms  p95 {r['p95_ms']:8.1f} ms  {r['rps']:8.1f} req/s  "
+            f"{r['cpu_ms_per_req']:7.1f} ms CPU/req ({r['requests']} req, {r['errors']} errors; CPU: client {r['client_cores']:.2f} cores, "
+            f"server {r['server_cores']:.2f}, its PostgreSQL backends {r.get('db_cores', 0):.2f}, machine busy {100 * r['machine_busy']:.0f} %)")
+
+
+# -- PostgreSQL restarted during load ---------------------------------------------------------
+
+PG_BIN = Path("/usr/lib/postgresql")
+
+
+class PrivateCluster:
+    """A throwaway PostgreSQL cluster on a free loopback port, owned by the postgres user."""
+
+    def __init__(self):
+        versions = sorted(PG_BIN.iterdir(), key=lambda p: p.name) if PG_BIN.exists() else []
+        if not versions:
+            raise RuntimeError("no PostgreSQL binaries under /usr/lib/postgresql")
+        self.bin = versions[-1] / "bin"
+        self.dir = Path(tempfile.mkdtemp(prefix="hanchot-pg-"))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.admin_url = f"postgresql+psycopg://postgres@{HOST}:{self.port}/postgres"
+
+    def _as_postgres(self, args: list[str], timeout: float = 120) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run(prefix + args, check=True, capture_output=True, timeout=timeout)
+
+    def start(self) -> "PrivateCluster":
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                           "-E", "UTF8", "--no-sync"])
+        self._pg_ctl("start")
+        return self
+
+    def _pg_ctl(self, action: str, extra: list[str] = ()) -> None:
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses={HOST} -c fsync=on"
+        self._as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l",
+                           str(self.dir / "log"), "-w", "-t", "60", action, *extra])
+
+    def restart(self) -> None:
+        self._pg_ctl("restart", ["-m", "fast"])
+
+    def stop(self) -> None:
+        try:
+            self._pg_ctl("stop", ["-m", "fast"])
+        except Exception:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def restart_shared_server() -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True,
+                   timeout=120, capture_output=True)
+
+
+VIETNAMESE_503 = "Hệ thống tạm thời không truy cập được cơ sở dữ liệu".encode()
+
+
+def outage_run(server: Gunicorn, focal_cookie: str, admin_cookie: str, campaign: str, unit: str,
+               upload_units: list[str], restart, seconds_before: float = 4, seconds_after: float = 12) -> dict:
+    """Clients on /readyz, the agency page and uploads; ``restart()`` in the middle."""
+    events: list[tuple[float, str, int | str, bool]] = []  # (t, route, status, vietnamese 503 page)
+    uploads: list[tuple[str, int | str]] = []
+    lock = threading.Lock()
+    stop_at = [time.monotonic() + 600]  # replaced once the restart is done; bounded anyway
+    t_start = time.monotonic()
+    status, _, page = get(server.port, f"/campaigns/{campaign}/units/{unit}", admin_cookie)
+    token = csrf_token(page)
+    pending = list(upload_units)
+
+    def reader(path: str, cookie: str, route: str):
+        conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
+        for _ in range(1_000_000):
+            if time.monotonic() >= stop_at[0]:
+                break
+            t = time.monotonic() - t_start
+            try:
+                conn.request("GET", path, headers={"Cookie": cookie})
+                resp = conn.getresponse()
+                body = resp.read()
+                code: int | str = resp.status
+                viet = VIETNAMESE_503 in body
+                if resp.will_close:
+                    conn.close()
+            except (OSError, http.client.HTTPException) as exc:
+                code, viet = f"error:{exc.__class__.__name__}", False
+                conn.close()
+            with lock:
+                events.append((t, route, code, viet))
+            time.sleep(0.02)
+
+    def uploader():
+        for _ in range(len(upload_units)):
+            if time.monotonic() >= stop_at[0]:
+                break
+            with lock:
+                if not pending:
+                    break
+                code_u = pending.pop()
+            body, ctype = multipart({"csrf_token": token},
+                                    [("documents", f"ho-so-{code_u}.pdf", small_pdf(f"outage {code_u}"), "application/pdf")])
+            t = time.monotonic() - t_start
+            try:
+                st, _, resp_body = request(server.port, "POST", f"/campaigns/{campaign}/units/{code_u}/upload",
+                                           {"Cookie": admin_cookie, "Content-Type": ctype}, body, timeout=30)
+            except (OSError, http.client.HTTPException) as exc:
+                st, resp_body = f"error:{exc.__class__.__name__}", b""
+            with lock:
+                uploads.append((code_u, st))
+                events.append((t, "upload", st, VIETNAMESE_503 in resp_body))
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=reader, args=("/readyz", "", "readyz"), daemon=True) for _ in range(3)]
+    threads += [threading.Thread(target=reader, args=(f"/campaigns/{campaign}/units/{unit}", focal_cookie, "agency"),
+                                 daemon=True) for _ in range(3)]
+    threads += [threading.Thread(target=uploader, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds_before)
+    r0 = time.monotonic() - t_start
+    restart()
+    r1 = time.monotonic() - t_start
+    stop_at[0] = time.monotonic() + seconds_after
+    for t in threads:
+        t.join(timeout=seconds_after + 60)
+    return {"events": events, "uploads": uploads, "restart_began": r0, "restart_done": r1,
+            "gunicorn_master_pid": server.proc.pid}
+
+
+def summarize_outage(result: dict, server: Gunicorn, master_before: int, database_url: str, campaign: str,
+                     upload_folder: str) -> None:
+    ev = result["events"]
+    r0, r1 = result["restart_began"], result["restart_done"]
+    say(f"  restart command: began at t={r0:.2f} s, PostgreSQL accepting again at t={r1:.2f} s "
+        f"(restart took {r1 - r0:.2f} s)")
+    for route in ("readyz", "agency", "upload"):
+        phases = {"before": Counter(), "during": Counter(), "after": Counter()}
+        viet = Counter()
+        for t, r, code, v in ev:
+            if r != route:
+                continue
+            phase = "before" if t < r0 else "during" if t < r1 else "after"
+            phases[phase][code] += 1
+            if code == 503:
+                viet[v] += 1
+        say(f"  {route:7s} " + "  ".join(f"{p}: {dict(sorted(c.items(), key=str))}" for p, c in phases.items())
+            + (f"  (503 with the Vietnamese message: {viet[True]}/{viet[True] + viet[False]})" if viet else ""))
+    fails = sorted(t for t, r, code, v in ev if r != "upload" and code != 200 and t >= r0)
+    first_ok = [t for t, r, code, v in ev if r != "upload" and code == 200 and t >= (fails[-1] if fails else r0)]
+    if fails:
+        say(f"  first failure at t={fails[0]:.2f} s, last at t={fails[-1]:.2f} s; 200 again from "
+            f"t={min(first_ok) if first_ok else float('nan'):.2f} s: recovery {(min(first_ok) - r1) if first_ok else float('nan'):.2f} s "
+            f"after PostgreSQL was back ({(min(first_ok) - r0) if first_ok else float('nan'):.2f} s after the restart began)")
+    else:
+        say("  no failed request at all during the restart")
+    n500 = sum(1 for t, r, code, v in ev if code == 500)
+    log = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
+    in_handler = log.count("During handling of the above exception, another exception occurred")
+    teardown = log.count("[ERROR] Error handling request")
+    say(f"  500 responses: {n500}; gunicorn master pid {server.proc.pid} (before: {master_before}), "
+        f"still running: {server.proc.poll() is None}; the server's log ({server.log_path}) has "
+        f"{log.count('ERROR in app: Exception on')} exception(s) raised again while the 503 page was being "
+        f"rendered ({in_handler} chained) and {teardown} raised after the view (session teardown), both answered 500")
+
+    answered = {u: s for u, s in result["uploads"]}
+
+    def check():
+        from sqlalchemy import select
+
+        from workflow.db import db
+        from workflow.models import Campaign, Participation, Submission, SubmissionDocument, Unit
+
+        rows = db.session.execute(
+            select(Unit.code, Submission.id, SubmissionDocument.stored_name, SubmissionDocument.sha256)
+            .join(Participation, Participation.unit_id == Unit.id)
+            .join(Campaign, Campaign.id == Participation.campaign_id)
+            .join(Submission, Submission.participation_id == Participation.id)
+            .outerjoin(SubmissionDocument, SubmissionDocument.submission_id == Submission.id)
+            .where(Campaign.code == campaign, Submission.channel == "upload")).all()
+        return [tuple(r) for r in rows]
+
+    rows = in_app(database_url, check)
+    stored_units = {r[0] for r in rows}
+    no_doc = [r for r in rows if not r[2]]
+    bad_file = []
+    for code, sid, stored, sha in rows:
+        if stored:
+            p = Path(upload_folder) / stored
+            if not p.exists() or hashlib.sha256(p.read_bytes()).hexdigest() != sha:
+                bad_file.append(code)
+    referenced = {r[2] for r in rows if r[2]}
+    on_disk = {p.name for p in Path(upload_folder).iterdir() if p.is_file()} if Path(upload_folder).exists() else set()
+    orphans = on_disk - referenced
+    ok_answers = {u for u, s in answered.items() if s == 303}
+    lost = ok_answers - stored_units
+    said_failed_but_stored = {u for u, s in answered.items() if s != 303} & stored_units
+    say(f"  uploads during the run: {len(answered)} answered ({dict(Counter(answered.values()))}); stored: "
+        f"{len(stored_units)}; answered 303 but not stored: {len(lost)}; refused but stored: "
+        f"{len(said_failed_but_stored)}; submissions without document: {len(no_doc)}; document file missing or "
+        f"SHA-256 wrong: {len(bad_file)}; files on disk of no submission: {len(orphans)}")
+
+
+# -- main --------------------------------------------------------------------------------
+
+def main() -> int:
+    clients = int(os.environ.get("LOAD_CLIENTS", "50"))
+    seconds = float(os.environ.get("LOAD_SECONDS", "15"))
+    rounds = int(os.environ.get("LOAD_ROUNDS", "2"))
+    workers = int(os.environ.get("LOAD_WORKERS", "4"))
+    dash_seconds = float(os.environ.get("LOAD_DASHBOARD_SECONDS", "60"))
+    kind = client_kind()
+    say(f"load: {clients} concurrent clients, {seconds:g} s per route, {rounds} round(s), gunicorn {workers} "
+        f"sync workers; client: {kind}" + (" (wrk 4.1, Lua script for the Cookie header and p95)" if kind == "wrk"
+                                          else " (Python: 2 processes × threads, http.client)"))
+    say(f"machine: {os.cpu_count()} cores, {platform_line()}")
+    name = "hanchot_load"
+    if os.environ.get("LOAD_ONLY") == "restart":
+        pg_restart_phase(os.environ.get("LOAD_RESTART_PG", ""))
+        return 0
+    url = prepare_generated(name)
+    accounts = make_accounts(url)
+    campaign, unit = accounts["campaign"], accounts["unit"]
+    uploads = tempfile.mkdtemp(prefix="hanchot-load-uploads-")
+    env = app_env(url, APP_ENV="production", SECRET_KEY=secrets.token_hex(32), UPLOAD_FOLDER=uploads)
+    routes = [("/healthz (trivial)", "/healthz", "admin"),
+              (f"agency page /campaigns/{campaign}/units/{unit}", f"/campaigns/{campaign}/units/{unit}", "focal"),
+              (f"dashboard /campaigns/{campaign} (5,000 units)", f"/campaigns/{campaign}", "admin")]
+    results: dict[str, list[dict]] = {label: [] for label, _, _ in routes}
+    with Gunicorn(env, workers) as server:
+        cookies = {"admin": login(server.port, accounts["organizer_admin"]),
+                   "focal": login(server.port, accounts["focal_point"])}
+        for label, path, who in routes:
+            status, _, body = get(server.port, path, cookies[who])
+            for _ in range(2 * workers):  # every worker warm (templates compiled, calendars built)
+                get(server.port, path, cookies[who])
+            alone = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                get(server.port, path, cookies[who])
+                alone.append((time.perf_counter() - t0) * 1000)
+            say(f"  {label}: {status}, {len(body):,} bytes, {statistics.median(alone):.1f} ms alone "
+                f"(one client, warm workers, median of 5)")
+            if status == 404:
+                say(f"  ROUTE MISSING: {path} answered 404")
+        for rnd in range(1, rounds + 1):
+            say(f"round {rnd}:")
+            for label, path, who in routes:
+                # The dashboard is slow enough that 50 clients queue for tens of seconds: run it longer.
+                duration = max(seconds, dash_seconds) if path == f"/campaigns/{campaign}" else seconds
+                r = measure(server, path, cookies[who], clients, duration, kind, database=name)
+                results[label].append(r)
+                say(f"  {label:58s} {fmt(r)}")
+        say("summary (median over rounds; ratios to /healthz of the same round):")
+        base = results[routes[0][0]]
+        for label, _, _ in routes:
+            rs = results[label]
+            p50 = statistics.median(r["p50_ms"] for r in rs)
+            p95 = statistics.median(r["p95_ms"] for r in rs)
+            rps = statistics.median(r["rps"] for r in rs)
+            ratio50 = statistics.median(r["p50_ms"] / b["p50_ms"] for r, b in zip(rs, base))
+            ratio95 = statistics.median(r["p95_ms"] / b["p95_ms"] for r, b in zip(rs, base))
+            ratio_rps = statistics.median(b["rps"] / r["rps"] for r, b in zip(rs, base))
+            cpu = statistics.median(r["cpu_ms_per_req"] for r in rs)
+            ratio_cpu = statistics.median(r["cpu_ms_per_req"] / b["cpu_ms_per_req"] for r, b in zip(rs, base))
+            say(f"  {label:58s} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  {rps:8.1f} req/s  {cpu:6.1f} ms CPU/req   "
+                f"ratios: p50 ×{ratio50:.1f}  p95 ×{ratio95:.1f}  req/s ÷{ratio_rps:.1f}  CPU/req ×{ratio_cpu:.1f}")
+        agency = results[routes[1][0]]
+        dash = results[routes[2][0]]
+        a95 = statistics.median(r["p95_ms"] / b["p95_ms"] for r, b in zip(agency, base))
+        d95 = statistics.median(r["p95_ms"] / b["p95_ms"] for r, b in zip(dash, base))
+        say(f"goals: agency page within 2× of the trivial route: p95 ratio {a95:.1f} → "
+            f"{'met' if a95 <= 2 else 'NOT met'}; dashboard p95 under 5×: {d95:.1f} → {'met' if d95 < 5 else 'NOT met'}")
+    shutil.rmtree(uploads, ignore_errors=True)
+
+    restart_mode = os.environ.get("LOAD_RESTART_PG", "")
+    if restart_mode not in ("1", "private"):
+        say("PostgreSQL restart during load: SKIPPED (set LOAD_RESTART_PG=private for a throwaway cluster of its "
+            "own, or LOAD_RESTART_PG=1 to restart the shared local server)")
+    else:
+        pg_restart_phase(restart_mode)
+    if os.environ.get("LOAD_KEEP_DB") != "1":
+        drop_database(name)
+    return 0
+
+
+def pg_restart_phase(mode: str) -> None:
+    cluster = None
+    name = "hanchot_load_restart"
+    try:
+        if mode == "private":
+            cluster = PrivateCluster().start()
+            admin, restart = cluster.admin_url, cluster.restart
+            say(f"PostgreSQL restart during load: a throwaway cluster on 127.0.0.1:{cluster.port} ({cluster.bin.parent.name})")
+        else:
+            admin, restart = PG_ADMIN_URL, restart_shared_server
+            say("PostgreSQL restart during load: the SHARED local server (LOAD_RESTART_PG=1)")
+        url = prepare_generated(name, units=5000, admin_url=admin)
+        accounts = make_accounts(url)
+        campaign, unit = accounts["campaign"], accounts["unit"]
+
+        def silent_units():
+            from sqlalchemy import select
+
+            from workflow.db import db
+            from workflow.models import Campaign, Participation, Unit
+
+            return list(db.session.scalars(select(Unit.code).join(Participation, Participation.unit_id == Unit.id)
+                                           .join(Campaign, Campaign.id == Participation.campaign_id)
+                                           .where(Campaign.code == campaign, Participation.status == "not_submitted")
+                                           .order_by(Unit.code).limit(400)))
+
+        targets = in_app(url, silent_units)
+        uploads = tempfile.mkdtemp(prefix="hanchot-restart-uploads-")
+        env = app_env(url, APP_ENV="production", SECRET_KEY=secrets.token_hex(32), UPLOAD_FOLDER=uploads)
+        with Gunicorn(env, 4) as server:
+            master = server.proc.pid
+            focal = login(server.port, accounts["focal_point"])
+            admin_cookie = login(server.port, accounts["organizer_admin"])
+            result = outage_run(server, focal, admin_cookie, campaign, unit, targets, restart)
+            summarize_outage(result, server, master, url, campaign, uploads)
+        shutil.rmtree(uploads, ignore_errors=True)
+        drop_database(name, admin)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def platform_line() -> str:
+    import platform
+
+    model = ""
+    try:
+        model = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                     if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{model or platform.processor()}, {mem:.0f} GiB RAM, Python {platform.python_version()}, " \
+           f"{time.strftime('%Y-%m-%d %H:%M %Z')}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
