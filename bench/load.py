@@ -128,14 +128,14 @@ def flask(args: list[str], env: dict[str, str], timeout: float = 900) -> str:
 
 
 def prepare_generated(name: str, units: int = 5000, campaigns: int = 1, env_extra: dict | None = None,
-                      admin_url: str = PG_ADMIN_URL, now: str | None = None) -> str:
+                      admin_url: str = PG_ADMIN_URL, now: str | None = None, submitted: float = 0.6) -> str:
     """A private database with the schema and ``flask demo generate`` data; returns its URL."""
     url = recreate_database(name, admin_url)
     env = app_env(url, **(env_extra or {}))
     started = time.perf_counter()
     flask(["db", "upgrade"], env)
     args = ["demo", "generate", "--organizers", "1", "--units", str(units), "--campaigns", str(campaigns),
-            "--submitted", "0.6"]
+            "--submitted", str(submitted)]
     if now:
         args += ["--now", now]
     generated = flask(args, env)

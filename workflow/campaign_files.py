@@ -26,6 +26,8 @@ from .timeline import MILESTONES
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+#: Path segments the web pages use next to codes (/campaigns/new, …/units/import).
+RESERVED_CODES = {"new", "import", "template.xlsx", "template.csv", "grace-preview", "day-status"}
 KNOWN_GROUPS = {
     "department": ("Sở, ban, ngành", "Provincial departments"),
     "district": ("UBND cấp huyện", "District committees"),
@@ -144,6 +146,8 @@ class _Reader:
         value = self.text(m, key)
         if not CODE_RE.match(value) or len(value) > 64:
             self.fail(f"{value!r} is not a valid code (letters, digits, . _ -; at most 64)", m, key)
+        if value.lower() in RESERVED_CODES:
+            self.fail(f"{value!r} is reserved by the web pages; choose another code", m, key)
         return value
 
     def day(self, m: dict, key: str, required: bool = True) -> date | None:

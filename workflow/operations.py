@@ -396,6 +396,10 @@ def confirm_figures(campaign: Campaign, unit: Unit, *, actor: str, now: datetime
     if p.confirmation_requested_at is None:
         raise OperationError("Chưa có số liệu nào được gửi để xác nhận.", "No figures were sent for confirmation.",
                              field="unit")
+    if p.status not in ("on_time", "late", "resubmitted", "confirmed"):
+        raise OperationError(f"Không thể xác nhận số liệu khi hồ sơ ở trạng thái “{standing.status_name(p.status)}”.",
+                             f"Figures cannot be confirmed while the dossier is {standing.status_name(p.status, 'en')}.",
+                             field="unit")
     before = p.status
     p.status = "confirmed"
     record(actor=actor, action="figures.confirmed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
