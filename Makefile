@@ -50,3 +50,12 @@ load: install
 	$(BIN)/python bench/burst.py
 	$(BIN)/python bench/tick_scale.py
 	$(BIN)/python bench/memory.py
+
+## The English catalog: re-extract the Vietnamese msgids from the code and templates, merge them into
+## translations/en (new ones untranslated, never fuzzy) and compile messages.mo, which the app loads.
+.PHONY: translations
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --project "Hạn Chót" \
+		-o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l en --no-fuzzy-matching
+	$(BIN)/pybabel compile -d translations --statistics

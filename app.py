@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -58,6 +59,13 @@ class Config:
     #: The public address of the app, for links in mail.
     APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:5000")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: Sign-in sessions end after this many hours.
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=float(os.environ.get("SESSION_HOURS", "8")))
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = APP_ENV == "production"
+    REMEMBER_COOKIE_SECURE = APP_ENV == "production"
+    REMEMBER_COOKIE_HTTPONLY = True
 
 
 def _check_config(app: Flask) -> None:

@@ -752,6 +752,11 @@ def main() -> int:
     if os.environ.get("LOAD_ONLY") == "restart":
         pg_restart_phase(os.environ.get("LOAD_RESTART_PG", ""))
         return 0
+    if os.environ.get("LOAD_ONLY") == "disk":
+        url = prepare_generated(name)
+        disk_full_phase(url, make_accounts(url))
+        drop_database(name)
+        return 0
     url = prepare_generated(name)
     accounts = make_accounts(url)
     campaign, unit = accounts["campaign"], accounts["unit"]
@@ -806,6 +811,7 @@ def main() -> int:
         say(f"goals: agency page within 2× of the trivial route: p95 ratio {a95:.1f} → "
             f"{'met' if a95 <= 2 else 'NOT met'}; dashboard p95 under 5×: {d95:.1f} → {'met' if d95 < 5 else 'NOT met'}")
     shutil.rmtree(uploads, ignore_errors=True)
+    disk_full_phase(url, accounts)
 
     restart_mode = os.environ.get("LOAD_RESTART_PG", "")
     if restart_mode not in ("1", "private"):
@@ -816,6 +822,87 @@ def main() -> int:
     if os.environ.get("LOAD_KEEP_DB") != "1":
         drop_database(name)
     return 0
+
+
+DISK_FULL_VI = "máy chủ hết dung lượng lưu trữ".encode()
+
+
+def disk_full_phase(url: str, accounts: dict) -> None:
+    """The upload folder's disk full: refused with a clear message, nothing recorded; then space again."""
+    if os.geteuid() != 0 or os.environ.get("LOAD_DISK_FULL", "1") != "1":
+        say("upload disk full: SKIPPED (needs root to mount a small tmpfs; LOAD_DISK_FULL=0 skips it)")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="hanchot-full-"))
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], check=True,
+                       capture_output=True, timeout=30)
+    except (subprocess.SubprocessError, OSError) as exc:
+        say(f"upload disk full: SKIPPED (could not mount a small tmpfs: {exc})")
+        folder.rmdir()
+        return
+    try:
+        filler = folder / "filler.bin"
+        with open(filler, "wb", buffering=0) as fh:  # fill it up: bounded by the 256 KiB size
+            for _ in range(1024):
+                try:
+                    fh.write(b"\0" * 4096)
+                    fh.flush()
+                except OSError:
+                    break
+
+        def silent_unit():
+            from sqlalchemy import select
+
+            from workflow.db import db
+            from workflow.models import Campaign, Participation, Unit
+
+            return db.session.scalar(select(Unit.code).join(Participation, Participation.unit_id == Unit.id)
+                                     .join(Campaign, Campaign.id == Participation.campaign_id)
+                                     .where(Campaign.code == accounts["campaign"],
+                                            Participation.status == "not_submitted").order_by(Unit.code).limit(1))
+
+        def recorded(unit_code: str):
+            from sqlalchemy import func, select
+
+            from notifications.models import OutboxMail
+            from workflow.db import db
+            from workflow.models import AuditEvent, Campaign, Participation, Submission, Unit
+
+            c = db.session.scalar(select(Campaign).where(Campaign.code == accounts["campaign"]))
+            u = db.session.scalar(select(Unit).where(Unit.organizer_id == c.organizer_id, Unit.code == unit_code))
+            subs = db.session.scalar(select(func.count()).select_from(Submission).join(Participation).where(
+                Participation.campaign_id == c.id, Participation.unit_id == u.id))
+            status = db.session.scalar(select(Participation.status).where(Participation.campaign_id == c.id,
+                                                                          Participation.unit_id == u.id))
+            audits = db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.campaign_id == c.id, AuditEvent.unit_id == u.id, AuditEvent.action == "submission.received"))
+            mails = db.session.scalar(select(func.count()).select_from(OutboxMail).where(
+                OutboxMail.campaign_id == c.id, OutboxMail.unit_id == u.id, OutboxMail.kind == "receipt"))
+            return subs, status, audits, mails
+
+        unit_code = in_app(url, silent_unit)
+        env = app_env(url, APP_ENV="production", SECRET_KEY=secrets.token_hex(32), UPLOAD_FOLDER=str(folder),
+                      WEB_ACCESS_LOG="")
+        with Gunicorn(env, 2) as server:
+            cookie = login(server.port, accounts["organizer_admin"])
+            page = get(server.port, f"/campaigns/{accounts['campaign']}/units/{unit_code}", cookie)[2]
+            body, ctype = multipart({"csrf_token": csrf_token(page)}, [
+                ("documents", "bao-cao.pdf", small_pdf("disk full " + "x" * 40) + b"%" + b"0" * 20000, "application/pdf")])
+            path = f"/campaigns/{accounts['campaign']}/units/{unit_code}/upload"
+            st, _, answer = request(server.port, "POST", path, {"Cookie": cookie, "Content-Type": ctype}, body)
+            left = sorted(p.name for p in folder.iterdir() if p.name != "filler.bin")
+            subs, status, audits, mails = in_app(url, lambda: recorded(unit_code))
+            say(f"upload disk full (a 256 KiB tmpfs, filled): answer {st}, the Vietnamese message "
+                f"{'shown' if DISK_FULL_VI in answer else 'NOT shown'}; recorded: {subs} submission(s), status "
+                f"{status}, {audits} audit entr(ies), {mails} receipt(s); files left in the folder: {len(left)}")
+            filler.unlink()
+            st2, _, _ = request(server.port, "POST", path, {"Cookie": cookie, "Content-Type": ctype}, body)
+            subs, status, audits, mails = in_app(url, lambda: recorded(unit_code))
+            say(f"  space freed, same upload again (no restart): answer {st2}; recorded: {subs} submission(s), "
+                f"status {status}, {audits} audit entr(ies), {mails} receipt(s)")
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True, timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pg_restart_phase(mode: str) -> None:

@@ -153,12 +153,17 @@ def fresh_copy() -> str:
 
 
 class Counter:
+    """SQL statements, and how many of each shape (its first words, tables included)."""
+
     def __init__(self):
         self.n = 0
-        self.rows_inserted = 0
+        self.shapes: dict[str, int] = {}
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany):
         self.n += 1
+        words = " ".join(statement.split())
+        shape = words[:40] + (" … FROM " + words.split(" FROM ", 1)[1].split(" ")[0] if " FROM " in words else "")
+        self.shapes[shape] = self.shapes.get(shape, 0) + 1
 
 
 def run_tick_once(url: str) -> dict:
@@ -208,7 +213,7 @@ def run_tick_once(url: str) -> dict:
             db.engine.dispose()
     finally:
         queue.queue_exclusion_notices, queue.render_mail, queue.insert_rows = originals
-    return {"seconds": elapsed, "statements": counter.n, "excluded": excluded, "audit": audits, "mails": mails,
+    return {"seconds": elapsed, "statements": counter.n, "shapes": counter.shapes, "excluded": excluded, "audit": audits, "mails": mails,
             "summary": summary, **spent}
 
 
@@ -288,6 +293,8 @@ def main() -> int:
                 say(f"  run {r} {kind}: {res['seconds']:.2f} s, {res['statements']} statement(s); excluded "
                     f"{res['excluded']:,}, audit entries {res['audit']:,}")
             runs[kind].append(res)
+    shapes = sorted(runs["tick"][0]["shapes"].items(), key=lambda kv: -kv[1])
+    say("  the tick's statements by shape: " + "; ".join(f"{n}× {shape}" for shape, n in shapes[:8]))
     tick_s = statistics.median(x["seconds"] for x in runs["tick"])
     tick_wo_mail = statistics.median(x["seconds"] - x["notices"] for x in runs["tick"])
     notices = statistics.median(x["notices"] for x in runs["tick"])

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -98,10 +99,21 @@ def _empty_tables() -> None:
                 conn.execute(text(f"DELETE FROM {name}"))
 
 
+class IsolatedClient(FlaskClient):
+    """Each request in an application context of its own, as in production: its own
+    ``g`` (no signed-in user cached from an earlier request) and its own database
+    session (what the request commits is what the next one reads)."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(migrated, tmp_path):
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated,
                       "UPLOAD_FOLDER": str(tmp_path / "uploads"), "WTF_CSRF_ENABLED": False})
+    app.test_client_class = IsolatedClient
     with app.app_context():
         _empty_tables()
         yield app

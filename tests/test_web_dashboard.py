@@ -30,6 +30,18 @@ IN_GRACE = local(2019, 10, 29, 10, 0)
 AFTER_GRACE = local(2019, 11, 4, 9, 0)
 
 
+@pytest.fixture
+def client(app):
+    """These tests sign in at the real time and then request pages at instants of 2019
+    (time_machine); a session cookie signed "in the future" would be refused, so they
+    use Flask's plain client, whose requests share the test's application context and
+    so its signed-in user.  Access control across requests is tested with the isolated
+    client in tests/test_web_access.py and tests/test_auth.py."""
+    from flask.testing import FlaskClient
+
+    return FlaskClient(app, app.response_class, use_cookies=True)
+
+
 def sign_in(client, email: str) -> None:
     """Sign in through the real form when it can validate addresses; else the way Flask-Login does.
 

@@ -42,6 +42,7 @@ def demo_generate(organizers, units, campaigns, submitted, now_text, seed):
 
 def register_cli(app: Flask) -> None:
     from .cli_campaign import campaign_cli, submission_cli, tick_command_factory
+    from .cli_api import token_cli
     from .cli_users import user_cli
     from .cli_workdays import workdays
 
@@ -51,3 +52,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(tick_command_factory())
     app.cli.add_command(demo_cli)
     app.cli.add_command(user_cli)
+    app.cli.add_command(token_cli)

@@ -3,7 +3,7 @@ one operation, commits, renders or redirects."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask import Flask, g, render_template, request, session
 from flask_babel import Babel, get_locale
@@ -86,11 +86,6 @@ def _state_label(campaign) -> str:
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", app.config.get("APP_ENV") == "production")
-    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config.get("APP_ENV") == "production")
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "vi")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("TIMEZONE", "Asia/Ho_Chi_Minh"))
     login_manager.init_app(app)
@@ -117,8 +112,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _session_expiry():
-        session.permanent = True
-        g.lang = None
+        if not request.path.startswith("/api/"):
+            session.permanent = True  # the API is stateless: no cookie on its answers
 
     @app.after_request
     def _security_headers(response):

@@ -18,14 +18,18 @@ from . import lang
 bp = Blueprint("auth", __name__)
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 class LoginForm(FlaskForm):
-    email = EmailField("Thư điện tử", validators=[DataRequired("Vui lòng nhập địa chỉ thư điện tử."),
+    email = EmailField("Thư điện tử", filters=[_strip], validators=[DataRequired("Vui lòng nhập địa chỉ thư điện tử."),
                                                   Email("Địa chỉ thư điện tử không hợp lệ.")])
     password = PasswordField("Mật khẩu", validators=[DataRequired("Vui lòng nhập mật khẩu.")])
 
 
 class LinkForm(FlaskForm):
-    email = EmailField("Thư điện tử", validators=[DataRequired("Vui lòng nhập địa chỉ thư điện tử."),
+    email = EmailField("Thư điện tử", filters=[_strip], validators=[DataRequired("Vui lòng nhập địa chỉ thư điện tử."),
                                                   Email("Địa chỉ thư điện tử không hợp lệ.")])
 
 
