@@ -64,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("n", nargs="?", type=int, default=1000)
     parser.add_argument("--database", default="")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-mail-")
     url = args.database or f"sqlite:///{tmp}/bench.sqlite3"
@@ -83,38 +84,48 @@ def main() -> None:
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade(directory=str(ROOT / "migrations"))
-        now = datetime.now(timezone.utc)
         body = ("Kính gửi: Sở Tài chính\n\nĐơn vị chưa gửi hồ sơ. Hạn chót: hết 24:00 Thứ Sáu 25/10/2019.\n" * 6)
-        rows = [{
-            "key": f"bench:{i}", "campaign_id": None, "unit_id": None, "kind": "receipt", "occurrence": str(i),
-            "recipient": f"unit{i}@example.gov.vn", "language": "vi", "subject": f"[BENCH] Biên nhận hồ sơ {i}",
-            "body_text": body, "body_html": f"<p>{body}</p>", "message_id": f"<bench-{i}@han-chot.local>",
-            "status": "pending", "attempts": 0, "next_attempt_at": now - timedelta(seconds=1), "expires_at": None,
-            "planned_deadline": None, "claimed_by": "", "last_error": "", "created_at": now} for i in range(args.n)]
-        insert_rows(rows)
-        db.session.commit()
-        # The bare loop builds and sends the very messages the dispatcher sends.
-        messages = list(db.session.scalars(db.select(OutboxMail)))
-        db.session.rollback()
+        bare_times, our_times, sent = [], [], 0
+        per_round = max(1, args.n // args.rounds)
+        # Interleaved rounds, so that whatever else the machine does weighs on both alike.
+        for r in range(args.rounds):
+            now = datetime.now(timezone.utc)
+            rows = [{
+                "key": f"bench:{r}:{i}", "campaign_id": None, "unit_id": None, "kind": "receipt",
+                "occurrence": str(i), "recipient": f"unit{i}@example.gov.vn", "language": "vi",
+                "subject": f"[BENCH] Biên nhận hồ sơ {r}-{i}", "body_text": body, "body_html": f"<p>{body}</p>",
+                "message_id": f"<bench-{r}-{i}@han-chot.local>", "status": "pending", "attempts": 0,
+                "next_attempt_at": now - timedelta(seconds=1), "expires_at": None, "planned_deadline": None,
+                "claimed_by": "", "last_error": "", "created_at": now} for i in range(per_round)]
+            insert_rows(rows)
+            db.session.commit()
+            # The bare loop builds and sends the very messages the dispatcher sends.
+            messages = list(db.session.scalars(db.select(OutboxMail).where(OutboxMail.status == "pending")))
+            db.session.rollback()
 
-        start = time.perf_counter()
-        with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as smtp:
-            for row in messages:
-                smtp.sendmail("han-chot@localhost", [row.recipient], _message(row).as_bytes())
-        bare = time.perf_counter() - start
+            start = time.perf_counter()
+            with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as smtp:
+                for row in messages:
+                    smtp.sendmail("han-chot@localhost", [row.recipient], _message(row).as_bytes())
+            bare_times.append(time.perf_counter() - start)
 
-        start = time.perf_counter()
-        result = dispatch(datetime.now(timezone.utc), batch_size=args.n)
-        ours = time.perf_counter() - start
+            start = time.perf_counter()
+            result = dispatch(datetime.now(timezone.utc), batch_size=per_round)
+            our_times.append(time.perf_counter() - start)
+            assert result.sent == per_round, result
+            sent += result.sent
     received = server.stop()
-    assert result.sent == args.n, result
-    assert received == 2 * args.n, received
-    bare_rate, our_rate = args.n / bare, args.n / ours
-    print(f"database: {url.split('://')[0]}")
+    assert received == 2 * sent, received
+    bare, ours = sum(bare_times), sum(our_times)
+    bare_rate, our_rate = sent / bare, sent / ours
+    ratios = sorted(b / o for b, o in zip(bare_times, our_times))
+    median = ratios[len(ratios) // 2]
+    print(f"database: {url.split('://')[0]}; {args.rounds} interleaved rounds of {per_round} mails")
     print(f"{'method':42} {'mails':>6} {'seconds':>8} {'mails/s':>9}")
-    print(f"{'bare smtplib loop, one connection':42} {args.n:6d} {bare:8.2f} {bare_rate:9.0f}")
-    print(f"{'outbox dispatcher (claim, send, mark sent)':42} {args.n:6d} {ours:8.2f} {our_rate:9.0f}")
-    print(f"ratio outbox / bare = {our_rate / bare_rate:.2f}   (goal >= 0.8: {'met' if our_rate / bare_rate >= 0.8 else 'NOT met'})")
+    print(f"{'bare smtplib loop, one connection':42} {sent:6d} {bare:8.2f} {bare_rate:9.0f}")
+    print(f"{'outbox dispatcher (claim, send, mark sent)':42} {sent:6d} {ours:8.2f} {our_rate:9.0f}")
+    print(f"ratio outbox / bare = {our_rate / bare_rate:.2f} overall, {median:.2f} median of rounds "
+          f"(goal >= 0.8: {'met' if our_rate / bare_rate >= 0.8 else 'NOT met'})")
 
 
 if __name__ == "__main__":

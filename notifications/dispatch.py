@@ -31,10 +31,10 @@ from datetime import datetime, timedelta
 import flask_mail
 from flask import current_app
 from flask_mail import Mail, Message
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from workflow.db import db, utcnow
+from workflow.db import UTCDateTime, db, utcnow
 from workflow.models import Campaign, Participation
 
 from .models import OutboxMail
@@ -101,13 +101,15 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(cap, base * (2 ** max(0, attempts - 1))))
 
 
-def _fast_commits() -> None:
-    """Marking a row sent need not wait for the disk: a crash of this process
-    loses nothing the database acknowledged; only a crash of the database
-    server itself could lose the last marks (those mails would go again)."""
-    bind = db.session.get_bind()
-    if bind.dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+#: Marking a row sent need not wait for the disk: a crash of this process loses
+#: nothing the database acknowledged; only a crash of the database server itself
+#: could lose the last marks (those mails would go again).
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+#: One short statement a message (the ORM's unit of work costs more than the SMTP
+#: exchange on loopback); only the claimant may mark its row.
+_MARK_SENT = text("UPDATE outbox_mail SET status = 'sent', sent_at = :sent_at, attempts = attempts + 1, "
+                  "last_error = '' WHERE id = :id AND claimed_by = :worker AND status = 'sending'").bindparams(
+    bindparam("sent_at", type_=UTCDateTime()))
 
 
 def reclaim_expired_leases(now: datetime) -> int:
@@ -207,6 +209,7 @@ def dispatch(now: datetime | None = None, batch_size: int | None = None, worker:
         _retry_all(rows, f"connection failed: {exc}", result, now)
         return result
     worker = worker or WORKER_ID
+    postgres = db.session.get_bind().dialect.name == "postgresql"
     session = db.session()
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
@@ -214,13 +217,10 @@ def dispatch(now: datetime | None = None, batch_size: int | None = None, worker:
             payload = _message(row).as_bytes()
 
             def commit_sent(row=row):
-                _fast_commits()
+                if postgres:
+                    db.session.execute(_ASYNC_COMMIT)
                 sent_at = utcnow()
-                marked = db.session.execute(
-                    update(OutboxMail).where(OutboxMail.id == row.id, OutboxMail.claimed_by == worker,
-                                             OutboxMail.status == "sending")
-                    .values(status="sent", sent_at=sent_at, attempts=OutboxMail.attempts + 1, last_error="")
-                    .execution_options(synchronize_session=False)).rowcount
+                marked = db.session.execute(_MARK_SENT, {"id": row.id, "worker": worker, "sent_at": sent_at}).rowcount
                 db.session.commit()
                 if not marked:  # our claim was taken back: never complete this message
                     raise _ClaimLost(f"row {row.id} is no longer claimed by {worker}")
