@@ -43,13 +43,16 @@ class Leadership:
         self._engine = None
         self._file = None
         self.leader = False
+        #: The tick and the dispatcher run in two threads: one of them checks at a time.
+        self._lock = threading.Lock()
         self.worker_id = f"scheduler:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def acquire(self) -> bool:
         """True while this process holds the lock (checked on every call)."""
-        if self.is_postgres:
-            return self._acquire_pg()
-        return self._acquire_file()
+        with self._lock:
+            if self.is_postgres:
+                return self._acquire_pg()
+            return self._acquire_file()
 
     def _acquire_pg(self) -> bool:
         try:
