@@ -712,7 +712,8 @@ def summarize_outage(result: dict, server: Gunicorn, master_before: int, databas
     say(f"  500 responses: {n500}; gunicorn master pid {server.proc.pid} (before: {master_before}), "
         f"still running: {server.proc.poll() is None}; the server's log ({server.log_path}) has "
         f"{log.count('ERROR in app: Exception on')} exception(s) raised again while the 503 page was being "
-        f"rendered ({in_handler} chained) and {teardown} raised after the view (session teardown), both answered 500")
+        f"rendered (the error page loads the signed-in user from the database; {in_handler} chained) and "
+        f"{teardown} error(s) in the session teardown after the view")
 
     answered = {u: s for u, s in result["uploads"]}
 
@@ -831,6 +832,7 @@ def main() -> int:
             say(f"  {label:58s} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  {rps:8.1f} req/s  {cpu:6.1f} ms CPU/req   "
                 f"ratios: p50 ×{ratios(label, 'p50_ms'):.1f}  p95 ×{ratios(label, 'p95_ms'):.1f}  "
                 f"req/s ÷{ratios(label, 'rps', invert=True):.1f}  CPU/req ×{ratios(label, 'cpu_ms_per_req'):.1f}")
+        gc_compare(server, env, workers, accounts, routes[2][1])
         a95 = ratios(routes[1][0], "p95_ms")
         d95 = ratios(routes[2][0], "p95_ms")
         say(f"goals: agency page within 2× of the trivial route: p95 ratio {a95:.1f} → "
@@ -847,6 +849,28 @@ def main() -> int:
     if os.environ.get("LOAD_KEEP_DB") != "1":
         drop_database(name)
     return 0
+
+
+def gc_compare(server: Gunicorn, env: dict, workers: int, accounts: dict, path: str, n: int = 9) -> None:
+    """The dashboard alone, one client, on this server (deploy/gunicorn.conf.py's garbage-collector
+    settings) and on a second one with Python's defaults (WEB_GC_THRESHOLD=default), alternating."""
+    if env.get("WEB_GC_THRESHOLD", "") == "default":
+        return
+    with Gunicorn(dict(env, WEB_GC_THRESHOLD="default"), workers) as plain:
+        cookies = {s: login(s.port, accounts["organizer_admin"]) for s in (server, plain)}
+        times: dict[int, list[float]] = {server.port: [], plain.port: []}
+        for s in (server, plain):
+            for _ in range(2 * workers):
+                get(s.port, path, cookies[s])
+        for _ in range(n):
+            for s in (server, plain):
+                t0 = time.perf_counter()
+                get(s.port, path, cookies[s])
+                times[s.port].append(1000 * (time.perf_counter() - t0))
+        tuned, default = statistics.median(times[server.port]), statistics.median(times[plain.port])
+        say(f"  dashboard alone, one client, median of {n} alternating: {tuned:.0f} ms with gc.freeze() and "
+            f"thresholds {env.get('WEB_GC_THRESHOLD') or '50000,20,100'} (deploy/gunicorn.conf.py), {default:.0f} ms "
+            f"with Python's defaults: ×{default / tuned:.2f}")
 
 
 DISK_FULL_VI = "máy chủ hết dung lượng lưu trữ".encode()

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from flask import Flask, g, render_template, request, session
 from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -58,21 +59,20 @@ def _day(value: date | None) -> str:
 
 #: Extra menu entries: (endpoint, Vietnamese label, roles that see it).
 NAV = [
-    ("dashboard.outbox", "Hộp thư đi", ("organizer_admin",)),
-    ("dashboard.calendar", "Lịch làm việc", ("organizer_admin", "council", "viewer", "district_coordinator",
-                                             "focal_point")),
-    ("setup.new_campaign", "Tạo đợt mới", ("organizer_admin",)),
+    ("dashboard.outbox", _l("Hộp thư đi"), ("organizer_admin",)),
+    ("dashboard.calendar", _l("Lịch làm việc"), ("organizer_admin", "council", "viewer", "district_coordinator",
+                                                 "focal_point")),
+    ("setup.new_campaign", _l("Tạo đợt mới"), ("organizer_admin",)),
     ("api.docs", "API", ("organizer_admin",)),
 ]
 
 
 def _nav_links() -> list[tuple[str, str]]:
     from flask import current_app
-    from flask_babel import gettext
 
     if not current_user.is_authenticated:
         return []
-    return [(endpoint, gettext(label)) for endpoint, label, roles in NAV
+    return [(endpoint, str(label)) for endpoint, label, roles in NAV
             if endpoint in current_app.view_functions and current_user.role in roles]
 
 
@@ -90,7 +90,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("TIMEZONE", "Asia/Ho_Chi_Minh"))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login_manager.login_message = _l("Vui lòng đăng nhập để tiếp tục.")
     login_manager.login_message_category = "warning"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
@@ -151,16 +151,18 @@ def _load_user(user_id: str) -> User | None:
 
 
 ERRORS = {
-    400: ("Yêu cầu không hợp lệ", "Bad request", "Dữ liệu gửi lên không hợp lệ. Vui lòng kiểm tra và thử lại."),
-    401: ("Cần đăng nhập", "Sign-in required", "Vui lòng đăng nhập để xem trang này."),
-    403: ("Không có quyền", "Forbidden", "Tài khoản của bạn không có quyền thực hiện thao tác này."),
-    404: ("Không tìm thấy", "Not found", "Trang hoặc hồ sơ bạn tìm không có, hoặc bạn không có quyền xem."),
-    405: ("Thao tác không hợp lệ", "Method not allowed", "Thao tác này không được hỗ trợ ở địa chỉ này."),
-    413: ("Tệp quá lớn", "File too large", "Tệp tải lên vượt quá dung lượng cho phép."),
-    429: ("Quá nhiều yêu cầu", "Too many requests", "Bạn đã thử quá nhiều lần. Vui lòng thử lại sau ít phút."),
-    500: ("Lỗi hệ thống", "Server error", "Đã có lỗi xảy ra. Không có dữ liệu nào bị mất; vui lòng thử lại sau."),
-    503: ("Tạm thời gián đoạn", "Service unavailable",
-          "Hệ thống tạm thời không truy cập được cơ sở dữ liệu. Vui lòng thử lại sau ít phút."),
+    400: (_l("Yêu cầu không hợp lệ"), "Bad request", _l("Dữ liệu gửi lên không hợp lệ. Vui lòng kiểm tra và thử lại.")),
+    401: (_l("Cần đăng nhập"), "Sign-in required", _l("Vui lòng đăng nhập để xem trang này.")),
+    403: (_l("Không có quyền"), "Forbidden", _l("Tài khoản của bạn không có quyền thực hiện thao tác này.")),
+    404: (_l("Không tìm thấy"), "Not found",
+          _l("Trang hoặc hồ sơ bạn tìm không có, hoặc bạn không có quyền xem.")),
+    405: (_l("Thao tác không hợp lệ"), "Method not allowed", _l("Thao tác này không được hỗ trợ ở địa chỉ này.")),
+    413: (_l("Tệp quá lớn"), "File too large", _l("Tệp tải lên vượt quá dung lượng cho phép.")),
+    429: (_l("Quá nhiều yêu cầu"), "Too many requests", _l("Bạn đã thử quá nhiều lần. Vui lòng thử lại sau ít phút.")),
+    500: (_l("Lỗi hệ thống"), "Server error",
+          _l("Đã có lỗi xảy ra. Không có dữ liệu nào bị mất; vui lòng thử lại sau.")),
+    503: (_l("Tạm thời gián đoạn"), "Service unavailable",
+          _l("Hệ thống tạm thời không truy cập được cơ sở dữ liệu. Vui lòng thử lại sau ít phút.")),
 }
 
 
@@ -171,15 +173,14 @@ def _register_errors(app: Flask) -> None:
     from .api import is_api_request, problem
 
     def page(code: int, detail: str | None = None):
-        title_vi, title_en, message = ERRORS.get(code, ERRORS[500])
+        title, title_en, message = ERRORS.get(code, ERRORS[500])
         if is_api_request():
-            return problem(code, detail or message, detail or title_en)
-        return render_template("error.html", code=code, title=title_vi if lang() == "vi" else title_en,
-                               message=detail or message), code
+            return problem(code, str(detail or message), str(detail or title_en))
+        return render_template("error.html", code=code, title=str(title), message=str(detail or message)), code
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
-        return page(400, "Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ. Vui lòng tải lại trang và gửi lại.")
+        return page(400, _l("Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ. Vui lòng tải lại trang và gửi lại."))
 
     @app.errorhandler(HTTPException)
     def _http(exc):

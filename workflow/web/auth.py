@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -23,21 +24,21 @@ def _strip(value):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Thư điện tử", filters=[_strip], validators=[DataRequired("Vui lòng nhập địa chỉ thư điện tử."),
-                                                  Email("Địa chỉ thư điện tử không hợp lệ.")])
-    password = PasswordField("Mật khẩu", validators=[DataRequired("Vui lòng nhập mật khẩu.")])
+    email = EmailField(_l("Thư điện tử"), filters=[_strip], validators=[DataRequired(_l("Vui lòng nhập địa chỉ thư điện tử.")),
+                                                  Email(_l("Địa chỉ thư điện tử không hợp lệ."))])
+    password = PasswordField(_l("Mật khẩu"), validators=[DataRequired(_l("Vui lòng nhập mật khẩu."))])
 
 
 class LinkForm(FlaskForm):
-    email = EmailField("Thư điện tử", filters=[_strip], validators=[DataRequired("Vui lòng nhập địa chỉ thư điện tử."),
-                                                  Email("Địa chỉ thư điện tử không hợp lệ.")])
+    email = EmailField(_l("Thư điện tử"), filters=[_strip], validators=[DataRequired(_l("Vui lòng nhập địa chỉ thư điện tử.")),
+                                                  Email(_l("Địa chỉ thư điện tử không hợp lệ."))])
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField("Mật khẩu mới", validators=[
-        DataRequired("Vui lòng nhập mật khẩu."),
-        Length(min=MIN_PASSWORD, message=f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.")])
-    confirm = PasswordField("Nhập lại mật khẩu", validators=[EqualTo("password", "Hai mật khẩu không khớp.")])
+    password = PasswordField(_l("Mật khẩu mới"), validators=[
+        DataRequired(_l("Vui lòng nhập mật khẩu.")),
+        Length(min=MIN_PASSWORD, message=_l("Mật khẩu cần ít nhất %(n)s ký tự.", n=MIN_PASSWORD))])
+    confirm = PasswordField(_l("Nhập lại mật khẩu"), validators=[EqualTo("password", _l("Hai mật khẩu không khớp."))])
 
 
 def _client_ip() -> str:

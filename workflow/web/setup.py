@@ -51,6 +51,8 @@ from ..standing import DEFAULT_TIERS, status_name
 from ..workdays import VietnamCalendar, format_day
 from .access import campaign_or_404, is_organizer_side, require_roles
 
+from . import lang  # noqa: E402
+
 bp = Blueprint("setup", __name__)
 
 #: The ``source`` given to ``apply`` for changes made in these forms (its audit reads "import from web-form").
@@ -307,7 +309,7 @@ def not_working_day(day: date, cal: VietnamCalendar) -> str | None:
     status = cal.day_status(day)
     if status.working:
         return None
-    return _("%(day)s không phải ngày làm việc (%(why)s).", day=format_day(day), why=status.describe("vi"))
+    return _("%(day)s không phải ngày làm việc (%(why)s).", day=format_day(day, lang()), why=status.describe(lang()))
 
 
 def deadline_warning(day: date, cal: VietnamCalendar) -> str | None:
@@ -327,7 +329,7 @@ def date_warnings(form: CampaignFields, cal: VietnamCalendar) -> dict[str, str]:
             continue
         messages = [deadline_warning(field.data, cal) if name == "deadline" else not_working_day(field.data, cal)]
         if name not in ("document_date", "deadline") and deadline is not None and field.data <= deadline:
-            messages.append(_("Ngày này không sau hạn nộp hồ sơ (%(deadline)s).", deadline=format_day(deadline)))
+            messages.append(_("Ngày này không sau hạn nộp hồ sơ (%(deadline)s).", deadline=format_day(deadline, lang())))
         if any(messages):
             out[name] = " ".join(m for m in messages if m)
     return out
@@ -335,10 +337,10 @@ def date_warnings(form: CampaignFields, cal: VietnamCalendar) -> dict[str, str]:
 
 def grace_preview_of(deadline: date, grace: int, cal: VietnamCalendar, tz) -> dict:
     period = working_days_from(deadline, grace, cal, tz)
-    return {"deadline": deadline.isoformat(), "deadline_text": format_day(deadline), "grace": grace,
-            "grace_end": period.last_day.isoformat(), "grace_end_text": format_day(period.last_day),
+    return {"deadline": deadline.isoformat(), "deadline_text": format_day(deadline, lang()), "grace": grace,
+            "grace_end": period.last_day.isoformat(), "grace_end_text": format_day(period.last_day, lang()),
             "grace_ends_at": period.ends_at.isoformat(), "deadline_warning": deadline_warning(deadline, cal),
-            "explanation": period.explain("vi")}
+            "explanation": period.explain(lang())}
 
 
 def _form_preview(form: CampaignFields, cal: VietnamCalendar, tz) -> dict | None:
@@ -392,8 +394,8 @@ def day_status():
         return _bad_request(_("Ngày không hợp lệ: cần một ngày dạng YYYY-MM-DD, từ năm 1990 đến 2100."))
     cal = calendar_for(current_user.organizer_id)
     status = cal.day_status(day)
-    return jsonify({"day": day.isoformat(), "day_text": format_day(day), "working": status.working,
-                    "reason": status.reason, "why": status.describe("vi"), "warning": not_working_day(day, cal)})
+    return jsonify({"day": day.isoformat(), "day_text": format_day(day, lang()), "working": status.working,
+                    "reason": status.reason, "why": status.describe(lang()), "warning": not_working_day(day, cal)})
 
 
 # -- new campaign --------------------------------------------------------------
