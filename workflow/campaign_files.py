@@ -206,6 +206,32 @@ class _Reader:
         return out
 
 
+KNOWN_KEYS = {
+    "top": {"organizer", "campaign", "units"},
+    "organizer": {"code", "name", "province", "email"},
+    "campaign": {"code", "title", "year", "deadline", "grace_working_days", "document", "data_period", "state",
+                 "commune_nomination", "milestones", "tiers", "required_documents", "reminders", "council_emails"},
+    "document": {"number", "date"},
+    "data_period": {"start", "end"},
+    "unit": {"code", "name", "group", "emails", "head_email", "parent", "language", "self_score"},
+    "tier": {"name", "name_en", "min"},
+    "range": {"start", "end"},
+}
+
+
+def _known(r: "_Reader", m: Any, kind: str) -> None:
+    """A misspelt key is an error, not silently dropped."""
+    import difflib
+
+    if not isinstance(m, dict):
+        return
+    for key in m:
+        if key not in KNOWN_KEYS[kind]:
+            close = difflib.get_close_matches(str(key), KNOWN_KEYS[kind], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(sorted(KNOWN_KEYS[kind]))}"
+            r.fail(f"unknown key{hint}", m, key)
+
+
 def parse(text: str, path: str = "") -> CampaignSpec:
     """Check a campaign file whole; raise CampaignFileError at the first problem."""
     try:
@@ -217,12 +243,15 @@ def parse(text: str, path: str = "") -> CampaignSpec:
     r = _Reader(path)
     if not isinstance(doc, dict):
         r.fail("the file must be a mapping with 'organizer', 'campaign' and 'units'")
+    _known(r, doc, "top")
     org = r.mapping(doc, "organizer")
+    _known(r, org, "organizer")
     organizer = {"code": r.code(org, "code"), "name": r.text(org, "name"), "province": r.text(org, "province", False),
                  "email": ""}
     if org.get("email"):
         organizer["email"] = r.emails(org, "email")[0]
     c = r.mapping(doc, "campaign")
+    _known(r, c, "campaign")
     spec = CampaignSpec(
         organizer=organizer, code=r.code(c, "code"), title=r.text(c, "title"), year=r.integer(c, "year", minimum=1990),
         deadline=r.day(c, "deadline"), grace_working_days=r.integer(c, "grace_working_days", minimum=0))
@@ -230,10 +259,12 @@ def parse(text: str, path: str = "") -> CampaignSpec:
         r.fail("more than 60 working days of grace is not plausible", c, "grace_working_days")
     if "document" in c:
         d = r.mapping(c, "document")
+        _known(r, d, "document")
         spec.document_number = r.text(d, "number", False)
         spec.document_date = r.day(d, "date", False)
     if "data_period" in c:
         d = r.mapping(c, "data_period")
+        _known(r, d, "data_period")
         spec.data_period = (r.day(d, "start", False), r.day(d, "end", False))
         if all(spec.data_period) and spec.data_period[0] > spec.data_period[1]:
             r.fail("start is after end", d, "start")
@@ -252,6 +283,7 @@ def parse(text: str, path: str = "") -> CampaignSpec:
             continue
         if not isinstance(value, dict):
             r.fail("must be a date or a mapping with start and end", ms, kind)
+        _known(r, value, "range")
         start, end = r.day(value, "start", False), r.day(value, "end")
         if start and start > end:
             r.fail("start is after end", value, "start")
@@ -265,6 +297,7 @@ def parse(text: str, path: str = "") -> CampaignSpec:
         for t in tiers:
             if not isinstance(t, dict):
                 r.fail("each tier must be a mapping {name, min}", c, "tiers")
+            _known(r, t, "tier")
             name = r.text(t, "name")
             minimum = r.number(t, "min")
             if minimum is not None and previous is not None and minimum >= previous:
@@ -292,6 +325,7 @@ def parse(text: str, path: str = "") -> CampaignSpec:
     for u in units:
         if not isinstance(u, dict):
             r.fail("each unit must be a mapping", doc, "units")
+        _known(r, u, "unit")
         code = r.code(u, "code")
         if code in seen:
             r.fail(f"unit {code!r} is listed twice (first at line {seen[code]})", u, "code")
