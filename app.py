@@ -56,6 +56,9 @@ class Config:
     #: The scheduler's periods, in seconds.
     TICK_SECONDS = float(os.environ.get("TICK_SECONDS", "60"))
     DISPATCH_SECONDS = float(os.environ.get("DISPATCH_SECONDS", "10"))
+    #: Behind a front proxy that stamps X-Request-Start, take uploads' received
+    #: instant from it (README, "Production deployment").
+    TRUST_REQUEST_START = os.environ.get("TRUST_REQUEST_START", "0") == "1"
     #: The public address of the app, for links in mail.
     APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:5000")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}

@@ -36,19 +36,18 @@ import http.client
 import os
 import secrets
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, time as dtime, timedelta, timezone
+from datetime import datetime, time as dtime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import (HOST, Gunicorn, app_env, csrf_token, drop_database, get, in_app, login, make_accounts,  # noqa: E402
+from load import (Gunicorn, app_env, csrf_token, drop_database, get, in_app, login, make_accounts,  # noqa: E402
                   multipart, percentile, platform_line, prepare_generated, request, say, small_pdf)
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -241,6 +241,9 @@ class Gunicorn:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self._log.close()
+        # Keep the log only when something went wrong in it (its path is printed then).
+        if os.environ.get("LOAD_KEEP_LOGS") != "1" and "ERROR" not in self.log_path.read_text(errors="replace"):
+            self.log_path.unlink(missing_ok=True)
 
     def __enter__(self):
         return self.start()

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -77,6 +77,7 @@ def web_worker() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    shutil.rmtree(uploads, ignore_errors=True)
     drop_database(name)
 
 
@@ -134,6 +135,7 @@ def scheduler() -> None:
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+        Path(log.name).unlink(missing_ok=True)
     with _admin_connect(url) as conn:
         excluded, mails = conn.execute(
             "SELECT (SELECT count(*) FROM participation WHERE status = 'excluded'), "

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import (_admin_connect, app_env, database_exists, db_url, drop_database, flask, platform_line,  # noqa: E402
+from load import (app_env, database_exists, db_url, drop_database, flask, platform_line,  # noqa: E402
                   recreate_database, say)
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -3,7 +3,7 @@ one operation, commits, renders or redirects."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import Flask, g, render_template, request, session
 from flask_babel import Babel, get_locale
@@ -111,6 +111,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["state_label"] = _state_label
 
     @app.before_request
+    def _started():
+        from ..db import utcnow
+
+        g.request_started = utcnow()
+
+    @app.before_request
     def _session_expiry():
         if not request.path.startswith("/api/"):
             session.permanent = True  # the API is stateless: no cookie on its answers
@@ -143,11 +149,51 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if g.get("database_down"):
+        return None  # drawing the 503 page: don't ask the database again
     try:
         user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
         return None
+    except SQLAlchemyError:
+        # The database is away: the request ends with the 503 page (not a sign-in
+        # redirect, not a 500 while the page draws the menu for this user).
+        db.session.rollback()
+        g.database_down = True
+        raise
     return user if user and user.active else None
+
+
+def request_received_at() -> datetime:
+    """When this request reached us.
+
+    Behind a front proxy that stamps ``X-Request-Start: t=<epoch seconds>`` (nginx:
+    ``proxy_set_header X-Request-Start "t=${msec}";``) and with TRUST_REQUEST_START=1,
+    that stamp: a dossier uploaded at 23:59:59 must not become late while it waits
+    for a free worker at midnight.  Otherwise the clock when the request began.
+    """
+    from flask import current_app
+
+    from ..db import utcnow
+
+    started = g.get("request_started") or utcnow()
+    if not current_app.config.get("TRUST_REQUEST_START"):
+        return started
+    raw = (request.headers.get("X-Request-Start") or "").strip().removeprefix("t=")
+    try:
+        value = float(raw)
+    except ValueError:
+        return started
+    seconds = value / 1e6 if value > 1e14 else value / 1e3 if value > 1e11 else value
+    from datetime import timezone
+
+    stamped = datetime.fromtimestamp(seconds, timezone.utc)
+    # Only a plausible stamp: not after we began, not more than ten minutes before.
+    if started - timedelta(minutes=10) <= stamped <= started:
+        return stamped
+    return started
 
 
 ERRORS = {
@@ -190,6 +236,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _db_down(exc):
+        g.database_down = True
         db.session.rollback()
         app.logger.warning("database unavailable: %s", exc.__class__.__name__)
         return page(503)

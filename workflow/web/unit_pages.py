@@ -28,7 +28,7 @@ from ..models import Campaign, Participation, SubmissionDocument, Unit, User
 from ..storage import ALLOWED, DocumentRefused, remove_stored, store_document
 from ..timeline import Timeline
 from ..workdays import VietnamCalendar, format_day
-from . import lang
+from . import lang, request_received_at
 from .access import campaign_or_404, is_organizer_side, may_manage, unit_or_404
 from .ics import AllDayEvent, calendar_text
 
@@ -234,10 +234,10 @@ def page(code: str, unit_code: str):
 @login_required
 def upload(code: str, unit_code: str):
     """Store the uploaded documents and record them as the unit's dossier, all or nothing."""
+    now = request_received_at()  # before anything else: the dossier's received instant
     campaign, unit, p = _load(code, unit_code)
     if not may_act_for(current_user, unit):
         abort(403)
-    now = utcnow()
     tl = ops.timeline_of(campaign, now=now)
     state = ops.state_at(campaign, now, tl)
     grace_ended = now >= tl.grace_ends_at
@@ -265,6 +265,9 @@ def upload(code: str, unit_code: str):
     try:
         sub = ops.record_submission(campaign, unit, received_at=now, channel="upload",
                                     recorded_by=current_user.email, now=now, documents=documents)
+        # Read before the commit: afterwards they would be fetched again, and a
+        # database that went away just then would turn a stored dossier into an error.
+        receipt_number, received_at = sub.receipt_number, sub.received_at
         db.session.commit()
     except ops.OperationError as exc:
         db.session.rollback()
@@ -282,8 +285,8 @@ def upload(code: str, unit_code: str):
         db.session.rollback()
         remove_stored(folder, written)
         raise
-    flash(_("Đã nhận hồ sơ: biên nhận số %(number)s, lúc %(when)s.", number=sub.receipt_number,
-            when=_when(sub.received_at, ops.tz_of(campaign), seconds=True)), "success")
+    flash(_("Đã nhận hồ sơ: biên nhận số %(number)s, lúc %(when)s.", number=receipt_number,
+            when=_when(received_at, ops.tz_of(campaign), seconds=True)), "success")
     return redirect(url_for("units.page", code=code, unit_code=unit_code, _anchor="bien-nhan"), 303)
 
 

@@ -1,0 +1,80 @@
+"""The received instant of an upload: when the request reached us, not when a worker got to it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import time_machine
+from sqlalchemy import select
+
+from tests.conftest import VN, local, login
+from workflow.db import db
+from workflow.models import Participation, Unit
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def upload(client, stamp: datetime | None):
+    from io import BytesIO
+
+    headers = {"X-Request-Start": f"t={stamp.timestamp():.3f}"} if stamp else {}
+    return client.post("/campaigns/TGG-2019/units/STC/upload", headers=headers,
+                       data={"documents": (BytesIO(PDF), "bao-cao.pdf")}, content_type="multipart/form-data")
+
+
+def status_of(code: str) -> str:
+    db.session.expire_all()
+    return db.session.scalar(select(Participation.status).join(Unit).where(Unit.code == code))
+
+
+def test_a_dossier_stamped_before_midnight_by_the_proxy_is_on_time(app, client, two_provinces):
+    """Deadline Friday 25/10/2019: stamped 23:59:59.500 by the proxy, handled at 00:00:03."""
+    app.config["TRUST_REQUEST_START"] = True
+    with time_machine.travel(local(2019, 10, 25, 20, 0), tick=False):
+        login(client, "stc@tgg.example")
+    with time_machine.travel(local(2019, 10, 26, 0, 0, 3), tick=False):
+        r = upload(client, datetime(2019, 10, 25, 23, 59, 59, 500000, tzinfo=VN))
+    assert r.status_code == 303, r.get_data(as_text=True)[:300]
+    assert status_of("STC") == "on_time"
+
+
+def test_without_trust_the_stamp_is_ignored(app, client, two_provinces):
+    app.config["TRUST_REQUEST_START"] = False
+    with time_machine.travel(local(2019, 10, 25, 20, 0), tick=False):
+        login(client, "stc@tgg.example")
+    with time_machine.travel(local(2019, 10, 26, 0, 0, 3), tick=False):
+        upload(client, datetime(2019, 10, 25, 23, 59, 59, tzinfo=VN))
+    assert status_of("STC") == "late"
+
+
+def test_an_implausible_stamp_is_ignored(app, client, two_provinces):
+    app.config["TRUST_REQUEST_START"] = True
+    with time_machine.travel(local(2019, 10, 25, 20, 0), tick=False):
+        login(client, "stc@tgg.example")
+    with time_machine.travel(local(2019, 10, 26, 0, 0, 3), tick=False):
+        # An hour old: not a queue, a forged or broken header.
+        upload(client, datetime(2019, 10, 26, 0, 0, 3, tzinfo=VN) - timedelta(hours=1))
+    assert status_of("STC") == "late"
+
+
+def test_a_database_outage_is_a_clean_503_then_recovers(client, two_provinces, monkeypatch):
+    """PostgreSQL restarting: pages answer 503 in Vietnamese (not 500, not a sign-in page), then work again."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    login(client, "admin@tgg.example")
+    assert client.get("/campaigns/TGG-2019").status_code == 200
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    with monkeypatch.context() as m:
+        for name in ("execute", "scalar", "scalars", "get"):
+            m.setattr(Session, name, down)
+        for path in ("/campaigns/TGG-2019", "/campaigns/TGG-2019/units/STC", "/readyz"):
+            r = client.get(path)
+            assert r.status_code == 503, (path, r.status_code)
+        assert "tạm thời không truy cập được cơ sở dữ liệu" in client.get("/campaigns").get_data(as_text=True)
+        api = client.get("/api/v1/campaigns", headers={"Authorization": "Bearer hc_8932ec46_" + "a" * 43})
+        assert api.status_code == 503 and api.mimetype == "application/problem+json"
+    assert client.get("/campaigns/TGG-2019").status_code == 200  # still signed in, no restart
