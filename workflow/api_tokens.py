@@ -101,13 +101,16 @@ def create_token(*, organizer: Organizer, name: str, scopes: list[str] | tuple[s
 
 def find_token(ref: str) -> ApiToken:
     """A token by its id or its prefix (as ``flask token list`` shows them)."""
-    ref = (ref or "").strip()
-    if ref.isdigit():
+    ref = (ref or "").strip().removeprefix("#")
+    prefix = ref.removeprefix("hc_")
+    # A prefix is 8 hex digits and may be all decimal digits: try it as a prefix first.
+    rows = db.session.scalars(select(ApiToken).where(ApiToken.prefix == prefix)).all() \
+        if re.fullmatch(r"[0-9a-f]{8}", prefix) else []
+    if not rows and ref.isdigit():
         row = db.session.get(ApiToken, int(ref))
         if row is None:
             raise TokenError(f"no token #{ref}")
         return row
-    rows = db.session.scalars(select(ApiToken).where(ApiToken.prefix == ref.removeprefix("hc_"))).all()
     if not rows:
         raise TokenError(f"no token with id or prefix {ref!r}")
     if len(rows) > 1:
