@@ -135,10 +135,14 @@ def serve_command(host: str, port: int) -> None:
     from .scheduler import start_in_background
 
     _logging()
+    from werkzeug.serving import run_simple
+
     app = current_app._get_current_object()
     start_in_background(app)
     click.echo(f"Hạn Chót: http://{host}:{port}/  (scheduler running in this process)")
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
+    # Not app.run(): Flask ignores it inside a `flask` command.  No reloader, so
+    # no second process and no second scheduler.
+    run_simple(host, port, app, use_reloader=False, threaded=True)
 
 
 def register_cli(app: Flask) -> None:
