@@ -120,8 +120,8 @@ def holidays_command(year: str, organizer_code: str | None) -> None:
         name = status.name_vi
         if status.reason == "weekend":
             name = days[d]
-        if status.document:
-            name = f"{name} ({status.document})"
+        if status.document and status.reason.startswith("local_"):
+            name = f"{name} ({status.document})"  # a province's own decision: say which
         click.echo(f"{d.isoformat()}\t{name}")
 
 
