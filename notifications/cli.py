@@ -59,7 +59,12 @@ def outbox_command(status: str | None, campaign_code: str | None, limit: int) ->
         query = query.where(OutboxMail.campaign_id == campaign.id)
         counts = counts.where(OutboxMail.campaign_id == campaign.id)
     click.echo("counts\t" + " ".join(f"{s}={n}" for s, n in db.session.execute(counts)))
-    for row in db.session.scalars(query):
+    from .queue import render_missing
+
+    rows = list(db.session.scalars(query))
+    if render_missing(rows):
+        db.session.commit()
+    for row in rows:
         click.echo(f"{row.id}\t{row.status}\t{row.kind}\t{row.recipient}\t{row.subject}\t{row.last_error}")
 
 
@@ -71,6 +76,10 @@ def show_command(mail_id: int) -> None:
     if row is None:
         click.echo(f"Error: no mail #{mail_id}", err=True)
         sys.exit(2)
+    from .queue import render_missing
+
+    if render_missing([row]):
+        db.session.commit()
     click.echo(f"To: {row.recipient}\nSubject: {row.subject}\nMessage-ID: {row.message_id}\nStatus: {row.status}"
                f"{' (' + row.last_error + ')' if row.last_error else ''}\n\n{row.body_text}")
 

@@ -38,7 +38,7 @@ from workflow.db import UTCDateTime, db, utcnow
 from workflow.models import Campaign, Participation
 
 from .models import OutboxMail
-from .queue import REMINDER_KINDS, still_true
+from .queue import REMINDER_KINDS, render_missing, still_true
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,8 @@ def dispatch(now: datetime | None = None, batch_size: int | None = None, worker:
     rows = _drop_stale(rows, now, result)
     if not rows:
         return result
+    if render_missing(rows):
+        db.session.commit()  # the text as sent stays on record
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     connection = TimeoutConnection(current_app.extensions["mail"])
     try:

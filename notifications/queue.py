@@ -15,12 +15,12 @@ from email.utils import make_msgid
 from typing import Any, Iterable
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
-from workflow.db import db, utcnow
+from workflow.db import UTCDateTime, db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
 from workflow.workdays import format_day
 
@@ -126,20 +126,64 @@ def queue_unit_notice(campaign: Campaign, unit: Unit, kind: str, *, reason: str 
 
 
 def queue_exclusion_notices(campaign: Campaign, silent_clause, now: datetime | None = None) -> int:
-    """Tell each unit excluded at grace end (one query, one insert)."""
-    units = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id)
-                               .where(silent_clause)).all()
-    rows = []
-    contexts: dict[str, dict] = {}
-    for unit in units:
-        lang = unit.language or "vi"
-        if lang not in contexts:
-            contexts[lang] = _campaign_context(campaign, lang)
-        for email in _recipients(unit):
-            rows.append(build_row(kind="excluded", campaign=campaign, unit_id=unit.id,
-                                  occurrence=campaign.deadline.isoformat(), recipient=email, language=lang,
-                                  context=contexts[lang] | {"unit": unit}, now=now))
-    return insert_rows(rows)
+    """Tell each unit excluded at grace end: one INSERT … SELECT, whatever the number of units.
+
+    A row per focal-point address (the JSON list of each unit is expanded in
+    SQL); subject and body are rendered when the row is sent or shown
+    (``render_missing``), so that the tick at grace end stays set-based even for
+    thousands of units.
+    """
+    now = now or utcnow()
+    bind = db.session.get_bind()
+    domain = current_app.config.get("MAIL_MESSAGE_ID_DOMAIN") or "han-chot.local"
+    occurrence = campaign.deadline.isoformat()
+    if bind.dialect.name == "postgresql":
+        emails = func.json_array_elements_text(Unit.emails).table_valued("value").lateral("recipient_list")
+        message_id = literal("<") + cast(func.gen_random_uuid(), String) + literal(f".hanchot@{domain}>")
+        insert = pg_insert
+    else:
+        emails = func.json_each(Unit.emails).table_valued("value").alias("recipient_list")
+        message_id = literal("<") + func.lower(func.hex(func.randomblob(16))) + literal(f".hanchot@{domain}>")
+        insert = sqlite_insert
+    recipient = emails.c.value
+    key = (literal(f"c{campaign.id}:u") + cast(Unit.id, String) + literal(f":excluded:{occurrence}:")
+           + func.lower(recipient))
+    instant = literal(now, type_=UTCDateTime())
+    rows = (select(key, literal(campaign.id), Unit.id, literal("excluded"), literal(occurrence), recipient,
+                   Unit.language, literal(""), literal(""), literal(""), message_id, literal("pending"), literal(0),
+                   instant, literal(""), literal(""), instant)
+            .select_from(Participation).join(Unit, Unit.id == Participation.unit_id).join(emails, true())
+            .where(silent_clause, recipient != ""))
+    columns = ["key", "campaign_id", "unit_id", "kind", "occurrence", "recipient", "language", "subject",
+               "body_text", "body_html", "message_id", "status", "attempts", "next_attempt_at", "claimed_by",
+               "last_error", "created_at"]
+    stmt = insert(OutboxMail.__table__).from_select(columns, rows).on_conflict_do_nothing(index_elements=["key"])
+    return db.session.execute(stmt).rowcount or 0
+
+
+#: Kinds queued in bulk without their text, rendered when sent or shown.
+LAZY_KINDS = {"excluded"}
+
+
+def render_missing(rows: Iterable[OutboxMail]) -> int:
+    """Render the subject and body of rows queued without them (two queries for any number)."""
+    todo = [r for r in rows if not r.subject and r.kind in LAZY_KINDS]
+    if not todo:
+        return 0
+    campaigns = {c.id: c for c in db.session.scalars(select(Campaign).where(
+        Campaign.id.in_({r.campaign_id for r in todo})))}
+    units = {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_({r.unit_id for r in todo})))}
+    contexts: dict[tuple[int, str], dict] = {}
+    for row in todo:
+        campaign, unit = campaigns.get(row.campaign_id), units.get(row.unit_id)
+        if campaign is None or unit is None:
+            continue
+        lang = row.language or "vi"
+        if (campaign.id, lang) not in contexts:
+            contexts[(campaign.id, lang)] = _campaign_context(campaign, lang)
+        row.subject, row.body_text, row.body_html = render_mail(row.kind, lang,
+                                                                **(contexts[(campaign.id, lang)] | {"unit": unit}))
+    return len(todo)
 
 
 def queue_results(campaign: Campaign, now: datetime) -> int:

@@ -213,6 +213,13 @@ def test_exclusion_notices_are_queued_with_the_exclusion(campaign, smtp_server):
         "vanthu.mytho@tiengiang.gov.vn", "p1.mytho@tiengiang.gov.vn"])
     tick(local(2019, 11, 2, 0, 5))  # idempotent
     assert len(outbox(kind="excluded")) == 5
+    # Queued in bulk by one INSERT … SELECT, rendered when sent: a real notice arrives.
+    dispatch_all(local(2019, 11, 4, 8, 0))
+    notices = {r.rcpt_tos[0]: r for r in smtp_server.received}
+    stc = notices["vanthu.stc@tiengiang.gov.vn"]
+    assert stc.subject.startswith("[TGG-2019]") and "Sở Tài chính" in stc.subject
+    assert "Kính gửi" in stc.text() and "Thứ Sáu 01/11/2019" in stc.text()
+    assert all(m.subject and m.body_text and m.status == "sent" for m in outbox(kind="excluded"))
 
 
 # -- several processes ---------------------------------------------------------------

@@ -536,6 +536,10 @@ def outbox():
     status = request.args.get("status", "")
     status = status if status in dq.OUTBOX_FILTERS else ""
     pagination = dq.outbox_page(user.organizer_id, status, _int_arg("page"))
+    from notifications.queue import render_missing
+
+    if render_missing(pagination.items):  # notices queued in bulk get their text when first shown
+        db.session.commit()
     codes = dq.campaign_codes(m.campaign_id for m in pagination.items)
     return render_template("dashboard/outbox.html", pagination=pagination, status=status, codes=codes,
                            counts=dq.outbox_counts(user.organizer_id), filters=dq.OUTBOX_FILTERS,
@@ -550,6 +554,10 @@ def outbox_mail(mail_id: int):
     mail = dq.outbox_mail(user.organizer_id, mail_id)
     if mail is None:
         abort(404)
+    from notifications.queue import render_missing
+
+    if render_missing([mail]):
+        db.session.commit()
     codes = dq.campaign_codes([mail.campaign_id])
     return render_template("dashboard/outbox_mail.html", mail=mail, campaign_code=codes.get(mail.campaign_id),
                            note=_mail_note(), sender=current_app.config.get("MAIL_DEFAULT_SENDER", ""))
