@@ -190,6 +190,14 @@ def run_forever(app: Flask) -> None:
 
 def start_in_background(app: Flask) -> BackgroundScheduler:
     """``flask serve``: one scheduler thread in the serving process."""
+    import atexit
+
     scheduler, leadership = build(app, blocking=False)
     scheduler.start()
+
+    def stop():
+        scheduler.shutdown(wait=False)
+        leadership.release()
+
+    atexit.register(stop)  # Ctrl-C: stop the jobs before the interpreter goes away
     return scheduler
