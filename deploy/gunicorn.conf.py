@@ -49,7 +49,9 @@ _access = os.environ.get("WEB_ACCESS_LOG", "-")
 accesslog = _access or None
 errorlog = "-"
 loglevel = os.environ.get("WEB_LOG_LEVEL", "info")
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# %(m)s %(U)s, not %(r)s: the query string is left out of the log, because calendar (ICS)
+# links carry their signed token there; sign-in links are single use and spent when logged.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 # The heartbeat file of each worker: on a RAM file system, so a slow or full
 # disk never makes the arbiter think a worker hangs.
