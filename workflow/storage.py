@@ -46,7 +46,8 @@ class StoredDocument:
 def clean_name(name: str) -> str:
     """The file name a person gave, refused if it carries a path."""
     name = (name or "").strip()
-    if not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+    if (not name or "/" in name or "\\" in name or name in (".", "..")
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in name)):
         raise DocumentRefused(f"Tên tệp không hợp lệ: {name!r}.", f"Invalid file name: {name!r}.")
     return name[:255]
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, abort, g, render_template, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from ..db import db
 from ..models import User
@@ -84,6 +85,12 @@ def _state_label(campaign) -> str:
     return state_name(state_at(campaign, utcnow()), lang())
 
 
+class _IdConverter(IntegerConverter):
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "vi")
@@ -95,6 +102,10 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     bootstrap.init_app(app)
+
+    # <int:…> in a URL: at most the largest id the database holds (a 32-bit integer column); a longer number
+    # is a 404, not a 500 when the database cannot compare it (SQLite: "int too large").
+    app.url_map.converters["int"] = _IdConverter
 
     from . import api, auth, dashboard, setup, unit_pages
 
@@ -115,6 +126,17 @@ def init_app(app: Flask) -> None:
         from ..db import utcnow
 
         g.request_started = utcnow()
+
+    @app.before_request
+    def _no_nul():
+        """A NUL character is in no code, name or text a person types, and PostgreSQL can neither store nor
+        compare one: refused as a bad request (400) before any query, not a server error."""
+        pairs = list(request.args.items(multi=True))
+        if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded",
+                                                             "multipart/form-data"):
+            pairs += request.form.items(multi=True)
+        if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in pairs):
+            abort(400)
 
     @app.before_request
     def _session_expiry():

@@ -742,7 +742,11 @@ def record_submission(token, code, unit_code):
                 raise ApiError(503, exc.message_vi, exc.message_en, "documents") from None
             g.api_stored.append(stored.stored_name)
             inputs.append(ops.DocumentInput(stored.original_name, stored.sha256, stored))
-        sub = ops.record_submission(c, u, received_at=received_at, channel=channel, recorded_by=actor_of(token),
+        # A unit's own token cannot date its dossier: like an upload, it is received
+        # when it reaches us.  Only the organizer's tokens record the instant at which
+        # the organizer's e-office or mailbox received a dossier.
+        at = now if token.unit_id is not None else received_at
+        sub = ops.record_submission(c, u, received_at=at, channel=channel, recorded_by=actor_of(token),
                                     now=now, doc_number=doc_number, documents=inputs)
         detail = unit_detail(c, u, now)
         receipt = next(s for s in detail["submissions"] if s["version"] == sub.version)
@@ -1019,7 +1023,10 @@ def _schemas() -> dict:
         }, ["name"], closed=True, anyOf=[{"required": ["sha256"]}, {"required": ["content_base64"]}]),
         "SubmissionIn": _object({
             "received_at": {**INSTANT, "description": "When the dossier was received, ISO 8601 WITH its offset; "
-                                                      "not in the future.", "example": "2019-10-24T15:30:00+07:00"},
+                                                      "not in the future. Recorded as given for the organizer's "
+                                                      "tokens; with a unit's own token the server's clock is the "
+                                                      "received instant (a unit cannot date its own dossier).",
+                            "example": "2019-10-24T15:30:00+07:00"},
             "doc_number": {**STR, "minLength": 1, "maxLength": 128,
                            "description": "The incoming document number (số đến).", "example": "2345/VBĐ"},
             "channel": {**_enum(("eoffice", "email")), "default": "eoffice"},

@@ -46,7 +46,9 @@ def _client_ip() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    # A browser drops tabs and line breaks and reads "\\" as "/": "/\t/host" and "/\\host" are "//host".
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ord(ch) < 32 or ord(ch) == 127 for ch in target)):
         return target
     return url_for("dashboard.home")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as pycalendar
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Callable
@@ -207,8 +208,11 @@ def home():
 @login_required
 def campaigns():
     """List the organizer's campaigns."""
-    rows = db.session.scalars(select(Campaign).where(Campaign.organizer_id == current_user.organizer_id)
-                              .order_by(Campaign.deadline.desc())).all()
+    query = select(Campaign).where(Campaign.organizer_id == current_user.organizer_id)
+    if not is_organizer_side(current_user):  # a unit's people: only the campaigns their units take part in
+        query = query.where(Campaign.id.in_(select(Participation.campaign_id).where(
+            Participation.unit_id.in_(visible_unit_ids(current_user) or set()))))
+    rows = db.session.scalars(query.order_by(Campaign.deadline.desc())).all()
     return render_template("dashboard/campaigns.html", campaigns=rows)
 
 
@@ -546,6 +550,20 @@ def outbox():
                            note=_mail_note())
 
 
+_ACCOUNT_LINK = re.compile(r"(/(?:login/link|password/reset)/)[A-Za-z0-9_-]+")
+
+
+class _LinkHidden:
+    """An outbox row as shown: the same, its single-use link cut (what is sent is unchanged)."""
+
+    def __init__(self, mail):
+        self._mail = mail
+        self.body_text = _ACCOUNT_LINK.sub(r"\1…", mail.body_text or "")
+
+    def __getattr__(self, name):
+        return getattr(self._mail, name)
+
+
 @bp.get("/outbox/<int:mail_id>")
 @login_required
 def outbox_mail(mail_id: int):
@@ -559,6 +577,8 @@ def outbox_mail(mail_id: int):
     if render_missing([mail]):
         db.session.commit()
     codes = dq.campaign_codes([mail.campaign_id])
+    if mail.kind in dq.ACCOUNT_KINDS and mail.recipient != user.email:
+        mail = _LinkHidden(mail)  # another account's sign-in or reset link would open that account
     return render_template("dashboard/outbox_mail.html", mail=mail, campaign_code=codes.get(mail.campaign_id),
                            note=_mail_note(), sender=current_app.config.get("MAIL_DEFAULT_SENDER", ""))
 

@@ -100,6 +100,9 @@ class WholeField(IntegerField):
         except ValueError:
             self.data = None
             raise ValueError(_("Nhập một số nguyên.")) from None
+        # Far out of any range, and kept small enough for NumberRange (whose NaN check makes a float of it):
+        # "9" * 400 gets the field's own range message, not a server error.
+        self.data = max(-10 ** 9, min(self.data, 10 ** 9))
 
 
 class ScoreField(DecimalField):
