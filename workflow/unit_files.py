@@ -165,25 +165,32 @@ def _cell_text(value) -> str:
 def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
     from openpyxl import load_workbook
 
+    # SyntaxError: a damaged XML part inside the zip (xml.etree's ParseError), found while loading or, in
+    # read-only mode, only while the rows are read; ValueError: a cell that does not hold what its type says.
+    damaged = (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, SyntaxError)
+    message = ("Không đọc được tệp Excel (.xlsx): tệp bị hỏng hoặc không phải bảng tính Excel. "
+               "Hãy mở tệp trong Excel và lưu lại dạng .xlsx.")
     try:
         with warnings.catch_warnings():
             # Files saved by other programs make openpyxl warn about styles it ignores.
             warnings.simplefilter("ignore")
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-        raise UnitFileError("Không đọc được tệp Excel (.xlsx): tệp bị hỏng hoặc không phải bảng tính Excel. "
-                            "Hãy mở tệp trong Excel và lưu lại dạng .xlsx.") from exc
+    except damaged as exc:
+        raise UnitFileError(message) from exc
     try:
         ws = wb.worksheets[0] if wb.worksheets else None
         if ws is None:
             raise UnitFileError("Tệp Excel không có trang tính nào.")
         rows = []
-        for number, values in enumerate(ws.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
-            cells = [_cell_text(v) for v in values]
-            if any(cells):
-                rows.append((number, cells))
-            if len(rows) > MAX_ROWS + HEADER_SEARCH_ROWS:
-                break
+        try:
+            for number, values in enumerate(ws.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
+                cells = [_cell_text(v) for v in values]
+                if any(cells):
+                    rows.append((number, cells))
+                if len(rows) > MAX_ROWS + HEADER_SEARCH_ROWS:
+                    break
+        except damaged as exc:
+            raise UnitFileError(message) from exc
         return rows
     finally:
         wb.close()
@@ -241,6 +248,8 @@ def _csv_rows(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnitFileError("Tệp không phải tệp văn bản CSV.")
     text, encoding = decode_text(data)
+    if "\x00" in text:  # past the first 4 KB, or a UTF-16 file: no list of units holds one (nor can PostgreSQL)
+        raise UnitFileError("Tệp không phải tệp văn bản CSV.")
     text = text.lstrip("\ufeff")
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = max(",;\t", key=first.count) if first else ","

@@ -36,7 +36,8 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import select
 from wtforms import BooleanField, DateField, DecimalField, FieldList, Form, FormField, HiddenField, IntegerField, \
     RadioField, SelectChoice, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation,
+                                ValidationError)
 
 from .. import unit_files
 from ..audit import record
@@ -133,8 +134,13 @@ class ScoreField(DecimalField):
 
 
 def _required(message: str):
-    # InputRequired, not DataRequired: a date that cannot be read keeps its own message.
-    return [InputRequired(message)]
+    # InputRequired, not DataRequired: a date that cannot be read keeps its own message.  And a date of blanks
+    # only (" "), which InputRequired lets through and DayField reads as no date, is missing too.
+    def filled(form, field):
+        if field.data is None and not field.errors:
+            raise StopValidation(message)
+
+    return [InputRequired(message), filled]
 
 
 # -- the campaign forms --------------------------------------------------------
