@@ -11,7 +11,7 @@ would no longer be true, so it is not sent late.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -162,12 +162,3 @@ def due_milestone_reminders(milestones: dict[str, date], now: datetime, cal: Vie
 
 def digest_due(now: datetime, cal: VietnamCalendar, rules: ReminderRules, tz: ZoneInfo = LOCAL_TZ) -> bool:
     return rules.digest and in_office_hours(now, cal, rules, tz)
-
-
-@dataclass
-class Plan:
-    """What a tick queues for one campaign (filled by notifications.queue)."""
-
-    occurrence: Occurrence | None = None
-    milestones: list[MilestoneReminder] = field(default_factory=list)
-    digest: bool = False

@@ -17,7 +17,7 @@ from notifications.models import OutboxMail
 from tests.conftest import local, login
 from workflow import operations as ops
 from workflow.db import db, utcnow
-from workflow.models import AuditEvent, CalendarOverride, Campaign, Participation, Unit, User
+from workflow.models import AuditEvent, CalendarOverride, Campaign, Participation, Unit
 from workflow.periods import LOCAL_TZ
 from workflow.timeline import MilestoneDates, compute
 from workflow.web.timeline_svg import render_timeline_svg
@@ -43,25 +43,11 @@ def client(app):
 
 
 def sign_in(client, email: str) -> None:
-    """Sign in through the real form when it can validate addresses; else the way Flask-Login does.
-
-    The sign-in form's Email() validator needs the email_validator package, which
-    requirements.txt lacks at the time of writing.  Requests share the test's
-    application context, hence its ``g``, where Flask-Login keeps the signed-in
-    user (login_user puts it there; so does the fallback).  That is also why
-    requests made under time_machine still know the user although the session
-    cookie was signed at the real time.
-    """
+    """Sign in through the real form.  Requests share the test's application context,
+    hence its ``g``, where Flask-Login keeps the signed-in user: that is why requests
+    made under time_machine still know the user although the session cookie was
+    signed at the real time."""
     g.pop("_login_user", None)
-    try:
-        import email_validator  # noqa: F401
-    except ImportError:
-        user = db.session.scalar(select(User).where(User.email == email))
-        with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
-        g._login_user = user
-        return
     login(client, email)
 
 

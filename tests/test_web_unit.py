@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from tests.conftest import local, login
 from workflow import operations as ops
 from workflow.db import db
-from workflow.models import AuditEvent, Participation, Submission, SubmissionDocument, Unit, User
+from workflow.models import AuditEvent, Participation, Submission, SubmissionDocument, Unit
 from workflow.web.ics import AllDayEvent, calendar_text, escape_text, fold
 
 PAGE = "/campaigns/TGG-2019/units/STC"
@@ -24,20 +24,7 @@ UPLOAD = PAGE + "/upload"
 
 
 def sign_in(client, email: str):
-    """Sign in through the real form (conftest.login).
-
-    While the sign-in form cannot validate addresses (WTForms' Email() needs the
-    email_validator package, which requirements.txt lacks) the account is put in
-    the session the way Flask-Login does, so these pages can still be tested.
-    """
-    try:
-        import email_validator  # noqa: F401
-    except ImportError:
-        user = db.session.scalar(select(User).where(User.email == email))
-        with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
-        return None
+    """Sign in through the real form (conftest.login)."""
     return login(client, email)
 
 

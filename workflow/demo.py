@@ -90,7 +90,7 @@ def load_live(now: datetime, rng: random.Random) -> str | None:
     cal = calendar_for(None)
     spec.year = today.year
     spec.title = f"Đánh giá, xếp loại chuyên đề thi đua ứng dụng CNTT năm {today.year} (dữ liệu minh họa)"
-    spec.document_number = f"1270/STTTT-CNTT&BCVT (minh họa)"
+    spec.document_number = "1270/STTTT-CNTT&BCVT (minh họa)"
     spec.document_date = cal.sub_working_days(today, 10)
     spec.data_period = (today.replace(month=1, day=1), today)
     spec.deadline = cal.add_working_days(today, 4)

@@ -505,7 +505,7 @@ def run_tick(now: datetime) -> dict[str, int]:
         # each campaign is moved by one of them only.
         query = query.with_for_update(skip_locked=True, of=Campaign)
     campaigns = db.session.scalars(query).all()
-    moved = excluded_before = 0
+    moved = 0
     calendars: dict[int, VietnamCalendar] = {}
     for campaign in campaigns:
         cal = calendars.get(campaign.organizer_id)
@@ -517,8 +517,7 @@ def run_tick(now: datetime) -> dict[str, int]:
 
     planned = plan_reminders(now)
     db.session.flush()
-    return {"campaigns_checked": len(campaigns), "campaigns_moved": moved, "reminders_queued": planned,
-            "excluded_before": excluded_before}
+    return {"campaigns_checked": len(campaigns), "campaigns_moved": moved, "reminders_queued": planned}
 
 
 def count_by_status(campaign: Campaign, now: datetime) -> dict[str, int]:
