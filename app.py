@@ -62,6 +62,11 @@ class Config:
     #: The public address of the app, for links in mail.
     APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:5000")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: Drawn pages kept per web process (MiB; 0: none), served again while
+    #: nothing they show has changed (workflow/web/page_cache.py), at most
+    #: PAGE_CACHE_SECONDS old.
+    PAGE_CACHE_MB = float(os.environ.get("PAGE_CACHE_MB", "32"))
+    PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", "300"))
     #: Sign-in sessions end after this many hours.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=float(os.environ.get("SESSION_HOURS", "8")))
     SESSION_COOKIE_HTTPONLY = True

@@ -241,6 +241,8 @@ class Gunicorn:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self._log.close()
+        self.cache_lines = [line.split("page cache: ", 1)[1] for line in
+                            self.log_path.read_text(errors="replace").splitlines() if "page cache: " in line]
         # Keep the log only when something went wrong in it (its path is printed then).
         if os.environ.get("LOAD_KEEP_LOGS") != "1" and "ERROR" not in self.log_path.read_text(errors="replace"):
             self.log_path.unlink(missing_ok=True)
@@ -840,6 +842,10 @@ def main() -> int:
         d95 = ratios(routes[2][0], "p95_ms")
         say(f"goals: agency page within 2× of the trivial route: p95 ratio {a95:.1f} → "
             f"{'met' if a95 <= 2 else 'NOT met'}; dashboard p95 under 5×: {d95:.1f} → {'met' if d95 < 5 else 'NOT met'}")
+        if os.environ.get("LOAD_UNCACHED", "1") == "1":
+            uncached_round(env, workers, accounts, routes, clients, seconds, kind, name,
+                           base={k: v for k, v in results[routes[0][0]].items()})
+    cache_stats(server)  # after the workers stopped
     shutil.rmtree(uploads, ignore_errors=True)
     disk_full_phase(url, accounts)
 
@@ -852,6 +858,32 @@ def main() -> int:
     if os.environ.get("LOAD_KEEP_DB") != "1":
         drop_database(name)
     return 0
+
+
+def cache_stats(server: Gunicorn) -> None:
+    """How the page cache fared in each worker: the lines deploy/gunicorn.conf.py logs at worker exit."""
+    for line in getattr(server, "cache_lines", []):
+        say(f"  page cache, {line}")
+
+
+def uncached_round(env: dict, workers: int, accounts: dict, routes: list, clients: int, seconds: float, kind: str,
+                   database: str, base: dict) -> None:
+    """The same pages drawn for every request (PAGE_CACHE_MB=0): what a page costs when what it shows has
+    just changed, e.g. the dashboard while units keep uploading.  The dashboard is slow enough that 50
+    clients would only measure the queue: it gets 4 (one per worker)."""
+    say("without the page cache (PAGE_CACHE_MB=0: every request draws its page; the cost of a cache miss):")
+    with Gunicorn(dict(env, PAGE_CACHE_MB="0"), workers) as server:
+        cookies = {"admin": login(server.port, accounts["organizer_admin"]),
+                   "focal": login(server.port, accounts["focal_point"])}
+        healthz = None
+        for label, path, who in routes:
+            for _ in range(2 * workers):
+                get(server.port, path, cookies[who])
+            n = clients if "dashboard" not in label else workers
+            r = measure(server, path, cookies[who], n, seconds, kind, database=database)
+            r["drain_s"] = drain(server)
+            healthz = healthz or r
+            say(f"  {label:58s} {n:2d} clients: {fmt(r)}  p95 ×{r['p95_ms'] / healthz['p95_ms']:.1f} of /healthz")
 
 
 def gc_compare(server: Gunicorn, env: dict, workers: int, accounts: dict, path: str, n: int = 9) -> None:

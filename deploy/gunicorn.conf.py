@@ -78,3 +78,13 @@ def post_worker_init(worker):
     gc.collect()
     gc.freeze()
     gc.set_threshold(*thresholds)
+
+
+def worker_exit(server, worker):
+    """How the worker's page cache fared (workflow/web/page_cache.py): one line in the error log."""
+    app = getattr(worker, "wsgi", None)
+    cache = getattr(app, "extensions", {}).get("page_cache") if app is not None else None
+    if cache is not None:
+        served = cache.hits + cache.misses
+        server.log.info("page cache: worker %s: %d hit(s), %d miss(es) (%.0f %% kept), %d page(s) held",
+                        worker.pid, cache.hits, cache.misses, 100 * cache.hits / served if served else 0, len(cache))

@@ -12,6 +12,11 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 
 def init_app(app: Flask) -> None:
     database.init_app(app)
+    from flask_sqlalchemy.session import Session
+
+    from .revisions import install
+
+    install(Session)  # every change through db.session counts (workflow/revisions.py)
     migrate.init_app(app, database)
     from . import models  # noqa: F401  (register the tables)
     from .cli import register_cli

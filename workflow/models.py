@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -370,3 +371,19 @@ class IdempotencyRecord(db.Model):
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Revision(db.Model):
+    """A change counter of one scope (a campaign, a unit's dossier, an organizer…).
+
+    Bumped in the same transaction as the change it counts (``workflow.revisions``);
+    a cached page is served only while the counters it was drawn under are unchanged.
+    """
+
+    __tablename__ = "revision"
+
+    #: c campaign · cu any unit of the campaign · p a participation · o organizer · u user · g everyone
+    kind: Mapped[str] = mapped_column(String(2), primary_key=True)
+    #: The scope's id (0 for ``g``).
+    ref_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -6,6 +6,7 @@ import calendar as pycalendar
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Callable
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -13,12 +14,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.exceptions import NotFound
 from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from .. import operations as ops
+from .. import revisions
 from ..calendars import OverrideError, add_override, calendar_for, remove_override
 from ..db import db, utcnow
 from ..machine import MANUAL_STEPS, STATES, state_name
@@ -27,7 +29,7 @@ from ..standing import DEFAULT_TIERS, STATUSES, status_name
 from ..timeline import MILESTONES
 from ..workdays import WEEKDAYS_VI, format_day
 from . import dashboard_queries as dq
-from . import lang
+from . import lang, page_cache
 from .access import campaign_or_404, is_organizer_side, may_manage, require_roles, unit_or_404, visible_unit_ids
 from .timeline_svg import axis_range, render_timeline_svg
 
@@ -225,7 +227,20 @@ def _svg(campaign: Campaign, timeline, today: date, cal) -> str:
                                element_id=f"timeline-{campaign.id}")
 
 
+@cache
+def _dashboard_scopes_query():
+    c = revisions.counter
+    return page_cache.page_query(c(revisions.CAMPAIGN, Campaign.id), c(revisions.CAMPAIGN_UNITS, Campaign.id),
+                                 c(revisions.ORGANIZER, Campaign.organizer_id), c(revisions.GLOBAL, 0))
+
+
+def _dashboard_scopes(code: str):
+    """What a campaign's dashboard shows depends on: the campaign, all its units, the organizer, the calendar."""
+    return _dashboard_scopes_query(), {"code": code}
+
+
 @bp.get("/campaigns/<code>")
+@page_cache.cached(_dashboard_scopes)
 @login_required
 def campaign(code: str):
     """The campaign's dashboard: where it stands, who has sent, what is overdue, what to do."""

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import load_only
 
 from notifications.models import OutboxMail
 
@@ -52,8 +53,11 @@ def campaign_units(campaign: Campaign) -> dict[int, Unit]:
     The caller keeps the returned mapping alive while it reads
     ``Participation.unit``: the session's identity map answers it then.
     """
+    # Only what the dashboard shows: the e-mail lists (JSON, one decode per unit) stay unread.
     rows = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id)
-                              .where(Participation.campaign_id == campaign.id)).all()
+                              .where(Participation.campaign_id == campaign.id)
+                              .options(load_only(Unit.organizer_id, Unit.code, Unit.name, Unit.group,
+                                                 Unit.parent_id))).all()
     return {u.id: u for u in rows}
 
 

@@ -8,6 +8,7 @@ clients without cookies, is opened by a signed token instead of a sign-in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,19 +17,19 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from .. import operations as ops
-from .. import standing
+from .. import revisions, standing
 from ..campaign_files import KNOWN_GROUPS
 from ..db import db, utcnow
 from ..models import Campaign, Participation, SubmissionDocument, Unit, User
 from ..storage import ALLOWED, DocumentRefused, remove_stored, store_document
 from ..timeline import Timeline
 from ..workdays import VietnamCalendar, format_day
-from . import lang, request_received_at
+from . import lang, page_cache, request_received_at
 from .access import campaign_or_404, is_organizer_side, may_manage, unit_or_404
 from .ics import AllDayEvent, calendar_text
 
@@ -222,7 +223,22 @@ def _render(campaign: Campaign, unit: Unit, p: Participation, status: int = 200)
     return render_template("unit/page.html", **_page_context(campaign, unit, p)), status
 
 
+@cache
+def _page_scopes_query():
+    c = revisions.counter
+    return (page_cache.page_query(c(revisions.CAMPAIGN, Campaign.id), c(revisions.PARTICIPATION, Participation.id),
+                                  c(revisions.ORGANIZER, Campaign.organizer_id), c(revisions.GLOBAL, 0))
+            .join(Unit, and_(Unit.organizer_id == Campaign.organizer_id, Unit.code == bindparam("unit_code")))
+            .join(Participation, and_(Participation.campaign_id == Campaign.id, Participation.unit_id == Unit.id)))
+
+
+def _page_scopes(code: str, unit_code: str):
+    """What a unit's page shows depends on: its campaign, its dossier, the organizer, the shared calendar."""
+    return _page_scopes_query(), {"code": code, "unit_code": unit_code}
+
+
 @bp.get("/campaigns/<code>/units/<unit_code>")
+@page_cache.cached(_page_scopes)
 @login_required
 def page(code: str, unit_code: str):
     """Show a unit's status, countdown, required documents, upload form, receipt and history."""

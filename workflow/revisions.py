@@ -1,0 +1,172 @@
+"""Change counters that tell a cached page whether what it shows has changed.
+
+A page drawn from the database is kept (``workflow.web.page_cache``) together
+with the counters of the scopes it depends on, e.g. the agency page of unit U
+in campaign C depends on C's settings (``c``), U's dossier in C (``p``), the
+organizer's units and calendar (``o``), the shared calendar (``g``) and the
+viewer (``u``).  Every transaction that changes one of those bumps its counter
+in the same transaction, so a reader that sees the new data also sees the new
+counter, and one that reads the counters first never keeps a page older than
+its counters (``read`` is the first query of a cached request).
+
+Counting happens by itself for ORM changes (``after_flush`` maps each changed
+object to its scopes, ``before_commit`` bumps them).  Set-based statements that
+bypass the ORM (the tick's exclusion, the dispatcher's status updates) call
+``touch`` with the scopes they change.  Counters are bumped in a sorted order at
+the very end of the transaction, so two writers never wait on each other in
+opposite orders and the row lock of a busy counter is held only for the commit.
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+from typing import Iterable, Iterator
+
+from sqlalchemy import event, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+#: Scope kinds.
+CAMPAIGN = "c"          # the campaign itself, its milestones, and set-based changes of all its units
+CAMPAIGN_UNITS = "cu"   # any unit's standing in the campaign, its audit trail, its sent or failed mail
+PARTICIPATION = "p"     # one unit's dossier in one campaign
+SUBMISSION = "s"        # internal: resolved to its participation before counting
+ORGANIZER = "o"         # the organizer, its units, its calendar decisions
+USER = "u"              # one person's account
+GLOBAL = "g"            # calendar decisions for everyone
+
+Scope = tuple[str, int]
+_KEY = "hanchot_revisions"
+
+
+def touch(session: Session, *scopes: Scope) -> None:
+    """Count these scopes as changed when ``session`` commits."""
+    session.info.setdefault(_KEY, set()).update(scopes)
+
+
+def scopes_of(obj) -> Iterator[Scope]:
+    """The scopes a changed ORM object belongs to."""
+    from notifications.models import OutboxMail
+
+    from .models import (AuditEvent, CalendarOverride, Campaign, Milestone, Organizer, Participation, Submission,
+                         SubmissionDocument, Unit, User)
+
+    if isinstance(obj, Participation):
+        yield PARTICIPATION, obj.id
+        yield CAMPAIGN_UNITS, obj.campaign_id
+    elif isinstance(obj, Submission):
+        yield PARTICIPATION, obj.participation_id
+    elif isinstance(obj, SubmissionDocument):
+        yield SUBMISSION, obj.submission_id
+    elif isinstance(obj, AuditEvent):
+        if obj.campaign_id is not None:
+            yield CAMPAIGN_UNITS, obj.campaign_id
+    elif isinstance(obj, Campaign):
+        yield CAMPAIGN, obj.id
+    elif isinstance(obj, Milestone):
+        yield CAMPAIGN, obj.campaign_id
+    elif isinstance(obj, (Unit, CalendarOverride)):
+        yield (ORGANIZER, obj.organizer_id) if obj.organizer_id is not None else (GLOBAL, 0)
+    elif isinstance(obj, Organizer):
+        yield ORGANIZER, obj.id
+    elif isinstance(obj, User):
+        yield USER, obj.id
+    elif isinstance(obj, OutboxMail):
+        if obj.campaign_id is not None and obj.status in ("sent", "failed"):
+            yield CAMPAIGN_UNITS, obj.campaign_id
+
+
+def _after_flush(session: Session, _context) -> None:
+    touched = session.info.setdefault(_KEY, set())
+    for obj in chain(session.new, session.deleted):
+        touched.update(s for s in scopes_of(obj) if s[1] is not None)
+    for obj in session.dirty:
+        if session.is_modified(obj, include_collections=False):
+            touched.update(s for s in scopes_of(obj) if s[1] is not None)
+
+
+def _resolve(session: Session, scopes: set[Scope]) -> set[Scope]:
+    """Submissions → their participation; participations → also their campaign's ``cu``."""
+    from .models import Participation, Submission
+
+    out = {s for s in scopes if s[0] != SUBMISSION}
+    submission_ids = [i for k, i in scopes if k == SUBMISSION]
+    if submission_ids:
+        out.update((PARTICIPATION, pid) for pid in session.scalars(
+            select(Submission.participation_id).where(Submission.id.in_(submission_ids))))
+    participations = {i for k, i in out if k == PARTICIPATION}
+    campaigns = {i for k, i in out if k == CAMPAIGN_UNITS}
+    if participations:
+        # Usually known already: the participation object changed in the same transaction.
+        from sqlalchemy.orm.util import identity_key
+
+        unknown = []
+        for pid in participations:
+            obj = session.identity_map.get(identity_key(Participation, pid))
+            if obj is not None and "campaign_id" in obj.__dict__:
+                campaigns.add(obj.campaign_id)
+            else:
+                unknown.append(pid)
+        if unknown:
+            campaigns.update(session.scalars(select(Participation.campaign_id).where(Participation.id.in_(unknown))))
+        out.update((CAMPAIGN_UNITS, cid) for cid in campaigns)
+    return out
+
+
+def bump(session: Session, scopes: Iterable[Scope]) -> None:
+    """Add one to each scope's counter (creating it), in a sorted order."""
+    from .models import Revision
+
+    scopes = sorted(_resolve(session, set(scopes)))
+    if not scopes:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = Revision.__table__
+    stmt = insert(table).values([{"kind": k, "ref_id": i, "value": 1} for k, i in scopes])
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.kind, table.c.ref_id],
+                                      set_={"value": table.c.value + 1})
+    session.execute(stmt)
+
+
+def _before_commit(session: Session) -> None:
+    if not session.info.get(_KEY) and not (session.new or session.dirty or session.deleted):
+        return
+    session.flush()  # the last changes reach after_flush first
+    touched = session.info.pop(_KEY, None)
+    if touched:
+        bump(session, touched)
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_KEY, None)
+
+
+def counter(kind: str, ref_id):
+    """A scalar subquery of one scope's counter (0 when never changed): for a query that reads
+    what a page is about and its counters in one statement, hence one snapshot."""
+    from sqlalchemy import func
+
+    from .models import Revision
+
+    return func.coalesce(select(Revision.value).where(Revision.kind == kind, Revision.ref_id == ref_id)
+                         .scalar_subquery(), 0)
+
+
+def read(session: Session, scopes: Iterable[Scope]) -> tuple[int, ...]:
+    """The counters of ``scopes``, in that order (0 for a scope never changed)."""
+    from .models import Revision
+
+    scopes = list(scopes)
+    rows = session.execute(select(Revision.kind, Revision.ref_id, Revision.value)
+                           .where(tuple_(Revision.kind, Revision.ref_id).in_(scopes))).all()
+    found = {(k, i): v for k, i, v in rows}
+    return tuple(found.get(s, 0) for s in scopes)
+
+
+def install(session_class: type[Session]) -> None:
+    """Count changes made through sessions of this class (idempotent)."""
+    for name, fn in (("after_flush", _after_flush), ("before_commit", _before_commit),
+                     ("after_commit", _forget), ("after_rollback", _forget)):
+        if not event.contains(session_class, name, fn):
+            event.listen(session_class, name, fn)
