@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
 
 import time_machine
@@ -78,3 +79,36 @@ def test_a_database_outage_is_a_clean_503_then_recovers(client, two_provinces, m
         api = client.get("/api/v1/campaigns", headers={"Authorization": "Bearer hc_8932ec46_" + "a" * 43})
         assert api.status_code == 503 and api.mimetype == "application/problem+json"
     assert client.get("/campaigns/TGG-2019").status_code == 200  # still signed in, no restart
+
+
+def test_the_database_going_away_mid_request_is_a_503_not_a_500(app, client, two_provinces, monkeypatch):
+    """PostgreSQL restarted while an upload runs, after the user was loaded: the rollback expires the
+    user, and the 503 page must not ask the dead database for the user's language or name."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    from workflow import operations
+
+    with time_machine.travel(local(2019, 10, 24, 9, 0), tick=False):
+        login(client, "stc@tgg.example")
+        state = {"down": False}
+        execute, timeline_of = Session.execute, operations.timeline_of
+
+        def maybe_down(self, *args, **kwargs):
+            if state["down"]:
+                raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+            return execute(self, *args, **kwargs)
+
+        def going_down(*args, **kwargs):
+            state["down"] = True
+            return timeline_of(*args, **kwargs)
+
+        with monkeypatch.context() as m:
+            m.setattr(Session, "execute", maybe_down)
+            m.setattr(operations, "timeline_of", going_down)
+            r = client.post("/campaigns/TGG-2019/units/STC/upload",
+                            data={"documents": [(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "a.pdf")]},
+                            content_type="multipart/form-data")
+        assert r.status_code == 503
+        assert "tạm thời không truy cập được cơ sở dữ liệu" in r.get_data(as_text=True)
+        assert client.get("/campaigns/TGG-2019/units/STC").status_code == 200  # back, still signed in

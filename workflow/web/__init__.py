@@ -277,6 +277,9 @@ def _register_errors(app: Flask) -> None:
     def _db_down(exc):
         g.database_down = True
         db.session.rollback()
+        # The rollback expired the signed-in user; the 503 page must not reload it (its language, its
+        # name in the menu) from the database that just went away: drawn as for a visitor.
+        g._login_user = login_manager.anonymous_user()
         app.logger.warning("database unavailable: %s", exc.__class__.__name__)
         return page(503)
 
