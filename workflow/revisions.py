@@ -91,27 +91,29 @@ def _resolve(session: Session, scopes: set[Scope]) -> set[Scope]:
     from .models import Participation, Submission
 
     out = {s for s in scopes if s[0] != SUBMISSION}
-    submission_ids = [i for k, i in scopes if k == SUBMISSION]
-    if submission_ids:
-        out.update((PARTICIPATION, pid) for pid in session.scalars(
-            select(Submission.participation_id).where(Submission.id.in_(submission_ids))))
+    # Usually known without a query: the objects changed in the same transaction are in the session.
+    submissions = _known(session, Submission, "participation_id", {i for k, i in scopes if k == SUBMISSION})
+    out.update((PARTICIPATION, pid) for pid in submissions)
     participations = {i for k, i in out if k == PARTICIPATION}
-    campaigns = {i for k, i in out if k == CAMPAIGN_UNITS}
     if participations:
-        # Usually known already: the participation object changed in the same transaction.
-        from sqlalchemy.orm.util import identity_key
-
-        unknown = []
-        for pid in participations:
-            obj = session.identity_map.get(identity_key(Participation, pid))
-            if obj is not None and "campaign_id" in obj.__dict__:
-                campaigns.add(obj.campaign_id)
-            else:
-                unknown.append(pid)
-        if unknown:
-            campaigns.update(session.scalars(select(Participation.campaign_id).where(Participation.id.in_(unknown))))
-        out.update((CAMPAIGN_UNITS, cid) for cid in campaigns)
+        out.update((CAMPAIGN_UNITS, cid) for cid in _known(session, Participation, "campaign_id", participations))
     return out
+
+
+def _known(session: Session, model, column: str, ids: set[int]) -> set:
+    """``column`` of the rows ``ids`` of ``model``: from the session's identity map, else one query."""
+    from sqlalchemy.orm.util import identity_key
+
+    found, unknown = set(), []
+    for i in ids:
+        obj = session.identity_map.get(identity_key(model, i))
+        if obj is not None and column in obj.__dict__:
+            found.add(obj.__dict__[column])
+        else:
+            unknown.append(i)
+    if unknown:
+        found.update(session.scalars(select(getattr(model, column)).where(model.id.in_(unknown))))
+    return found
 
 
 def bump(session: Session, scopes: Iterable[Scope]) -> None:
