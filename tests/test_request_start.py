@@ -60,6 +60,7 @@ def test_an_implausible_stamp_is_ignored(app, client, two_provinces):
 
 def test_a_database_outage_is_a_clean_503_then_recovers(client, two_provinces, monkeypatch):
     """PostgreSQL restarting: pages answer 503 in Vietnamese (not 500, not a sign-in page), then work again."""
+    from sqlalchemy.engine import Connection
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
@@ -72,6 +73,7 @@ def test_a_database_outage_is_a_clean_503_then_recovers(client, two_provinces, m
     with monkeypatch.context() as m:
         for name in ("execute", "scalar", "scalars", "get"):
             m.setattr(Session, name, down)
+        m.setattr(Connection, "execute", down)  # the page cache reads its counters through Core
         for path in ("/campaigns/TGG-2019", "/campaigns/TGG-2019/units/STC", "/readyz"):
             r = client.get(path)
             assert r.status_code == 503, (path, r.status_code)
@@ -112,3 +114,37 @@ def test_the_database_going_away_mid_request_is_a_503_not_a_500(app, client, two
         assert r.status_code == 503
         assert "tạm thời không truy cập được cơ sở dữ liệu" in r.get_data(as_text=True)
         assert client.get("/campaigns/TGG-2019/units/STC").status_code == 200  # back, still signed in
+
+
+def test_connections_the_server_closed_are_replaced_before_use(app, client, two_provinces):
+    """The server closes every pooled connection (a restart, pg_terminate_backend): the next requests
+    get fresh ones, with no error and no SELECT 1 per request (workflow/db.py)."""
+    import time
+
+    import pytest
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("closing a pooled connection from the server side is PostgreSQL's (SQLite has no server)")
+    assert not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping")
+    with time_machine.travel(local(2019, 10, 24, 9, 0), tick=False):
+        login(client, "admin@tgg.example")
+        assert client.get("/campaigns/TGG-2019").status_code == 200
+        assert db.engine.pool.checkedin() >= 1
+        db.session.remove()
+        admin = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool,
+                              isolation_level="AUTOCOMMIT")
+        others = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        with admin.connect() as conn:
+            killed = [pid for (pid,) in conn.execute(others)]
+            assert killed
+            for pid in killed:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            for _ in range(100):  # until the server has closed them
+                if not set(killed) & {pid for (pid,) in conn.execute(others)}:
+                    break
+                time.sleep(0.05)
+        admin.dispose()
+        for path in ("/campaigns/TGG-2019", "/campaigns/TGG-2019/units/STC", "/campaigns/TGG-2019/audit"):
+            assert client.get(path).status_code == 200, path

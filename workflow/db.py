@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import select
 from datetime import datetime, timedelta, timezone
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -91,3 +94,22 @@ def _sqlite_foreign_keys_on(dbapi_connection, connection_record):
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+@event.listens_for(Pool, "checkout")
+def _closed_by_the_server(dbapi_connection, connection_record, connection_proxy):
+    """A pooled PostgreSQL connection that the server closed (a restart, an administrator) is
+    replaced before use, without a round trip: an idle connection's socket has nothing to read
+    unless the server sent its goodbye (``FATAL: terminating connection``) or hung up.  This is
+    what ``pool_pre_ping`` (a ``SELECT 1`` per checkout) is for, at a fraction of its cost; a
+    server that vanished without a word is still noticed at the first statement (one 503, and
+    SQLAlchemy drops the pool's older connections)."""
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None or type(dbapi_connection).__module__.startswith("sqlite3"):
+        return
+    try:
+        readable, _, _ = select.select([fileno()], [], [], 0)
+    except (OSError, ValueError) as exc:  # already closed on our side
+        raise DisconnectionError(f"connection unusable: {exc}") from exc
+    if readable:
+        raise DisconnectionError("the database server closed this connection")
