@@ -32,7 +32,6 @@ import flask_mail
 from flask import current_app
 from flask_mail import Mail, Message
 from sqlalchemy import bindparam, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow import revisions
@@ -225,6 +224,9 @@ def dispatch(now: datetime | None = None, batch_size: int | None = None, worker:
                     db.session.execute(_ASYNC_COMMIT)
                 sent_at = utcnow()
                 marked = db.session.execute(_MARK_SENT, {"id": row.id, "worker": worker, "sent_at": sent_at}).rowcount
+                if marked and row.kind in REMINDER_KINDS and row.campaign_id is not None:
+                    # The dashboard counts reminders sent: its kept page must go with this mark.
+                    revisions.bump(db.session, [(revisions.CAMPAIGN_UNITS, row.campaign_id)])
                 db.session.commit()
                 if not marked:  # our claim was taken back: never complete this message
                     raise _ClaimLost(f"row {row.id} is no longer claimed by {worker}")
@@ -253,26 +255,11 @@ def dispatch(now: datetime | None = None, batch_size: int | None = None, worker:
                 return result
     finally:
         session.expire_on_commit = expire_on_commit
-        _count_sent(rows)
         try:
             host.quit()
         except (OSError, smtplib.SMTPException, AttributeError):
             host.close()
     return result
-
-
-def _count_sent(rows: list[OutboxMail]) -> None:
-    """Marks of "sent" bypass the ORM: tell the dashboards' cache once a batch."""
-    campaigns = {r.campaign_id for r in rows if r.status == "sent" and r.campaign_id is not None}
-    if not campaigns:
-        return
-    try:
-        revisions.touch(db.session, *((revisions.CAMPAIGN_UNITS, c) for c in campaigns))
-        db.session.commit()
-    except SQLAlchemyError:
-        db.session.rollback()
-        log.warning("mail: could not count %d campaign(s) as changed; their dashboards may lag until the next "
-                    "change", len(campaigns))
 
 
 def _answered(row: OutboxMail, exc: _Refused, result: DispatchResult, now: datetime) -> None:

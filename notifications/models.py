@@ -41,7 +41,9 @@ class OutboxMail(db.Model):
     body_html: Mapped[str] = mapped_column(Text, default="")
     #: Stable across retries, so a receiving server can tell a message again.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: (The old value is kept when it changes: leaving "sent" or "failed" changes the dashboard,
+    #: workflow/revisions.py.)
+    status: Mapped[str] = mapped_column(String(16), default="pending", active_history=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: A reminder is worth sending only until then (end of office hours).

@@ -249,6 +249,44 @@ def test_a_change_counts_in_its_scopes_and_a_rollback_counts_nothing(app, two_pr
     assert counters()[(revisions.CAMPAIGN, campaign.id)] > now.get((revisions.CAMPAIGN, campaign.id), 0)
 
 
+def test_a_savepoint_neither_loses_nor_counts_early(app, two_provinces):
+    campaign, unit = stc()
+    p = db.session.scalar(select(Participation).where(Participation.campaign_id == campaign.id,
+                                                      Participation.unit_id == unit.id))
+    db.session.commit()
+    start = counters()
+    p.returned_reason = "before the savepoint"
+    db.session.flush()
+    inner = db.session.begin_nested()
+    campaign.title = campaign.title + " (sửa)"
+    db.session.flush()
+    inner.rollback()  # what the transaction changed before it still counts
+    released = db.session.begin_nested()
+    unit.name = unit.name + " (sửa)"
+    released.commit()  # released, not committed: nothing counted (nor locked) yet
+    assert counters() == start
+    db.session.commit()
+    now = counters()
+    assert now[(revisions.PARTICIPATION, p.id)] == start.get((revisions.PARTICIPATION, p.id), 0) + 1
+    assert now[(revisions.ORGANIZER, unit.organizer_id)] == start.get((revisions.ORGANIZER, unit.organizer_id), 0) + 1
+
+
+def test_mail_leaving_sent_counts_for_the_dashboard(app, two_provinces):
+    from notifications.models import OutboxMail
+
+    campaign, unit = stc()
+    mail = OutboxMail(key="k1", campaign_id=campaign.id, unit_id=unit.id, kind="reminder", occurrence="x",
+                      recipient="stc@tgg.example", language="vi", subject="s", body_text="b", body_html="",
+                      message_id="<m@x>", status="sent", attempts=1, next_attempt_at=MONDAY, claimed_by="",
+                      last_error="", created_at=MONDAY)
+    db.session.add(mail)
+    db.session.commit()
+    sent = counters()[(revisions.CAMPAIGN_UNITS, campaign.id)]
+    mail.status = "pending"  # a 4xx after the final dot: no longer counted as sent
+    db.session.commit()
+    assert counters()[(revisions.CAMPAIGN_UNITS, campaign.id)] == sent + 1
+
+
 # -- the store itself ------------------------------------------------------------------
 
 def kept(size: int, stamp=(1,), day=date(2019, 10, 21)) -> Kept:

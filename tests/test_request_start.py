@@ -148,3 +148,33 @@ def test_connections_the_server_closed_are_replaced_before_use(app, client, two_
         admin.dispose()
         for path in ("/campaigns/TGG-2019", "/campaigns/TGG-2019/units/STC", "/campaigns/TGG-2019/audit"):
             assert client.get(path).status_code == 200, path
+
+
+def test_the_connection_check_works_with_descriptors_beyond_1024(app, client, two_provinces):
+    """A busy worker's sockets and files push a new database connection past descriptor 1024, where
+    select() refuses to look: the check must not turn every request into an error."""
+    import os
+    import resource
+
+    import pytest
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the socket check is for PostgreSQL connections (SQLite has none)")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit of open files is {hard}: cannot reach descriptor 1024")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200) if hard == resource.RLIM_INFINITY
+                                                else min(max(soft, 1200), hard), hard))
+    held = []
+    try:
+        with time_machine.travel(local(2019, 10, 24, 9, 0), tick=False):
+            login(client, "admin@tgg.example")
+            db.session.remove()
+            db.engine.dispose()  # the next connection is a new one, on a high descriptor
+            held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1050)]
+            assert client.get("/campaigns/TGG-2019").status_code == 200
+            assert db.session.connection().connection.dbapi_connection.fileno() >= 1024
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -107,9 +107,14 @@ def _closed_by_the_server(dbapi_connection, connection_record, connection_proxy)
     fileno = getattr(dbapi_connection, "fileno", None)
     if fileno is None or type(dbapi_connection).__module__.startswith("sqlite3"):
         return
+    if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+        raise DisconnectionError("connection already closed or broken")
     try:
-        readable, _, _ = select.select([fileno()], [], [], 0)
-    except (OSError, ValueError) as exc:  # already closed on our side
+        # poll, not select: select() refuses descriptors from 1024 on, which a busy worker reaches.
+        poller = select.poll()
+        poller.register(fileno(), select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR)
+        events = poller.poll(0)
+    except Exception as exc:  # psycopg raises its OperationalError for a socket already gone
         raise DisconnectionError(f"connection unusable: {exc}") from exc
-    if readable:
+    if events:
         raise DisconnectionError("the database server closed this connection")

@@ -73,8 +73,13 @@ def scopes_of(obj) -> Iterator[Scope]:
     elif isinstance(obj, User):
         yield USER, obj.id
     elif isinstance(obj, OutboxMail):
-        if obj.campaign_id is not None and obj.status in ("sent", "failed"):
-            yield CAMPAIGN_UNITS, obj.campaign_id
+        # Shown on the dashboard: mail sent (reminders) and failed; leaving either state counts too.
+        if obj.campaign_id is not None:
+            from sqlalchemy import inspect
+
+            history = inspect(obj).attrs.status.history
+            if {obj.status, *history.deleted} & {"sent", "failed"}:
+                yield CAMPAIGN_UNITS, obj.campaign_id
 
 
 def _after_flush(session: Session, _context) -> None:
@@ -132,6 +137,8 @@ def bump(session: Session, scopes: Iterable[Scope]) -> None:
 
 
 def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: counted with the whole transaction, at its commit, last
     if not session.info.get(_KEY) and not (session.new or session.dirty or session.deleted):
         return
     session.flush()  # the last changes reach after_flush first
@@ -140,8 +147,11 @@ def _before_commit(session: Session) -> None:
         bump(session, touched)
 
 
-def _forget(session: Session) -> None:
-    session.info.pop(_KEY, None)
+def _forget(session: Session, transaction) -> None:
+    """The transaction ended (committed: counted already; rolled back: nothing to count).  Only the
+    outermost one: a savepoint rolled back leaves what the transaction changed before it."""
+    if transaction.parent is None:
+        session.info.pop(_KEY, None)
 
 
 def counter(kind: str, ref_id):
@@ -169,6 +179,6 @@ def read(session: Session, scopes: Iterable[Scope]) -> tuple[int, ...]:
 def install(session_class: type[Session]) -> None:
     """Count changes made through sessions of this class (idempotent)."""
     for name, fn in (("after_flush", _after_flush), ("before_commit", _before_commit),
-                     ("after_commit", _forget), ("after_rollback", _forget)):
+                     ("after_transaction_end", _forget)):
         if not event.contains(session_class, name, fn):
             event.listen(session_class, name, fn)

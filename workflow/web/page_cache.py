@@ -21,6 +21,7 @@ memory (least recently used pages go first); 0 turns the cache off.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -40,8 +41,9 @@ from .. import revisions
 from ..db import db, utcnow
 from ..models import Campaign, Organizer, User
 
-#: Stands for the CSRF token in a kept page (a noncharacter: never in real text).
-MARKER = "\ufdd0csrf\ufdd0".encode()
+#: Stands for the CSRF token in a kept page: noncharacters around a secret of this process, so that
+#: no text a person typed can be taken for it.
+MARKER = f"\ufdd0csrf-{secrets.token_hex(8)}\ufdd0".encode()
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,10 @@ def init_app(app: Flask) -> None:
 def page_query(*counters) -> Select:
     """The statement a resolver starts from: the campaign ``:code`` seen by the signed-in user
     ``:viewer`` (active, of the campaign's organizer), with the organizer's time zone, the user's
-    language, the given counters and the user's own; a resolver joins what else its page is about."""
-    return (select(Organizer.timezone, User.language, *counters, revisions.counter(revisions.USER, User.id))
+    language, then what the kept page must match: the campaign's id, the given counters (or ids)
+    and the user's counter; a resolver joins what else its page is about."""
+    return (select(Organizer.timezone, User.language, Campaign.id, *counters,
+                   revisions.counter(revisions.USER, User.id))
             .select_from(Campaign)
             .join(Organizer, Organizer.id == Campaign.organizer_id)
             .join(User, and_(User.id == bindparam("viewer"), User.organizer_id == Campaign.organizer_id,

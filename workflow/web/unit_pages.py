@@ -226,7 +226,8 @@ def _render(campaign: Campaign, unit: Unit, p: Participation, status: int = 200)
 @cache
 def _page_scopes_query():
     c = revisions.counter
-    return (page_cache.page_query(c(revisions.CAMPAIGN, Campaign.id), c(revisions.PARTICIPATION, Participation.id),
+    return (page_cache.page_query(Participation.id, c(revisions.CAMPAIGN, Campaign.id),
+                                  c(revisions.PARTICIPATION, Participation.id),
                                   c(revisions.ORGANIZER, Campaign.organizer_id), c(revisions.GLOBAL, 0))
             .join(Unit, and_(Unit.organizer_id == Campaign.organizer_id, Unit.code == bindparam("unit_code")))
             .join(Participation, and_(Participation.campaign_id == Campaign.id, Participation.unit_id == Unit.id)))
