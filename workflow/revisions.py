@@ -19,10 +19,11 @@ opposite orders and the row lock of a busy counter is held only for the commit.
 
 from __future__ import annotations
 
+from functools import cache
 from itertools import chain
 from typing import Iterable, Iterator
 
-from sqlalchemy import event, select, tuple_
+from sqlalchemy import bindparam, event, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -123,17 +124,23 @@ def _known(session: Session, model, column: str, ids: set[int]) -> set:
 
 def bump(session: Session, scopes: Iterable[Scope]) -> None:
     """Add one to each scope's counter (creating it), in a sorted order."""
-    from .models import Revision
-
     scopes = sorted(_resolve(session, set(scopes)))
     if not scopes:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(_upsert(session.get_bind().dialect.name), [{"kind": k, "ref_id": i} for k, i in scopes])
+
+
+@cache
+def _upsert(dialect: str):
+    """One statement, built and compiled once per dialect; several scopes go in one execution, in
+    their sorted order."""
+    from .models import Revision
+
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = Revision.__table__
-    stmt = insert(table).values([{"kind": k, "ref_id": i, "value": 1} for k, i in scopes])
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.kind, table.c.ref_id],
+    stmt = insert(table).values(kind=bindparam("kind"), ref_id=bindparam("ref_id"), value=1)
+    return stmt.on_conflict_do_update(index_elements=[table.c.kind, table.c.ref_id],
                                       set_={"value": table.c.value + 1})
-    session.execute(stmt)
 
 
 def _before_commit(session: Session) -> None:
