@@ -69,6 +69,9 @@ class Config:
     #: PAGE_CACHE_SECONDS old.
     PAGE_CACHE_MB = float(os.environ.get("PAGE_CACHE_MB", "32"))
     PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", "300"))
+    #: How passwords are hashed (werkzeug's scrypt, n=32768). Not read from the
+    #: environment: only the test suite sets a cheaper one.
+    PASSWORD_HASH_METHOD = "scrypt"
     #: Sign-in sessions end after this many hours.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=float(os.environ.get("SESSION_HOURS", "8")))
     SESSION_COOKIE_HTTPONLY = True

@@ -26,6 +26,7 @@ from app import create_app  # noqa: E402
 from workflow.db import db  # noqa: E402
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_PASSWORD_HASH = "scrypt:1024:8:1"
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 EXAMPLES = ROOT / "examples"
 
@@ -112,7 +113,10 @@ class IsolatedClient(FlaskClient):
 @pytest.fixture
 def app(migrated, tmp_path):
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated,
-                      "UPLOAD_FOLDER": str(tmp_path / "uploads"), "WTF_CSRF_ENABLED": False})
+                      "UPLOAD_FOLDER": str(tmp_path / "uploads"), "WTF_CSRF_ENABLED": False,
+                      # scrypt with n=1024 instead of 32768: 3 ms a hash instead of 90, for the hundreds
+                      # of accounts and sign-ins below (test_auth checks the real setting).
+                      "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH})
     app.test_client_class = IsolatedClient
     with app.app_context():
         _empty_tables()

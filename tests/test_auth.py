@@ -152,3 +152,16 @@ def test_security_headers(client):
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
     body = r.get_data(as_text=True)
     assert "<script>" not in body and " style=" not in body  # nothing inline for the CSP to refuse
+
+
+def test_passwords_are_hashed_with_scrypt_n_32768_outside_the_test_suite(migrated, tmp_path):
+    """The suite lowers scrypt's cost to sign in quickly (conftest); the app itself never does."""
+    from app import create_app
+    from tests.conftest import TEST_PASSWORD_HASH
+    from workflow.accounts import hash_password
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": migrated, "UPLOAD_FOLDER": str(tmp_path)})
+    assert app.config["PASSWORD_HASH_METHOD"] == "scrypt"
+    with app.app_context():
+        assert hash_password("mat-khau-thu-nghiem").startswith("scrypt:32768:8:1$")
+    assert TEST_PASSWORD_HASH != app.config["PASSWORD_HASH_METHOD"]

@@ -37,6 +37,15 @@ def check_password_strength(password: str) -> None:
                            f"The password needs at least {MIN_PASSWORD} characters.", "password")
 
 
+def hash_password(password: str) -> str:
+    """Werkzeug's scrypt (n=32768, r=8, p=1) unless the app's PASSWORD_HASH_METHOD says otherwise:
+    only the test suite lowers it, to sign in hundreds of times in seconds (as Django's tests do)."""
+    from flask import current_app, has_app_context
+
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
+    return generate_password_hash(password, method=method)
+
+
 def create_user(*, email: str, role: str, organizer: Organizer, unit: Unit | None = None, name: str = "",
                 password: str = "", language: str = "vi", actor: str = "cli") -> User:
     email = email.strip().lower()
@@ -55,7 +64,7 @@ def create_user(*, email: str, role: str, organizer: Organizer, unit: Unit | Non
                 language=language if language in ("vi", "en") else "vi")
     if password:
         check_password_strength(password)
-        user.password_hash = generate_password_hash(password)
+        user.password_hash = hash_password(password)
     db.session.add(user)
     db.session.flush()
     record(actor=actor, action="user.created", organizer_id=organizer.id, unit_id=user.unit_id,
@@ -65,7 +74,7 @@ def create_user(*, email: str, role: str, organizer: Organizer, unit: Unit | Non
 
 def set_password(user: User, password: str, *, actor: str) -> None:
     check_password_strength(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     record(actor=actor, action="user.password_set", organizer_id=user.organizer_id, to_value=user.email)
 
 
