@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from contextlib import contextmanager
 from datetime import date
 
@@ -68,6 +69,11 @@ def stc(campaign_code: str = "TGG-2019") -> tuple[Campaign, Unit]:
     campaign = db.session.scalar(select(Campaign).where(Campaign.code == campaign_code))
     unit = db.session.scalar(select(Unit).where(Unit.organizer_id == campaign.organizer_id, Unit.code == "STC"))
     return campaign, unit
+
+
+def participation(campaign: Campaign, unit: Unit) -> Participation:
+    return db.session.scalar(select(Participation).where(Participation.campaign_id == campaign.id,
+                                                         Participation.unit_id == unit.id))
 
 
 def pdf_bytes() -> bytes:
@@ -229,8 +235,7 @@ def counters() -> dict[tuple[str, int], int]:
 
 def test_a_change_counts_in_its_scopes_and_a_rollback_counts_nothing(app, two_provinces):
     campaign, unit = stc()
-    p = db.session.scalar(select(Participation).where(Participation.campaign_id == campaign.id,
-                                                      Participation.unit_id == unit.id))
+    p = participation(campaign, unit)
     db.session.commit()
     start = counters()
     p.returned_reason = "x"
@@ -251,8 +256,7 @@ def test_a_change_counts_in_its_scopes_and_a_rollback_counts_nothing(app, two_pr
 
 def test_a_savepoint_neither_loses_nor_counts_early(app, two_provinces):
     campaign, unit = stc()
-    p = db.session.scalar(select(Participation).where(Participation.campaign_id == campaign.id,
-                                                      Participation.unit_id == unit.id))
+    p = participation(campaign, unit)
     db.session.commit()
     start = counters()
     p.returned_reason = "before the savepoint"
@@ -290,7 +294,7 @@ def test_mail_leaving_sent_counts_for_the_dashboard(app, two_provinces):
 # -- the store itself ------------------------------------------------------------------
 
 def kept(size: int, stamp=(1,), day=date(2019, 10, 21)) -> Kept:
-    return Kept(stamp, day, __import__("time").monotonic(), b"x" * size, "text/html")
+    return Kept(stamp, day, time.monotonic(), b"x" * size)
 
 
 def test_least_recently_used_pages_go_first_within_the_memory_bound():

@@ -105,7 +105,7 @@ def _closed_by_the_server(dbapi_connection, connection_record, connection_proxy)
     server that vanished without a word is still noticed at the first statement (one 503, and
     SQLAlchemy drops the pool's older connections)."""
     fileno = getattr(dbapi_connection, "fileno", None)
-    if fileno is None or type(dbapi_connection).__module__.startswith("sqlite3"):
+    if fileno is None:  # SQLite: no server, no socket
         return
     if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
         raise DisconnectionError("connection already closed or broken")

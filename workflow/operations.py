@@ -150,8 +150,8 @@ def exclude_silent_units(campaign: Campaign, grace_ends_at: datetime, now: datet
         update(Participation).where(silent).values(status="excluded", excluded_at=grace_ends_at)
         .execution_options(synchronize_session=False))
     count = result.rowcount or 0
-    if count:  # every unit's page of the campaign may show another status now
-        revisions.touch(db.session, (revisions.CAMPAIGN, campaign.id), (revisions.CAMPAIGN_UNITS, campaign.id))
+    if count:  # every unit's page of the campaign, and its dashboard, may show another status now
+        revisions.touch(db.session, (revisions.CAMPAIGN, campaign.id))
     # Participations already loaded in this session must not show the old status.
     for obj in list(db.session.identity_map.values()):
         if isinstance(obj, Participation) and obj.campaign_id == campaign.id:

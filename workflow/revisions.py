@@ -7,7 +7,7 @@ organizer's units and calendar (``o``), the shared calendar (``g``) and the
 viewer (``u``).  Every transaction that changes one of those bumps its counter
 in the same transaction, so a reader that sees the new data also sees the new
 counter, and one that reads the counters first never keeps a page older than
-its counters (``read`` is the first query of a cached request).
+its counters (``counter`` subqueries in the first query of a cached request).
 
 Counting happens by itself for ORM changes (``after_flush`` maps each changed
 object to its scopes, ``before_commit`` bumps them).  Set-based statements that
@@ -23,7 +23,7 @@ from functools import cache
 from itertools import chain
 from typing import Iterable, Iterator
 
-from sqlalchemy import bindparam, event, select, tuple_
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -170,17 +170,6 @@ def counter(kind: str, ref_id):
 
     return func.coalesce(select(Revision.value).where(Revision.kind == kind, Revision.ref_id == ref_id)
                          .scalar_subquery(), 0)
-
-
-def read(session: Session, scopes: Iterable[Scope]) -> tuple[int, ...]:
-    """The counters of ``scopes``, in that order (0 for a scope never changed)."""
-    from .models import Revision
-
-    scopes = list(scopes)
-    rows = session.execute(select(Revision.kind, Revision.ref_id, Revision.value)
-                           .where(tuple_(Revision.kind, Revision.ref_id).in_(scopes))).all()
-    found = {(k, i): v for k, i, v in rows}
-    return tuple(found.get(s, 0) for s in scopes)
 
 
 def install(session_class: type[Session]) -> None:

@@ -29,16 +29,21 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 
+def language_of(user_language: str | None) -> str:
+    """The language chosen in this session, else the user's, else Vietnamese."""
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    return user_language if user_language in LANGUAGES else "vi"
+
+
 def select_locale() -> str:
     lang = request.args.get("lang")
     if lang in LANGUAGES:
         session["lang"] = lang
         return lang
-    if session.get("lang") in LANGUAGES:
-        return session["lang"]
-    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
-        return current_user.language
-    return "vi"
+    if session.get("lang") in LANGUAGES or not (current_user and current_user.is_authenticated):
+        return language_of(None)  # without loading the user
+    return language_of(current_user.language)
 
 
 def lang() -> str:

@@ -52,7 +52,6 @@ class Kept:
     day: date
     made: float
     body: bytes
-    mimetype: str
 
 
 class PageCache:
@@ -88,11 +87,6 @@ class PageCache:
             while self._size > self.max_bytes and self._pages:
                 _, gone = self._pages.popitem(last=False)
                 self._size -= len(gone.body)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._pages.clear()
-            self._size = 0
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -134,15 +128,6 @@ def _signed_in() -> int | None:
     return int(raw)
 
 
-def _language(user_language: str) -> str:
-    """What ``select_locale`` answers when the address names no language."""
-    from . import LANGUAGES
-
-    if session.get("lang") in LANGUAGES:
-        return session["lang"]
-    return user_language if user_language in LANGUAGES else "vi"
-
-
 def cached(resolve: Resolver):
     """Serve the page of ``view`` (a ``login_required`` view) from the cache while the counters
     ``resolve`` reads hold.  A kept page is served without loading the user through Flask-Login:
@@ -165,17 +150,18 @@ def cached(resolve: Resolver):
                 return view(**kwargs)
             tz, stamp = row[0], tuple(row[2:])
             day = utcnow().astimezone(ZoneInfo(tz or "Asia/Ho_Chi_Minh")).date()
-            key = (request.endpoint, request.full_path, request.host_url, viewer, _language(row[1]))
+            from . import language_of
+
+            key = (request.endpoint, request.full_path, request.host_url, viewer, language_of(row[1]))
             token = generate_csrf()
             kept = cache.get(key, stamp, day)
             if kept is not None:
-                return Response(kept.body.replace(MARKER, token.encode()), 200, mimetype=kept.mimetype)
+                return Response(kept.body.replace(MARKER, token.encode()), 200, mimetype="text/html")
             response = make_response(view(**kwargs))
             if response.status_code == 200 and not response.direct_passthrough and not request_ctx.flashes \
                     and response.mimetype == "text/html" and current_user.get_id() == str(viewer):
                 body = response.get_data()
-                cache.put(key, Kept(stamp, day, time.monotonic(), body.replace(token.encode(), MARKER),
-                                    response.mimetype))
+                cache.put(key, Kept(stamp, day, time.monotonic(), body.replace(token.encode(), MARKER)))
             return response
 
         wrapper.reads_only = True  # never writes on GET: see web/__init__.py, _read_only_connection
