@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export FLASK_APP := app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test test-sqlite bench migrate demo clean
+.PHONY: install install-dev check run test bench migrate demo clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,12 @@ $(VENV)/.installed: requirements.txt | $(BIN)/activate
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
 migrate: install
 	$(BIN)/flask db upgrade
@@ -26,12 +31,19 @@ demo: migrate
 run: demo
 	$(BIN)/flask serve --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
+## The checks (pyproject.toml): ruff (with no inline imports in the layers), import-linter
+## (the layer rules), mypy (workflow/ and notifications/).  `make test` runs them first.
+check: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
 ## The whole suite: SQLite, and PostgreSQL too when TEST_DATABASE_URL is set.
-test: install
+test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Benchmarks: ratios against a baseline run in the same process (figures in README).
-bench: install
+bench: install-dev
 	$(BIN)/python bench/bench_workdays.py
 	$(BIN)/python bench/bench_mail.py 1000
 
@@ -45,7 +57,7 @@ prod: install
 
 ## Measurements under load on gunicorn + PostgreSQL (private databases; figures in docs/operations.md).
 ## LOAD_RESTART_PG=private restarts a throwaway PostgreSQL cluster during load; =1 the shared server.
-load: install
+load: install-dev
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/burst.py
 	TICK_KEEP_BASE=1 $(BIN)/python bench/tick_scale.py
@@ -54,7 +66,7 @@ load: install
 ## The English catalog: re-extract the Vietnamese msgids from the code and templates, merge them into
 ## translations/en (new ones untranslated, never fuzzy) and compile messages.mo, which the app loads.
 .PHONY: translations
-translations: install
+translations: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --project "Hạn Chót" \
 		-o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -l en --no-fuzzy-matching

@@ -16,6 +16,11 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+import cli
+import notifications
+import web
+import workflow
+
 
 class ConfigError(Exception):
     """A setting that stops start-up; its message is one line for a person."""
@@ -65,7 +70,7 @@ class Config:
     #: workflow/db.py's socket check instead (a restart costs no failed request).
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": os.environ.get("DATABASE_PRE_PING", "0") == "1"}
     #: Drawn pages kept per web process (MiB; 0: none), served again while
-    #: nothing they show has changed (workflow/web/page_cache.py), at most
+    #: nothing they show has changed (web/page_cache.py), at most
     #: PAGE_CACHE_SECONDS old.
     PAGE_CACHE_MB = float(os.environ.get("PAGE_CACHE_MB", "32"))
     PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS", "300"))
@@ -86,12 +91,12 @@ def _check_config(app: Flask) -> None:
     try:
         app.config["TZ"] = ZoneInfo(app.config["TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"TIMEZONE: unknown time zone {app.config['TIMEZONE']!r} (e.g. Asia/Ho_Chi_Minh)")
+        raise ConfigError(f"TIMEZONE: unknown time zone {app.config['TIMEZONE']!r} (e.g. Asia/Ho_Chi_Minh)") from None
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     try:
         url = make_url(uri)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        raise ConfigError(f"DATABASE_URL: malformed database URL {uri!r} (e.g. postgresql+psycopg://user@host/db)")
+        raise ConfigError(f"DATABASE_URL: malformed database URL {uri!r} (e.g. postgresql+psycopg://user@host/db)") from None
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise ConfigError(f"DATABASE_URL: unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
@@ -102,7 +107,7 @@ def _check_config(app: Flask) -> None:
         url.get_dialect().import_dbapi()
     except (NoSuchModuleError, ImportError):
         raise ConfigError(f"DATABASE_URL: unknown or uninstalled database driver {url.drivername!r}; "
-                          "use sqlite or postgresql+psycopg")
+                          "use sqlite or postgresql+psycopg") from None
     if app.config["APP_ENV"] == "production" and not app.config["SECRET_KEY"]:
         raise ConfigError("SECRET_KEY: must be set when APP_ENV=production")
     if app.config["APP_ENV"] not in ("development", "production", "testing"):
@@ -129,11 +134,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         if test_config is not None and test_config.get("RAISE_CONFIG_ERRORS"):
             raise
         print(f"Hạn Chót: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(2) from None
 
-    from notifications import init_app as init_notifications
-    from workflow import init_app as init_workflow
-
-    init_workflow(app)
-    init_notifications(app)
+    workflow.init_app(app)
+    notifications.init_app(app)
+    web.init_app(app)
+    cli.register_cli(app)
     return app

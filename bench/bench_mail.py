@@ -17,7 +17,7 @@ import smtplib
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ def main() -> None:
         per_round = max(1, args.n // args.rounds)
         # Interleaved rounds, so that whatever else the machine does weighs on both alike.
         for r in range(args.rounds):
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             rows = [{
                 "key": f"bench:{r}:{i}", "campaign_id": None, "unit_id": None, "kind": "receipt",
                 "occurrence": str(i), "recipient": f"unit{i}@example.gov.vn", "language": "vi",
@@ -110,7 +110,7 @@ def main() -> None:
             bare_times.append(time.perf_counter() - start)
 
             start = time.perf_counter()
-            result = dispatch(datetime.now(timezone.utc), batch_size=per_round)
+            result = dispatch(datetime.now(UTC), batch_size=per_round)
             our_times.append(time.perf_counter() - start)
             assert result.sent == per_round, result
             sent += result.sent

@@ -41,14 +41,30 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, time as dtime, timedelta
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import (Gunicorn, app_env, csrf_token, drop_database, get, in_app, login, make_accounts,  # noqa: E402
-                  multipart, percentile, platform_line, prepare_generated, request, say, small_pdf)
+from load import (  # noqa: E402
+    Gunicorn,
+    app_env,
+    csrf_token,
+    drop_database,
+    get,
+    in_app,
+    login,
+    make_accounts,
+    multipart,
+    percentile,
+    platform_line,
+    prepare_generated,
+    request,
+    say,
+    small_pdf,
+)
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

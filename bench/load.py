@@ -206,7 +206,7 @@ class Gunicorn:
         self.log_path = Path(log_path or tempfile.mktemp(prefix="hanchot-gunicorn-", suffix=".log"))
         self.proc: subprocess.Popen | None = None
 
-    def start(self, ready_timeout: float = 90) -> "Gunicorn":
+    def start(self, ready_timeout: float = 90) -> Gunicorn:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
                                       "app:create_app()"], env=self.env, cwd=ROOT, stdout=self._log,
@@ -417,7 +417,7 @@ def run_wrk(port: int, path: str, cookie: str, clients: int, seconds: float, thr
                              capture_output=True, text=True, timeout=seconds + 120)
     finally:
         os.unlink(script)
-    line = next((l for l in out.stdout.splitlines() if l.startswith("WRKJSON ")), None)
+    line = next((line for line in out.stdout.splitlines() if line.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
     r = json.loads(line[len("WRKJSON "):])
@@ -555,7 +555,8 @@ def fmt(r: dict) -> str:
     return (f"p50 {r['p50_ms']:8.1f} ms  p95 {r['p95_ms']:8.1f} ms  {r['rps']:8.1f} req/s  "
             f"{r['cpu_ms_per_req']:7.1f} ms CPU/req ({r['requests']} req, {r['errors']} errors, backlog drained in "
             f"{r.get('drain_s', 0):.0f} s; CPU: client {r['client_cores']:.2f} cores, "
-            f"server {r['server_cores']:.2f}, its PostgreSQL backends {r.get('db_cores', 0):.2f}, machine busy {100 * r['machine_busy']:.0f} %)")
+            f"server {r['server_cores']:.2f}, its PostgreSQL backends {r.get('db_cores', 0):.2f}, "
+            f"machine busy {100 * r['machine_busy']:.0f} %)")
 
 
 # -- PostgreSQL restarted during load ---------------------------------------------------------
@@ -580,7 +581,7 @@ class PrivateCluster:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         subprocess.run(prefix + args, check=True, capture_output=True, timeout=timeout)
 
-    def start(self) -> "PrivateCluster":
+    def start(self) -> PrivateCluster:
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
         self._as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
@@ -1036,8 +1037,8 @@ def platform_line() -> str:
 
     model = ""
     try:
-        model = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                     if l.startswith("model name"))
+        model = next(row.split(":", 1)[1].strip() for row in Path("/proc/cpuinfo").read_text().splitlines()
+                     if row.startswith("model name"))
     except (OSError, StopIteration):
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30

@@ -28,8 +28,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import (BIN, ROOT, Gunicorn, _admin_connect, app_env, database_exists, drop_database, get, login,  # noqa: E402
-                  make_accounts, platform_line, prepare_generated, recreate_database, rss_kib, say)
+from load import (  # noqa: E402
+    BIN,
+    ROOT,
+    Gunicorn,
+    _admin_connect,
+    app_env,
+    database_exists,
+    drop_database,
+    get,
+    login,
+    make_accounts,
+    platform_line,
+    prepare_generated,
+    recreate_database,
+    rss_kib,
+    say,
+)
 
 
 def mib(kib: int) -> str:

@@ -14,7 +14,7 @@ Each measured run starts from a fresh copy (``CREATE DATABASE … TEMPLATE``,
 then the tables read once so both sides start warm) and times, as of one minute
 after grace end:
 
-* ``tick``: ``notifications.jobs.tick(now)`` — ``workflow.operations.run_tick``
+* ``tick``: ``cli.jobs.tick(now)`` — ``workflow.operations.run_tick``
   and its commit: campaign moves, the exclusion (INSERT … SELECT of the audit
   entries, UPDATE), one notice mail per excluded unit's address (rendered in
   Python, inserted in one statement), reminder planning. SQL statements are
@@ -36,14 +36,13 @@ import random
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import (app_env, database_exists, db_url, drop_database, flask, platform_line,  # noqa: E402
-                  recreate_database, say)
+from load import app_env, database_exists, db_url, drop_database, flask, platform_line, recreate_database, say  # noqa: E402
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DEADLINE = date(2019, 10, 25)
@@ -68,7 +67,7 @@ def build_base(campaigns: int, units: int, submitted: float = 0.6, seed: int = 1
     url = recreate_database(BASE)
     flask(["db", "upgrade"], app_env(url))
     rng = random.Random(seed)
-    created = datetime(2019, 10, 1, tzinfo=timezone.utc)
+    created = datetime(2019, 10, 1, tzinfo=UTC)
     with _connect(BASE) as conn, conn.cursor() as cur:
         org_ids = []
         for o in range(1, campaigns + 1):
@@ -172,7 +171,7 @@ def run_tick_once(url: str) -> dict:
 
     import notifications.queue as queue
     from app import create_app
-    from notifications.jobs import tick
+    from cli.jobs import tick
     from notifications.models import OutboxMail
     from workflow.db import db
     from workflow.models import AuditEvent, Participation
@@ -222,13 +221,13 @@ def grace_ends(url: str) -> list[tuple[int, datetime]]:
     from sqlalchemy import select
 
     from app import create_app
-    from workflow import operations as ops
+    from workflow import campaigns as reads
     from workflow.db import db
     from workflow.models import Campaign
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
-        out = [(c.id, ops.timeline_of(c).grace_ends_at) for c in
+        out = [(c.id, reads.timeline_of(c).grace_ends_at) for c in
                db.session.scalars(select(Campaign).where(Campaign.state.in_(("open", "grace")))).all()]
         db.session.remove()
         db.engine.dispose()
@@ -236,7 +235,7 @@ def grace_ends(url: str) -> list[tuple[int, datetime]]:
 
 
 def run_sql_once(with_audit: bool, ends: list[tuple[int, datetime]]) -> dict:
-    values = ", ".join(f"({cid}, '{at.astimezone(timezone.utc).isoformat()}'::timestamptz)" for cid, at in ends)
+    values = ", ".join(f"({cid}, '{at.astimezone(UTC).isoformat()}'::timestamptz)" for cid, at in ends)
     silent = ("p.campaign_id = g.campaign_id AND p.status = 'not_submitted' AND p.reinstated_reason = '' "
               "AND g.grace_end <= %(now)s")
     statements = []

@@ -19,6 +19,7 @@ local TLS proxy (nginx, Caddy) on the same host:
 The scheduler is never started here: ``flask scheduler run`` is its own process.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -69,8 +70,6 @@ def post_worker_init(worker):
     (``gc.freeze``) and collect less often. A page that loads thousands of rows (the 5,000-unit
     dashboard) otherwise spends about a third of its time in collections of the young
     generations (docs/operations.md, "Measurements")."""
-    import gc
-
     setting = os.environ.get("WEB_GC_THRESHOLD", "50000,20,100").strip()
     if setting in ("", "default"):
         return
@@ -81,7 +80,7 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
-    """How the worker's page cache fared (workflow/web/page_cache.py): one line in the error log."""
+    """How the worker's page cache fared (web/page_cache.py): one line in the error log."""
     app = getattr(worker, "wsgi", None)
     cache = getattr(app, "extensions", {}).get("page_cache") if app is not None else None
     if cache is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
+from workflow import revisions
 from workflow.db import UTCDateTime, db, utcnow
 
 #: pending → sending → sent; pending → failed (5xx, or out of attempts);
@@ -56,3 +58,11 @@ class OutboxMail(db.Model):
     #: The server's answer on failure, or why a row was dropped.
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def revision_scopes(self) -> Iterator[revisions.Scope]:
+        """What a changed row changes on the pages (workflow/revisions.py): the dashboard shows mail sent
+        (reminders) and failed; leaving either state counts too."""
+        if self.campaign_id is not None:
+            history = inspect(self).attrs.status.history
+            if {self.status, *history.deleted} & {"sent", "failed"}:
+                yield revisions.CAMPAIGN_UNITS, self.campaign_id

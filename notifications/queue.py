@@ -10,9 +10,10 @@ Bulk inserts are one executemany statement, whatever the number of rows.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from email.utils import make_msgid
-from typing import Any, Iterable
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import String, cast, func, literal, select, true, update
@@ -20,8 +21,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
+from workflow.campaigns import CHANNELS, calendar_of, count_by_status, results, timeline_of, tz_of
 from workflow.db import UTCDateTime, db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
+from workflow.timeline import MILESTONES
 from workflow.workdays import format_day
 
 from . import rules as reminder_rules
@@ -69,8 +72,6 @@ def insert_rows(rows: list[dict[str, Any]]) -> int:
 
 
 def _campaign_context(campaign: Campaign, lang: str) -> dict[str, Any]:
-    from workflow.operations import timeline_of
-
     tl = timeline_of(campaign)
     return {
         "campaign": campaign, "organizer": campaign.organizer, "lang": lang,
@@ -84,8 +85,6 @@ def _campaign_context(campaign: Campaign, lang: str) -> dict[str, Any]:
 
 
 def _local(instant: datetime, campaign: Campaign) -> str:
-    from workflow.operations import tz_of
-
     local = instant.astimezone(tz_of(campaign))
     return f"{local:%H:%M:%S} {format_day(local.date())}"
 
@@ -98,8 +97,6 @@ def _recipients(unit: Unit) -> list[str]:
 
 def queue_receipt(campaign: Campaign, unit: Unit, submission: Submission, now: datetime | None = None) -> int:
     """A receipt for every submission: instant, channel, receipt number, SHA-256s."""
-    from workflow.operations import CHANNELS
-
     rows = []
     for email in _recipients(unit):
         lang = unit.language or "vi"
@@ -188,8 +185,6 @@ def render_missing(rows: Iterable[OutboxMail]) -> int:
 
 def queue_results(campaign: Campaign, now: datetime) -> int:
     """The published results, to every unit: its own status, score, rating, rank."""
-    from workflow.operations import results
-
     rows = []
     contexts: dict[str, dict] = {}
     for r in results(campaign, now):
@@ -226,8 +221,6 @@ def replan_reminders(campaign: Campaign, now: datetime) -> int:
 
 def _queue_unit_reminders(campaign: Campaign, occurrence: reminder_rules.Occurrence, now: datetime,
                           rules: reminder_rules.ReminderRules) -> int:
-    from workflow.operations import tz_of
-
     parent = aliased(Unit)
     rows_db = db.session.execute(
         select(Unit, parent).join(Participation, Participation.unit_id == Unit.id)
@@ -259,8 +252,6 @@ def _queue_unit_reminders(campaign: Campaign, occurrence: reminder_rules.Occurre
 
 
 def _queue_digest(campaign: Campaign, now: datetime) -> int:
-    from workflow.operations import count_by_status, tz_of
-
     recipient = campaign.organizer.email
     if not recipient:
         return 0
@@ -284,8 +275,6 @@ def _queue_digest(campaign: Campaign, now: datetime) -> int:
 
 def _queue_milestone_reminders(campaign: Campaign, due: Iterable[reminder_rules.MilestoneReminder],
                                now: datetime) -> int:
-    from workflow.timeline import MILESTONES
-
     recipients = [e for e in [campaign.organizer.email, *(campaign.council_emails or [])] if e]
     rows = []
     for item in due:
@@ -301,9 +290,7 @@ def _queue_milestone_reminders(campaign: Campaign, due: Iterable[reminder_rules.
 
 def plan_reminders(now: datetime) -> int:
     """Queue what is due at ``now`` for every running campaign (the tick's part)."""
-    from workflow.operations import calendar_of, tz_of
-
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     queued = 0
     campaigns = db.session.scalars(select(Campaign).where(Campaign.state.notin_(("draft", "approved", "cancelled"))))
     for campaign in campaigns:
@@ -333,7 +320,6 @@ def still_true(row: OutboxMail, campaign: Campaign | None, participation_status:
         return "submissions are closed"
     if row.planned_deadline is not None and row.planned_deadline != campaign.deadline:
         return "deadline moved"
-    from workflow.operations import timeline_of
 
     if now >= timeline_of(campaign).grace_ends_at:
         return "grace period ended"

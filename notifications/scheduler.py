@@ -10,6 +10,7 @@ SQLite (one machine) an exclusive file lock plays the same part.  Under
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import logging
 import os
@@ -17,14 +18,22 @@ import signal
 import socket
 import threading
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import create_engine, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+
+from workflow.db import db, utcnow
+
+from .jobs import dispatch_mail
+from .models import OutboxMail
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +92,6 @@ class Leadership:
         if self._file is not None:
             return True
         # One lock per database file: schedulers of other databases don't compete.
-        from sqlalchemy.engine import make_url
-
         database = make_url(self.url).database
         path = Path(f"{database}.scheduler-lock") if database and database != ":memory:" \
             else Path(self.app.instance_path) / "scheduler.lock"
@@ -108,9 +115,6 @@ class Leadership:
 
     def _take_over(self) -> None:
         """Rows a dead scheduler had claimed were never completed at the server: free them."""
-        from notifications.models import OutboxMail
-        from workflow.db import db
-
         with self.app.app_context():
             result = db.session.execute(
                 update(OutboxMail).where(OutboxMail.status == "sending", OutboxMail.claimed_by.like("scheduler:%"),
@@ -138,42 +142,57 @@ class Leadership:
         self.leader = False
 
 
-def _job(app: Flask, leadership: Leadership, name: str) -> None:
-    from notifications.jobs import dispatch_mail, tick
-    from workflow.db import utcnow
+#: A job body: ``(now, worker id) -> summary``; it commits itself (the boundary).
+JobBody = Callable[[datetime, str], dict[str, int]]
 
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job: its name, the setting holding its period in seconds, and its body.
+
+    The bodies are handed in by the process that runs the scheduler (``cli.scheduler``):
+    the tick is the domain's write side, which this package never calls itself."""
+
+    name: str
+    period_setting: str
+    default_seconds: float
+    body: JobBody
+    #: Summary keys that make a run worth a log line.
+    notable: tuple[str, ...] = ()
+
+
+def dispatch_job(now: datetime, worker: str) -> dict[str, int]:
+    """The mail job: send what is due in the outbox."""
+    return dispatch_mail(now, worker=worker)
+
+
+def _run(app: Flask, leadership: Leadership, job: Job) -> None:
     if not leadership.acquire():
         return
     with app.app_context():
         now = utcnow()
         try:
-            if name == "tick":
-                summary = tick(now)
-                if summary.get("campaigns_moved") or summary.get("reminders_queued"):
-                    log.info("tick: %s", summary)
-            else:
-                result = dispatch_mail(now, worker=leadership.worker_id)
-                if result.get("claimed"):
-                    log.info("dispatch: %s", result)
+            summary = job.body(now, leadership.worker_id)
+            if any(summary.get(key) for key in job.notable):
+                log.info("%s: %s", job.name, summary)
         except Exception:
-            log.exception("scheduler job %s failed; it runs again at its next turn", name)
+            log.exception("scheduler job %s failed; it runs again at its next turn", job.name)
 
 
-def build(app: Flask, blocking: bool) -> tuple[BlockingScheduler | BackgroundScheduler, Leadership]:
+def build(app: Flask, blocking: bool, jobs: Sequence[Job]) -> tuple[BlockingScheduler | BackgroundScheduler, Leadership]:
     leadership = Leadership(app)
     scheduler_cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = scheduler_cls(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                             "misfire_grace_time": 30})
-    scheduler.add_job(_job, "interval", seconds=float(app.config.get("TICK_SECONDS", 60)), args=(app, leadership, "tick"),
-                      id="tick", next_run_time=datetime.now(timezone.utc))
-    scheduler.add_job(_job, "interval", seconds=float(app.config.get("DISPATCH_SECONDS", 10)),
-                      args=(app, leadership, "dispatch"), id="dispatch", next_run_time=datetime.now(timezone.utc))
+    for job in jobs:
+        scheduler.add_job(_run, "interval", seconds=float(app.config.get(job.period_setting, job.default_seconds)),
+                          args=(app, leadership, job), id=job.name, next_run_time=datetime.now(UTC))
     return scheduler, leadership
 
 
-def run_forever(app: Flask) -> None:
+def run_forever(app: Flask, jobs: Sequence[Job]) -> None:
     """``flask scheduler run``: block until SIGTERM or SIGINT."""
-    scheduler, leadership = build(app, blocking=True)
+    scheduler, leadership = build(app, blocking=True, jobs=jobs)
 
     def stop(signum, frame):
         log.info("scheduler: stopping (signal %s)", signum)
@@ -188,11 +207,9 @@ def run_forever(app: Flask) -> None:
         leadership.release()
 
 
-def start_in_background(app: Flask) -> BackgroundScheduler:
+def start_in_background(app: Flask, jobs: Sequence[Job]) -> BackgroundScheduler:
     """``flask serve``: one scheduler thread in the serving process."""
-    import atexit
-
-    scheduler, leadership = build(app, blocking=False)
+    scheduler, leadership = build(app, blocking=False, jobs=jobs)
     scheduler.start()
 
     def stop():

@@ -19,13 +19,21 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from cli.tokens import token_cli
 from tests.conftest import TWO_PROVINCES, local
 from workflow.api_tokens import create_token, hash_token
 from workflow.calendars import add_override
-from workflow.cli_api import token_cli
 from workflow.db import db
-from workflow.models import ApiToken, AuditEvent, Campaign, IdempotencyRecord, Organizer, Participation, \
-    Submission, Unit
+from workflow.models import (
+    ApiToken,
+    AuditEvent,
+    Campaign,
+    IdempotencyRecord,
+    Organizer,
+    Participation,
+    Submission,
+    Unit,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
 
@@ -564,7 +572,7 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer_and_reco
 
 def test_two_calls_with_the_same_key_at_once_record_once(api, tokens, monkeypatch):
     """The race: the retry looks for the key before the first call committed, runs, and only then collides."""
-    from workflow.web import api as api_module
+    from web.api import views as api_module
 
     url = "/api/v1/campaigns/TGG-2019/units/STC/submissions"
     key = {"Idempotency-Key": "race"}

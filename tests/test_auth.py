@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import time_machine
 from sqlalchemy import func, select
@@ -53,7 +53,7 @@ def test_sign_in_attempts_are_rate_limited(client, two_provinces):
     assert blocked.status_code == 429
     assert "quá nhiều lần" in blocked.get_data(as_text=True)
     # Fifteen minutes later the right password works again.
-    with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=16), tick=False):
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=16), tick=False):
         assert login(client, "stc@tgg.example").status_code == 302
 
 
@@ -75,7 +75,7 @@ def test_single_use_sign_in_link(client, two_provinces):
 def test_sign_in_link_expires(client, two_provinces):
     client.post("/login/link", data={"email": "stc@tgg.example"})
     path = _link("signin_link", "stc@tgg.example")
-    with time_machine.travel(datetime.now(timezone.utc) + timedelta(hours=25), tick=False):
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=25), tick=False):
         r = client.get(path)
         assert r.headers["Location"].endswith("/login")
 
@@ -112,7 +112,7 @@ def test_forms_refuse_a_missing_csrf_token(app, client, two_provinces):
 def test_sessions_expire_after_eight_hours(client, two_provinces):
     login(client, "admin@tgg.example")
     assert client.get("/campaigns").status_code == 200
-    with time_machine.travel(datetime.now(timezone.utc) + timedelta(hours=9), tick=False):
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=9), tick=False):
         assert client.get("/campaigns").status_code == 302
 
 

@@ -159,7 +159,7 @@ def test_organizer_and_agency_walk_through_a_campaign(app, live_server, browser,
     after = datetime.combine(grace_end + timedelta(days=1), time(9, 0), tzinfo=VN)
     after = datetime.combine(cal.find_following_working_day(after.date()), time(9, 0), tzinfo=VN)
     with time_machine.travel(after, tick=True):
-        from notifications.jobs import tick
+        from cli.jobs import tick
 
         tick(after)
         later = browser.new_context(viewport={"width": 1366, "height": 900}, locale="vi-VN")

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from tests.conftest import EXAMPLES, VN, _empty_tables, local
+from tests.conftest import EXAMPLES, VN, _empty_tables
 from workflow.db import db
 from workflow.models import AuditEvent, Campaign, Milestone, Organizer, Participation, Submission, Unit
 from workflow.standing import DEFAULT_TIERS

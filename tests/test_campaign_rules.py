@@ -15,7 +15,7 @@ The database tests use examples/tien-giang-2019.yaml: deadline Friday
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -59,15 +59,15 @@ def test_grace_end_is_five_working_days_after_the_deadline():
     (local(2019, 10, 28, 9, 0, 0), "late", 1),          # Monday
     (local(2019, 10, 29, 8, 0, 0), "late", 2),
     (local(2019, 11, 1, 23, 59, 59), "late", 5),        # the last second of grace
-    (datetime(2019, 10, 25, 16, 59, 59, tzinfo=timezone.utc), "on_time", 0),  # the same instants in UTC
-    (datetime(2019, 10, 25, 17, 0, 0, tzinfo=timezone.utc), "late", 1),
+    (datetime(2019, 10, 25, 16, 59, 59, tzinfo=UTC), "on_time", 0),  # the same instants in UTC
+    (datetime(2019, 10, 25, 17, 0, 0, tzinfo=UTC), "late", 1),
 ])
 def test_classification_at_the_boundaries(received, status, late):
     assert classify(received) == standing.Classification(status, late)
 
 
 @pytest.mark.parametrize("received", [local(2019, 11, 2, 0, 0, 0), local(2019, 11, 4, 8, 0, 0),
-                                      datetime(2019, 11, 1, 17, 0, 0, tzinfo=timezone.utc)])
+                                      datetime(2019, 11, 1, 17, 0, 0, tzinfo=UTC)])
 def test_after_grace_end_a_dossier_is_refused_with_the_grace_end_named(received):
     with pytest.raises(standing.SubmissionRefused) as caught:
         classify(received)

@@ -28,9 +28,9 @@ import os
 import random
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Callable
 from urllib.parse import quote
 
 import pytest
@@ -593,10 +593,10 @@ def _pending_digest(client) -> str:
 
 def _fill(request: dict, client, world) -> dict:
     """Put the real digest, tokens and links in place of their stand-ins."""
+    from web.pages.unit import ics_token
     from workflow.accounts import issue_link
     from workflow.db import utcnow
     from workflow.models import User
-    from workflow.web.unit_pages import ics_token
 
     text = repr(request)
     wanted = [stand_in for stand_in in (PENDING, ICS, MAGIC, RESET, NEW_CODE) if stand_in in text]

@@ -125,7 +125,7 @@ def test_compiled_catalog_is_up_to_date_with_the_po(tmp_path):
 
 
 def test_the_app_loads_the_catalog_from_translations(app):
-    from workflow.web import babel
+    from web.common import babel
 
     assert str(TRANSLATIONS) in app.extensions["babel"].translation_directories
     with app.test_request_context("/?lang=en"):

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import current_app
@@ -57,7 +57,7 @@ def campaign(mail_app, runner, tmp_path):
 
 
 def tick(now: datetime) -> dict:
-    from notifications.jobs import tick as tick_job
+    from cli.jobs import tick as tick_job
 
     return tick_job(now)
 
@@ -225,7 +225,7 @@ def test_exclusion_notices_are_queued_with_the_exclusion(campaign, smtp_server):
 # -- several processes ---------------------------------------------------------------
 
 def _queue_plain(n: int, campaign: Campaign) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [{
         "key": f"test:{i}", "campaign_id": campaign.id, "unit_id": None, "kind": "receipt", "occurrence": str(i),
         "recipient": f"unit{i}@example.gov.vn", "language": "vi", "subject": f"[TGG-2019] Biên nhận {i}",

@@ -15,7 +15,7 @@ import difflib
 import os
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +28,7 @@ from notifications import queue
 from notifications.models import OutboxMail
 from notifications.render import render_mail
 from notifications.rules import Occurrence
-from workflow import operations
+from workflow import campaigns as reads
 from workflow.campaign_files import KNOWN_GROUPS
 from workflow.db import db
 from workflow.models import (
@@ -206,7 +206,7 @@ def build_context(case: Case, lang: str, w) -> dict:
                          status="on_time", documents=STNMT_DOCUMENTS)
         return base | {
             "unit": w.stnmt, "submission": sub, "received_text": queue._local(sub.received_at, c),
-            "channel_name": operations.CHANNELS[sub.channel][0 if lang == "vi" else 1],
+            "channel_name": reads.CHANNELS[sub.channel][0 if lang == "vi" else 1],
             "status": sub.participation.status, "documents": list(sub.documents)}
 
     if kind == "excluded":
@@ -238,7 +238,7 @@ def build_context(case: Case, lang: str, w) -> dict:
         parts["CHOGAO"].status, parts["CHOGAO"].verified_score = "verified", Decimal("101.00")
         db.session.flush()
         by_unit = {r.participation.unit.code: r
-                   for r in operations.results(c, local(2019, 12, 10, 9, 0))}
+                   for r in reads.results(c, local(2019, 12, 10, 9, 0))}
         unit = {"": w.stnmt, "provisional": w.cucthue, "excluded": w.xa}[variant]
         return base | {"unit": unit, "result": by_unit[unit.code]}
 
@@ -273,7 +273,7 @@ def build_context(case: Case, lang: str, w) -> dict:
         bounced = db.session.scalars(select(OutboxMail).where(OutboxMail.campaign_id == c.id,
                                                               OutboxMail.status == "failed")
                                      .order_by(OutboxMail.id.desc()).limit(50)).all()
-        return base | {"today_text": format_day(today, lang), "counts": operations.count_by_status(c, now),
+        return base | {"today_text": format_day(today, lang), "counts": reads.count_by_status(c, now),
                        "silent": silent, "late": late, "bounced": bounced}
 
     if kind == "milestone":
@@ -391,4 +391,4 @@ def test_received_instant_is_local_time_with_weekday(app, lang):
     subject, text, html = render_mail("receipt", lang, **build_context(Case("receipt"), lang, w))
     expected = "23:59:59 Thứ Sáu 25/10/2019" if lang == "vi" else "23:59:59 Friday 25/10/2019"
     assert expected in text and expected in html
-    assert w.parts["STNMT"].received_at.astimezone(timezone.utc).hour == 16
+    assert w.parts["STNMT"].received_at.astimezone(UTC).hour == 16

@@ -19,12 +19,12 @@ from sqlalchemy import select
 
 from app import create_app
 from tests.conftest import local, login
+from web.page_cache import Kept, PageCache
 from workflow import operations as ops
 from workflow import revisions
 from workflow.calendars import add_override
 from workflow.db import db
 from workflow.models import Campaign, Organizer, Participation, Revision, Unit, User
-from workflow.web.page_cache import Kept, PageCache
 
 PAGE = "/campaigns/TGG-2019/units/STC"
 DASH = "/campaigns/TGG-2019"

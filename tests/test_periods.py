@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import unicodedata
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -210,8 +210,8 @@ def test_the_24_00_boundary(cal):
     assert period.contains(local(2019, 11, 1, 23, 59, 59, 999999))
     assert not period.contains(local(2019, 11, 2, 0, 0, 0))
     # The same instants seen from UTC.
-    assert period.contains(datetime(2019, 11, 1, 16, 59, 59, tzinfo=timezone.utc))
-    assert not period.contains(datetime(2019, 11, 1, 17, 0, 0, tzinfo=timezone.utc))
+    assert period.contains(datetime(2019, 11, 1, 16, 59, 59, tzinfo=UTC))
+    assert not period.contains(datetime(2019, 11, 1, 17, 0, 0, tzinfo=UTC))
     assert end_of_day(date(2019, 11, 1)) == local(2019, 11, 2)
 
 
@@ -236,8 +236,8 @@ def test_working_days_late(cal):
     assert working_days_late(d, local(2019, 11, 1, 23, 59), cal) == 5  # last day of the grace
     assert working_days_late(d, local(2019, 11, 2, 0, 0), cal) == 6  # past it
     # An instant in UTC is judged in local time: 17:00 UTC on 25/10 is 00:00 on 26/10.
-    assert working_days_late(d, datetime(2019, 10, 25, 16, 59, tzinfo=timezone.utc), cal) == 0
-    assert working_days_late(d, datetime(2019, 10, 25, 17, 0, tzinfo=timezone.utc), cal) == 1
+    assert working_days_late(d, datetime(2019, 10, 25, 16, 59, tzinfo=UTC), cal) == 0
+    assert working_days_late(d, datetime(2019, 10, 25, 17, 0, tzinfo=UTC), cal) == 1
     # Bình Thuận: Sunday deadline 15/9/2019.
     assert working_days_late(date(2019, 9, 15), local(2019, 9, 16, 8), cal) == 1
     assert working_days_late(date(2019, 9, 15), local(2019, 9, 20, 17), cal) == 5

@@ -89,12 +89,13 @@ def test_the_database_going_away_mid_request_is_a_503_not_a_500(app, client, two
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
+    from workflow import campaigns as reads
     from workflow import operations
 
     with time_machine.travel(local(2019, 10, 24, 9, 0), tick=False):
         login(client, "stc@tgg.example")
         state = {"down": False}
-        execute, timeline_of = Session.execute, operations.timeline_of
+        execute, timeline_of = Session.execute, reads.timeline_of
 
         def maybe_down(self, *args, **kwargs):
             if state["down"]:

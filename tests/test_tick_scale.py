@@ -16,8 +16,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
-from tests.conftest import _empty_tables, local
 from notifications.models import OutboxMail
+from tests.conftest import _empty_tables, local
 from workflow.db import db
 from workflow.models import AuditEvent, Campaign, Organizer, Participation, Unit
 from workflow.operations import run_tick

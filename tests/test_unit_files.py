@@ -12,8 +12,19 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from workflow.campaign_files import UnitSpec
-from workflow.unit_files import (RESULT_COLUMNS, ResultRow, UnitFileError, compare, decode_text, fold, read_units,
-                                 resolve_group, results_csv, results_xlsx, units_xlsx)
+from workflow.unit_files import (
+    RESULT_COLUMNS,
+    ResultRow,
+    UnitFileError,
+    compare,
+    decode_text,
+    fold,
+    read_units,
+    resolve_group,
+    results_csv,
+    results_xlsx,
+    units_xlsx,
+)
 
 HEADER = ["STT", "Mã đơn vị", "Tên đơn vị", "Khối", "Đơn vị cấp trên", "Thư điện tử", "Thư lãnh đạo"]
 ROWS = [
@@ -114,7 +125,7 @@ def test_csv_windows_1252_fallback():
 
 def test_decode_text_prefers_vietnamese():
     assert decode_text(cp1258("Sở Tài chính; Đơn vị"))[0] == "Sở Tài chính; Đơn vị"
-    assert decode_text("Sở".encode("utf-8"))[1] == "utf-8"
+    assert decode_text("Sở".encode())[1] == "utf-8"
 
 
 def test_english_headers_and_group_codes():

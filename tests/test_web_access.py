@@ -29,8 +29,18 @@ from workflow import operations as ops
 from workflow.calendars import add_override
 from workflow.db import db
 from workflow.machine import MANUAL_STEPS
-from workflow.models import (AuditEvent, CalendarOverride, Campaign, Milestone, Organizer, Participation, Submission,
-                             SubmissionDocument, Unit, User)
+from workflow.models import (
+    AuditEvent,
+    CalendarOverride,
+    Campaign,
+    Milestone,
+    Organizer,
+    Participation,
+    Submission,
+    SubmissionDocument,
+    Unit,
+    User,
+)
 from workflow.storage import store_document
 from workflow.timeline import MILESTONES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import xml.etree.ElementTree as ET
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -15,12 +15,12 @@ from sqlalchemy import func, insert, select, update
 
 from notifications.models import OutboxMail
 from tests.conftest import local, login
+from web.timeline_svg import render_timeline_svg
 from workflow import operations as ops
 from workflow.db import db, utcnow
 from workflow.models import AuditEvent, CalendarOverride, Campaign, Participation, Unit
 from workflow.periods import LOCAL_TZ
 from workflow.timeline import MilestoneDates, compute
-from workflow.web.timeline_svg import render_timeline_svg
 from workflow.workdays import national_calendar
 
 DASH = "/campaigns/TGG-2019"
@@ -257,7 +257,7 @@ def test_timeline_svg_pure_marks_holidays_and_grace():
     """Bình Thuận 2019: deadline Sunday 15/09; National Day 02/09 falls inside the axis."""
     cal = national_calendar()
     tl = compute(date(2019, 9, 15), 5, {"approval": MilestoneDates(None, date(2019, 11, 24))}, cal,
-                 state="open", now=datetime(2019, 9, 18, 3, tzinfo=timezone.utc), tz=LOCAL_TZ)
+                 state="open", now=datetime(2019, 9, 18, 3, tzinfo=UTC), tz=LOCAL_TZ)
     off = {date(2019, 9, 2): "Quốc khánh", date(2019, 9, 7): "Thứ Bảy"}
     svg = render_timeline_svg(tl, date(2019, 9, 18), off)
     root = ET.fromstring(svg)

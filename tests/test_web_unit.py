@@ -14,10 +14,10 @@ import time_machine
 from sqlalchemy import func, select
 
 from tests.conftest import local, login
+from web.ics import AllDayEvent, calendar_text, escape_text, fold
 from workflow import operations as ops
 from workflow.db import db
 from workflow.models import AuditEvent, Participation, Submission, SubmissionDocument, Unit
-from workflow.web.ics import AllDayEvent, calendar_text, escape_text, fold
 
 PAGE = "/campaigns/TGG-2019/units/STC"
 UPLOAD = PAGE + "/upload"

@@ -1,4 +1,4 @@
-"""``flask workdays``: the output formats are contracts (workflow/cli_workdays.py).
+"""``flask workdays``: the output formats are contracts (cli/workdays.py).
 
 Driven through Flask's CLI runner on the ``app`` fixture, so every test runs on
 SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL (overrides live in the

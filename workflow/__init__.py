@@ -1,26 +1,19 @@
-"""Campaigns, units, submissions, the state machines, the working-day calendar."""
+"""The domain: campaigns, units, submissions, the state machine, the working-day calendar."""
 
 from __future__ import annotations
 
 from flask import Flask
 from flask_migrate import Migrate
+from flask_sqlalchemy.session import Session
 
+from . import models  # noqa: F401  (register the tables)
 from .db import db as database
+from .revisions import install
 
 migrate = Migrate(render_as_batch=True, compare_type=True)
 
 
 def init_app(app: Flask) -> None:
     database.init_app(app)
-    from flask_sqlalchemy.session import Session
-
-    from .revisions import install
-
     install(Session)  # every change through db.session counts (workflow/revisions.py)
     migrate.init_app(app, database)
-    from . import models  # noqa: F401  (register the tables)
-    from .cli import register_cli
-    from .web import init_app as init_web
-
-    register_cli(app)
-    init_web(app)

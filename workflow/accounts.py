@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -40,8 +41,6 @@ def check_password_strength(password: str) -> None:
 def hash_password(password: str) -> str:
     """Werkzeug's scrypt (n=32768, r=8, p=1) unless the app's PASSWORD_HASH_METHOD says otherwise:
     only the test suite lowers it, to sign in hundreds of times in seconds (as Django's tests do)."""
-    from flask import current_app, has_app_context
-
     method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
     return generate_password_hash(password, method=method)
 

@@ -8,6 +8,7 @@ half-imported.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,6 +18,8 @@ from typing import Any
 
 import yaml
 from sqlalchemy import select
+
+from notifications.rules import ReminderRules, RulesError
 
 from .audit import record
 from .db import db
@@ -219,10 +222,8 @@ KNOWN_KEYS = {
 }
 
 
-def _known(r: "_Reader", m: Any, kind: str) -> None:
+def _known(r: _Reader, m: Any, kind: str) -> None:
     """A misspelt key is an error, not silently dropped."""
-    import difflib
-
     if not isinstance(m, dict):
         return
     for key in m:
@@ -306,8 +307,6 @@ def parse(text: str, path: str = "") -> CampaignSpec:
             spec.tiers.append({"name": name, "name_en": r.text(t, "name_en", False, name),
                                "min": float(minimum) if minimum is not None else None})
     if "reminders" in c:
-        from notifications.rules import ReminderRules, RulesError
-
         try:
             spec.reminder_rules = ReminderRules.from_dict(r.mapping(c, "reminders")).as_dict()
         except RulesError as exc:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import select
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import Pool
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 #: Constraint names are stable on every database, so Alembic batch mode on
@@ -47,7 +47,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given for an instant; pass an aware one")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
@@ -56,8 +56,8 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def _clock_offset() -> timedelta:
@@ -77,8 +77,8 @@ _OFFSET = _clock_offset()
 def utcnow() -> datetime:
     """The current instant (aware, UTC): every "now" of the app comes from here."""
     if _OFFSET:
-        return datetime.now(timezone.utc) + _OFFSET
-    return datetime.now(timezone.utc)
+        return datetime.now(UTC) + _OFFSET
+    return datetime.now(UTC)
 
 
 @event.listens_for(Engine, "connect")

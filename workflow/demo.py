@@ -10,16 +10,20 @@ reminders and the outbox have something to show.  Idempotent.
 from __future__ import annotations
 
 import random
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy import update as sa_update
 
+from . import campaigns as reads
 from . import operations as ops
+from .accounts import create_user
+from .calendars import calendar_for
 from .campaign_files import CampaignSpec, apply, parse
 from .db import db
-from .models import Campaign
+from .models import Campaign, Organizer, Participation, Submission, Unit, User
 from .periods import LOCAL_TZ
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -27,15 +31,15 @@ DEMO_ACTOR = "demo"
 
 
 def _at(day, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour, minute), tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def play_out(campaign: Campaign, rng: random.Random, until: datetime) -> None:
     """Dossiers, the tick at grace end, scores and steps, as of ``until``."""
     if campaign.state == "draft":
         return  # a campaign still being prepared (Tiền Giang 2020's plan)
-    cal = ops.calendar_of(campaign)
-    tl = ops.timeline_of(campaign)
+    cal = reads.calendar_of(campaign)
+    tl = reads.timeline_of(campaign)
     for p in sorted(campaign.participations, key=lambda p: p.unit.code):
         roll = rng.random()
         if roll < 0.78:  # on time: within the last 8 working days before the deadline
@@ -69,7 +73,7 @@ def load_examples(rng: random.Random) -> list[str]:
         start = _at(spec.document_date or (spec.deadline - timedelta(days=20)), 8)
         campaign = apply(spec, actor=DEMO_ACTOR, now=start, source=str(path)).campaign
         db.session.flush()
-        end = ops.timeline_of(campaign).grace_ends_at + timedelta(days=3)
+        end = reads.timeline_of(campaign).grace_ends_at + timedelta(days=3)
         play_out(campaign, rng, end)
         loaded.append(campaign.code)
     return loaded
@@ -85,7 +89,6 @@ def load_live(now: datetime, rng: random.Random) -> str | None:
     spec.code = f"DEMO-{today.year}"
     if db.session.scalar(select(Campaign).where(Campaign.code == spec.code)) is not None:
         return None
-    from .calendars import calendar_for
 
     cal = calendar_for(None)
     spec.year = today.year
@@ -126,8 +129,6 @@ DEMO_USERS = [
 
 
 def load_users() -> list[str]:
-    from .accounts import create_user
-    from .models import Organizer, Unit, User
 
     org = db.session.scalar(select(Organizer).where(Organizer.code == "TGG"))
     if org is None:
@@ -164,10 +165,6 @@ def generate(*, organizers: int, units: int, campaigns: int, submitted: float, n
     ``submitted`` of each campaign's units has a dossier (on time or late).
     Idempotent per organizer code.
     """
-    from sqlalchemy import insert
-
-    from .models import Organizer, Participation, Submission, Unit
-
     rng = random.Random(seed)
     today = now.astimezone(LOCAL_TZ).date()
     created = {"organizers": 0, "units": 0, "campaigns": 0, "participations": 0, "submissions": 0}
@@ -207,8 +204,6 @@ def generate(*, organizers: int, units: int, campaigns: int, submitted: float, n
         unit_ids = list(db.session.scalars(select(Unit.id).where(Unit.organizer_id == org.id)))
         created["units"] += len(unit_ids)
         for c in range(campaigns):
-            from .calendars import calendar_for
-
             cal = calendar_for(None)
             deadline = cal.add_working_days(today, rng.randint(-8, 8)) if c else cal.add_working_days(today, 3)
             campaign = Campaign(organizer_id=org.id, code=f"{code}-{c + 1:03d}", title=f"Đợt đánh giá thử nghiệm {c + 1}",
@@ -233,7 +228,6 @@ def generate(*, organizers: int, units: int, campaigns: int, submitted: float, n
                  "doc_number": f"{rng.randint(1000, 9999)}/VBĐ", "recorded_by": "generator",
                  "receipt_number": f"{campaign.code}/{uid}/1", "late_working_days": 0, "created_at": now}
                 for uid in chosen])
-            from sqlalchemy import update as sa_update
 
             db.session.execute(sa_update(Participation).where(Participation.campaign_id == campaign.id,
                                                               Participation.unit_id.in_(chosen))

@@ -131,7 +131,7 @@ def advance_by_time(state: str, *, deadline_passed: bool, grace_ended: bool) -> 
 def _missing_steps(state: str, target: str) -> list[str]:
     """The manual steps between ``state`` and ``target``'s starting state."""
     missing = []
-    for vi, (src, dst, label_vi, label_en) in MANUAL_STEPS.items():
+    for vi, (src, _dst, _label_vi, _label_en) in MANUAL_STEPS.items():
         if ORDER.index(state) <= ORDER.index(src) < ORDER.index(target) - 1:
             missing.append(vi)
     return missing
@@ -176,5 +176,5 @@ def move(state: str, event: str, reason: str = "") -> Move:
     try:
         sm.send(event, reason=reason)
     except TransitionNotAllowed as exc:  # pragma: no cover - the checks above mirror the machine
-        raise MoveRefused("Thao tác không được phép.", str(exc))
+        raise MoveRefused("Thao tác không được phép.", str(exc)) from exc
     return Move(state, sm.current_state_value, tuple(s[3] for s in skipped))

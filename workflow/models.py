@@ -250,7 +250,7 @@ class CalendarOverride(db.Model):
     organizer: Mapped[Organizer | None] = relationship()
 
 
-#: Roles: what each may do is decided in workflow/web/access.py.
+#: Roles: what each may do is decided in web/access.py.
 ROLES = {
     "organizer_admin": ("Quản trị đợt đánh giá (Sở)", "Organizer admin"),
     "council": ("Thành viên Hội đồng thẩm định", "Council member"),

@@ -7,29 +7,25 @@ rules live in ``machine``, ``timeline``, ``standing`` and ``periods``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Sequence
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, insert, literal, select, update
+from sqlalchemy import and_, insert, literal, select, update
+
+from notifications.queue import plan_reminders, queue_exclusion_notices, queue_receipt, queue_results, queue_unit_notice, replan_reminders
 
 from . import machine, revisions, standing
 from .audit import SYSTEM, record
-from .calendars import calendar_for
+from .campaigns import CHANNELS, calendar_of, timeline_of, tz_of, unit_status_at
 from .db import db
 from .models import AuditEvent, Campaign, Milestone, Participation, Submission, SubmissionDocument, Unit
 from .storage import StoredDocument
-from .timeline import MILESTONES, MilestoneDates, Timeline, compute, effective_state
+from .timeline import MILESTONES
 from .workdays import VietnamCalendar
 
 log = logging.getLogger(__name__)
-
-CHANNELS = {"upload": ("Nộp trực tuyến", "Uploaded here"),
-            "eoffice": ("Phần mềm quản lý văn bản và điều hành", "E-office system"),
-            "email": ("Hộp thư điện tử công vụ", "Official e-mail")}
-
 
 class OperationError(Exception):
     """A refused operation; messages in Vietnamese and English, and the field at fault."""
@@ -40,33 +36,6 @@ class OperationError(Exception):
         self.message_en = message_en
         self.field = field
         self.status = status
-
-
-def tz_of(campaign: Campaign) -> ZoneInfo:
-    return ZoneInfo(campaign.organizer.timezone or "Asia/Ho_Chi_Minh")
-
-
-def calendar_of(campaign: Campaign) -> VietnamCalendar:
-    return calendar_for(campaign.organizer_id)
-
-
-def milestone_dates(campaign: Campaign) -> dict[str, MilestoneDates]:
-    return {m.kind: MilestoneDates(m.start_date, m.end_date) for m in campaign.milestones}
-
-
-def timeline_of(campaign: Campaign, now: datetime | None = None, cal: VietnamCalendar | None = None) -> Timeline:
-    return compute(campaign.deadline, campaign.grace_working_days, milestone_dates(campaign),
-                   cal or calendar_of(campaign), state=campaign.state, now=now, tz=tz_of(campaign))
-
-
-def state_at(campaign: Campaign, now: datetime, timeline: Timeline | None = None) -> str:
-    """The campaign's state as of ``now``, whether or not the tick has run."""
-    tl = timeline or timeline_of(campaign)
-    return effective_state(campaign.state, tl.deadline_at, tl.grace_ends_at, now)
-
-
-def unit_status_at(p: Participation, grace_ended: bool) -> str:
-    return standing.effective_status(p.status, reinstated=bool(p.reinstated_reason), grace_ended=grace_ended)
 
 
 # -- the campaign ------------------------------------------------------------
@@ -96,8 +65,6 @@ def _apply_move(campaign: Campaign, event: str, *, actor: str, reason: str, now:
            from_value=result.before, to_value=result.after, reason=note, at=now)
     db.session.flush()
     if result.after == "approved":
-        from notifications.queue import queue_results
-
         queue_results(campaign, now)
     return result
 
@@ -143,7 +110,6 @@ def exclude_silent_units(campaign: Campaign, grace_ends_at: datetime, now: datet
     db.session.execute(insert(AuditEvent).from_select(
         ["at", "actor", "action", "organizer_id", "campaign_id", "unit_id", "from_value", "to_value", "reason"],
         audit_rows))
-    from notifications.queue import queue_exclusion_notices
 
     queue_exclusion_notices(campaign, silent, now or grace_ends_at)
     result = db.session.execute(
@@ -159,14 +125,6 @@ def exclude_silent_units(campaign: Campaign, grace_ends_at: datetime, now: datet
     if count:
         log.info("campaign %s: %d unit(s) excluded at grace end", campaign.code, count)
     return count
-
-
-def exclusion_preview(campaign: Campaign) -> list[Participation]:
-    """Who would be excluded if grace ended now."""
-    return list(db.session.scalars(
-        select(Participation).join(Unit).where(
-            Participation.campaign_id == campaign.id, Participation.status == "not_submitted",
-            Participation.reinstated_reason == "").order_by(Unit.group, Unit.code)))
 
 
 def move_milestone(campaign: Campaign, kind: str, *, end: date, start: date | None = None, reason: str,
@@ -204,7 +162,6 @@ def move_milestone(campaign: Campaign, kind: str, *, end: date, start: date | No
         raise OperationError(f"Không có mốc thời gian “{kind}”.", f"No milestone called {kind!r}.", field="kind",
                              status=422)
     db.session.flush()
-    from notifications.queue import replan_reminders
 
     replan_reminders(campaign, now)
 
@@ -327,7 +284,6 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
                       + (f", incoming document #{doc_number}" if doc_number else ""), at=now)
         p.excluded_at = None
     db.session.flush()
-    from notifications.queue import queue_receipt
 
     queue_receipt(campaign, unit, sub, now)
     return sub
@@ -354,7 +310,6 @@ def reinstate(campaign: Campaign, unit: Unit, *, reason: str, actor: str, now: d
     record(actor=actor, action="unit.reinstated", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
            unit_id=unit.id, from_value="excluded", to_value="not_submitted", reason=reason, at=now)
     db.session.flush()
-    from notifications.queue import queue_unit_notice
 
     queue_unit_notice(campaign, unit, "reinstated", reason=reason, occurrence=now.isoformat(), now=now)
     return p
@@ -370,7 +325,6 @@ def return_dossier(campaign: Campaign, unit: Unit, *, reason: str, actor: str, n
     record(actor=actor, action="submission.returned", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
            unit_id=unit.id, from_value=before, to_value="returned", reason=reason, at=now)
     db.session.flush()
-    from notifications.queue import queue_unit_notice
 
     queue_unit_notice(campaign, unit, "returned", reason=reason, occurrence=now.isoformat(), now=now)
     return p
@@ -387,7 +341,6 @@ def request_confirmation(campaign: Campaign, unit: Unit, *, actor: str, now: dat
     record(actor=actor, action="figures.sent_for_confirmation", organizer_id=campaign.organizer_id,
            campaign_id=campaign.id, unit_id=unit.id, reason=note, at=now)
     db.session.flush()
-    from notifications.queue import queue_unit_notice
 
     queue_unit_notice(campaign, unit, "confirmation", reason=note, occurrence=now.isoformat(), now=now)
     return p
@@ -455,52 +408,12 @@ def nominate(campaign: Campaign, unit: Unit, *, actor: str, now: datetime) -> Pa
     return p
 
 
-@dataclass(frozen=True)
-class Result:
-    participation: Participation
-    status: str
-    score: Decimal | None
-    provisional: bool
-    rating: str | None
-    rank: int | None
-
-
-def results(campaign: Campaign, now: datetime) -> list[Result]:
-    """Rating and rank within each group; excluded units are neither rated nor ranked.
-
-    The verified score counts when there is one; otherwise the self-assessed
-    score, marked provisional.  With commune nomination, only the nominee of
-    each district is ranked at the province.
-    """
-    tl = timeline_of(campaign)
-    grace_ended = now >= tl.grace_ends_at
-    tiers = campaign.tiers or standing.DEFAULT_TIERS
-    rows = db.session.scalars(select(Participation).join(Unit).where(Participation.campaign_id == campaign.id)
-                              .order_by(Unit.group, Unit.code)).all()
-    info = []
-    for p in rows:
-        status = unit_status_at(p, grace_ended)
-        score = p.verified_score if p.verified_score is not None else p.self_score
-        eligible = status not in ("excluded", "not_submitted") and score is not None
-        if campaign.commune_nomination and p.unit.parent_id is not None and not p.nominated:
-            eligible = False
-        info.append((p, status, score, eligible))
-    ranked = {r.key: r for r in standing.rank_within_groups(
-        ((p.id, p.unit.group, score) for p, status, score, eligible in info if eligible), tiers)}
-    out = []
-    for p, status, score, eligible in info:
-        r = ranked.get(p.id)
-        out.append(Result(p, status, score if status != "excluded" else None, p.verified_score is None,
-                          r.rating if r else None, r.rank if r else None))
-    return out
-
-
 def run_tick(now: datetime) -> dict[str, int]:
     """The time-driven work as of ``now``: campaign moves, exclusions, reminder planning.
 
     Idempotent: running it twice, or after downtime, does each thing once.
     """
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     query = select(Campaign).where(Campaign.state.in_(("open", "grace"))).order_by(Campaign.id)
     if db.session.get_bind().dialect.name == "postgresql":
         # Two ticks at once (two schedulers, a scheduler and `flask tick`):
@@ -515,23 +428,7 @@ def run_tick(now: datetime) -> dict[str, int]:
             cal = calendars[campaign.organizer_id] = calendar_of(campaign)
         if advance_campaign(campaign, now, cal):
             moved += 1
-    from notifications.queue import plan_reminders
 
     planned = plan_reminders(now)
     db.session.flush()
     return {"campaigns_checked": len(campaigns), "campaigns_moved": moved, "reminders_queued": planned}
-
-
-def count_by_status(campaign: Campaign, now: datetime) -> dict[str, int]:
-    """Counters by (effective) status with one grouped query."""
-    grace_ended = now >= timeline_of(campaign).grace_ends_at
-    reinstated = func.sum(case((Participation.reinstated_reason != "", 1), else_=0))
-    rows = db.session.execute(
-        select(Participation.status, func.count(), reinstated)
-        .where(Participation.campaign_id == campaign.id).group_by(Participation.status)).all()
-    counts: dict[str, int] = {s: 0 for s in standing.STATUSES}
-    for status, n, n_reinstated in rows:
-        n_reinstated = int(n_reinstated or 0)
-        counts[standing.effective_status(status, reinstated=False, grace_ended=grace_ended)] += n - n_reinstated
-        counts[standing.effective_status(status, reinstated=True, grace_ended=grace_ended)] += n_reinstated
-    return counts

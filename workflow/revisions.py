@@ -1,6 +1,6 @@
 """Change counters that tell a cached page whether what it shows has changed.
 
-A page drawn from the database is kept (``workflow.web.page_cache``) together
+A page drawn from the database is kept (``web.page_cache``) together
 with the counters of the scopes it depends on, e.g. the agency page of unit U
 in campaign C depends on C's settings (``c``), U's dossier in C (``p``), the
 organizer's units and calendar (``o``), the shared calendar (``g``) and the
@@ -19,14 +19,29 @@ opposite orders and the row lock of a busy counter is held only for the commit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import cache
 from itertools import chain
-from typing import Iterable, Iterator
 
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from .models import (
+    AuditEvent,
+    CalendarOverride,
+    Campaign,
+    Milestone,
+    Organizer,
+    Participation,
+    Revision,
+    Submission,
+    SubmissionDocument,
+    Unit,
+    User,
+)
 
 #: Scope kinds.
 CAMPAIGN = "c"          # the campaign itself, its milestones, and set-based changes of all its units
@@ -47,13 +62,14 @@ def touch(session: Session, *scopes: Scope) -> None:
 
 
 def scopes_of(obj) -> Iterator[Scope]:
-    """The scopes a changed ORM object belongs to."""
-    from notifications.models import OutboxMail
+    """The scopes a changed ORM object belongs to.
 
-    from .models import (AuditEvent, CalendarOverride, Campaign, Milestone, Organizer, Participation, Submission,
-                         SubmissionDocument, Unit, User)
-
-    if isinstance(obj, Participation):
+    A model of a layer above the domain (the outbox) says so itself with a
+    ``revision_scopes()`` method, so that this module need not know it."""
+    own = getattr(obj, "revision_scopes", None)
+    if own is not None:
+        yield from own()
+    elif isinstance(obj, Participation):
         yield PARTICIPATION, obj.id
         yield CAMPAIGN_UNITS, obj.campaign_id
     elif isinstance(obj, Submission):
@@ -73,14 +89,6 @@ def scopes_of(obj) -> Iterator[Scope]:
         yield ORGANIZER, obj.id
     elif isinstance(obj, User):
         yield USER, obj.id
-    elif isinstance(obj, OutboxMail):
-        # Shown on the dashboard: mail sent (reminders) and failed; leaving either state counts too.
-        if obj.campaign_id is not None:
-            from sqlalchemy import inspect
-
-            history = inspect(obj).attrs.status.history
-            if {obj.status, *history.deleted} & {"sent", "failed"}:
-                yield CAMPAIGN_UNITS, obj.campaign_id
 
 
 def _after_flush(session: Session, _context) -> None:
@@ -94,8 +102,6 @@ def _after_flush(session: Session, _context) -> None:
 
 def _resolve(session: Session, scopes: set[Scope]) -> set[Scope]:
     """Submissions → their participation; participations → also their campaign's ``cu``."""
-    from .models import Participation, Submission
-
     out = {s for s in scopes if s[0] != SUBMISSION}
     # Usually known without a query: the objects changed in the same transaction are in the session.
     submissions = _known(session, Submission, "participation_id", {i for k, i in scopes if k == SUBMISSION})
@@ -108,8 +114,6 @@ def _resolve(session: Session, scopes: set[Scope]) -> set[Scope]:
 
 def _known(session: Session, model, column: str, ids: set[int]) -> set:
     """``column`` of the rows ``ids`` of ``model``: from the session's identity map, else one query."""
-    from sqlalchemy.orm.util import identity_key
-
     found, unknown = set(), []
     for i in ids:
         obj = session.identity_map.get(identity_key(model, i))
@@ -134,8 +138,6 @@ def bump(session: Session, scopes: Iterable[Scope]) -> None:
 def _upsert(dialect: str):
     """One statement, built and compiled once per dialect; several scopes go in one execution, in
     their sorted order."""
-    from .models import Revision
-
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = Revision.__table__
     stmt = insert(table).values(kind=bindparam("kind"), ref_id=bindparam("ref_id"), value=1)
@@ -164,10 +166,6 @@ def _forget(session: Session, transaction) -> None:
 def counter(kind: str, ref_id):
     """A scalar subquery of one scope's counter (0 when never changed): for a query that reads
     what a page is about and its counters in one statement, hence one snapshot."""
-    from sqlalchemy import func
-
-    from .models import Revision
-
     return func.coalesce(select(Revision.value).where(Revision.kind == kind, Revision.ref_id == ref_id)
                          .scalar_subquery(), 0)
 

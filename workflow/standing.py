@@ -7,10 +7,10 @@ before the tick records it (the status shown is never stale).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from .periods import LOCAL_TZ, end_of_day, working_days_late

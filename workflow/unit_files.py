@@ -21,10 +21,14 @@ import re
 import unicodedata
 import warnings
 import zipfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable, Mapping, Sequence
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 
 from .campaign_files import CODE_RE, EMAIL_RE, KNOWN_GROUPS, UnitSpec
 
@@ -163,8 +167,6 @@ def _cell_text(value) -> str:
 
 
 def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
-    from openpyxl import load_workbook
-
     # SyntaxError: a damaged XML part inside the zip (xml.etree's ParseError), found while loading or, in
     # read-only mode, only while the rows are read; ValueError: a cell that does not hold what its type says.
     damaged = (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, SyntaxError)
@@ -362,7 +364,7 @@ def read_units(data: bytes, filename: str = "", *, groups: Iterable[str] = (),
     for row, cells in data_rows:
         errors_before = len(result.errors)
 
-        def error(key: str, message: str) -> None:
+        def error(key: str, message: str, row: int = row) -> None:
             result.errors.append(RowIssue(row, column(key), message))
 
         code = cell(cells, "code")
@@ -563,9 +565,6 @@ def results_csv(rows: Iterable[ResultRow]) -> bytes:
 
 
 def _sheet(title: str, headers: Sequence[tuple[str, int]]):
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
 
     wb = Workbook()
     ws = wb.active
@@ -591,8 +590,6 @@ def _put(ws, row: int, column: int, value) -> None:
 
 
 def _finish(wb, ws, rows: int, columns: int) -> bytes:
-    from openpyxl.utils import get_column_letter
-
     ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
     out = io.BytesIO()
     wb.save(out)

@@ -14,12 +14,12 @@ overdue, grey when still ahead.  A vertical line marks today.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
-from typing import Iterable, Mapping
 from xml.sax.saxutils import escape, quoteattr
 
-from ..timeline import Timeline, TimelineItem
-from ..workdays import format_day
+from workflow.timeline import Timeline, TimelineItem
+from workflow.workdays import format_day
 
 #: Texts of the drawing; the web layer passes them translated.
 LABELS_VI: dict[str, str] = {

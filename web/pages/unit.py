@@ -8,12 +8,22 @@ clients without cookies, is opened by a signed token instead of a sign-in.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from datetime import date, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
-                   send_from_directory, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -21,17 +31,19 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from .. import operations as ops
-from .. import revisions, standing
-from ..campaign_files import KNOWN_GROUPS
-from ..db import db, utcnow
-from ..models import Campaign, Participation, SubmissionDocument, Unit, User
-from ..storage import ALLOWED, DocumentRefused, remove_stored, store_document
-from ..timeline import Timeline
-from ..workdays import VietnamCalendar, format_day
-from . import lang, page_cache, request_received_at
-from .access import campaign_or_404, is_organizer_side, may_manage, unit_or_404
-from .ics import AllDayEvent, calendar_text
+from web import page_cache
+from web.access import campaign_or_404, is_organizer_side, may_manage, unit_or_404
+from web.common import lang, request_received_at
+from web.ics import AllDayEvent, calendar_text
+from workflow import campaigns as reads
+from workflow import operations as ops
+from workflow import revisions, standing
+from workflow.campaign_files import KNOWN_GROUPS
+from workflow.db import db, utcnow
+from workflow.models import Campaign, Participation, SubmissionDocument, Unit, User
+from workflow.storage import ALLOWED, DocumentRefused, remove_stored, store_document
+from workflow.timeline import Timeline
+from workflow.workdays import VietnamCalendar, format_day
 
 bp = Blueprint("units", __name__)
 
@@ -181,12 +193,12 @@ def _status_sentence(status: str, p: Participation, tz: ZoneInfo) -> str:
 
 def _page_context(campaign: Campaign, unit: Unit, p: Participation) -> dict:
     now = utcnow()
-    tz = ops.tz_of(campaign)
-    cal = ops.calendar_of(campaign)
-    tl = ops.timeline_of(campaign, now=now, cal=cal)
-    campaign_state = ops.state_at(campaign, now, tl)
+    tz = reads.tz_of(campaign)
+    cal = reads.calendar_of(campaign)
+    tl = reads.timeline_of(campaign, now=now, cal=cal)
+    campaign_state = reads.state_at(campaign, now, tl)
     grace_ended = now >= tl.grace_ends_at
-    status = ops.unit_status_at(p, grace_ended)
+    status = reads.unit_status_at(p, grace_ended)
     reinstated = bool(p.reinstated_reason)
     can_submit = campaign_state not in ("draft", "cancelled") and standing.may_submit(
         status, reinstated=reinstated, grace_ended=grace_ended)
@@ -207,7 +219,7 @@ def _page_context(campaign: Campaign, unit: Unit, p: Participation) -> dict:
         "may_act": may_act_for(current_user, unit), "can_submit": can_submit,
         "closed_message": "" if can_submit else _closed_message(campaign_state, status, grace_ended, tl),
         "in_force": in_force, "history": list(reversed(submissions)),
-        "channel_name": lambda channel: ops.CHANNELS.get(channel, (channel, channel))[0 if lang() == "vi" else 1],
+        "channel_name": lambda channel: reads.CHANNELS.get(channel, (channel, channel))[0 if lang() == "vi" else 1],
         "when": lambda instant, seconds=False: _when(instant, tz, seconds),
         "day": lambda value: format_day(value, lang()),
         "file_size": file_size, "max_mb": _max_upload_mb(),
@@ -255,10 +267,10 @@ def upload(code: str, unit_code: str):
     campaign, unit, p = _load(code, unit_code)
     if not may_act_for(current_user, unit):
         abort(403)
-    tl = ops.timeline_of(campaign, now=now)
-    state = ops.state_at(campaign, now, tl)
+    tl = reads.timeline_of(campaign, now=now)
+    state = reads.state_at(campaign, now, tl)
     grace_ended = now >= tl.grace_ends_at
-    status = ops.unit_status_at(p, grace_ended)
+    status = reads.unit_status_at(p, grace_ended)
     if state in ("draft", "cancelled") or not standing.may_submit(
             status, reinstated=bool(p.reinstated_reason), grace_ended=grace_ended):
         flash(_closed_message(state, status, grace_ended, tl), "danger")
@@ -303,7 +315,7 @@ def upload(code: str, unit_code: str):
         remove_stored(folder, written)
         raise
     flash(_("Đã nhận hồ sơ: biên nhận số %(number)s, lúc %(when)s.", number=receipt_number,
-            when=_when(received_at, ops.tz_of(campaign), seconds=True)), "success")
+            when=_when(received_at, reads.tz_of(campaign), seconds=True)), "success")
     return redirect(url_for("units.page", code=code, unit_code=unit_code, _anchor="bien-nhan"), 303)
 
 
@@ -408,7 +420,7 @@ def calendar(code: str, unit_code: str):
     except ops.OperationError:
         abort(404)
     now = utcnow()
-    tl = ops.timeline_of(campaign, now=now)
+    tl = reads.timeline_of(campaign, now=now)
     page_url = url_for("units.page", code=code, unit_code=unit_code, _external=True)
     text = calendar_text(calendar_events(campaign, unit, tl, page_url), now=now,
                          name=f"{campaign.code} — {unit.name}")

@@ -25,10 +25,11 @@ import binascii
 import hashlib
 import json
 import re
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from functools import wraps
 from http import HTTPStatus
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 from markupsafe import Markup, escape
@@ -36,17 +37,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import MethodNotAllowed
 
-from .. import operations as ops
-from ..api_tokens import SCOPES, actor_of, authenticate, touch
-from ..calendars import calendar_for
-from ..cli_campaign import status_document
-from ..db import db, utcnow
-from ..machine import STATES, state_name
-from ..models import Campaign, IdempotencyRecord, Participation, Unit
-from ..periods import calendar_days_from, working_days_from
-from ..standing import STATUSES, status_name
-from ..storage import DocumentRefused, check_document, clean_name, remove_stored, store_document
-from ..timeline import MILESTONES
+from workflow import campaigns as reads
+from workflow import operations as ops
+from workflow.api_tokens import SCOPES, actor_of, authenticate, touch
+from workflow.calendars import calendar_for
+from workflow.campaigns import status_document
+from workflow.db import db, utcnow
+from workflow.machine import STATES, state_name
+from workflow.models import Campaign, IdempotencyRecord, Participation, Unit
+from workflow.periods import calendar_days_from, working_days_from
+from workflow.standing import STATUSES, status_name
+from workflow.storage import DocumentRefused, check_document, clean_name, remove_stored, store_document
+from workflow.timeline import MILESTONES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -249,7 +251,7 @@ def parse_instant(value: Any, field: str) -> datetime:
     if not MIN_YEAR <= instant.year <= MAX_YEAR:
         raise _invalid(field, f"“{field}” phải trong khoảng năm {MIN_YEAR}–{MAX_YEAR}.",
                        f"“{field}” must fall between the years {MIN_YEAR} and {MAX_YEAR}.")
-    return instant.astimezone(timezone.utc)
+    return instant.astimezone(UTC)
 
 
 def _query_int(name: str, default: int, low: int, high: int) -> int:
@@ -356,7 +358,7 @@ def unit_item(unit_doc: dict) -> dict:
 
 
 def submissions_of(campaign, unit) -> list[dict]:
-    tz = ops.tz_of(campaign)
+    tz = reads.tz_of(campaign)
     return [{
         "version": s.version, "receipt_number": s.receipt_number,
         "received_at": s.received_at.astimezone(tz).isoformat(), "channel": s.channel,
@@ -639,7 +641,7 @@ def run_write(token, body: Body, action: Callable[[datetime], tuple[int, dict]])
             if existing is not None:
                 return _replay(existing, digest)
         raise ApiError(409, "Yêu cầu trùng với một yêu cầu khác được xử lý cùng lúc; vui lòng gửi lại.",
-                       "The request clashed with another one handled at the same time; please send it again.")
+                       "The request clashed with another one handled at the same time; please send it again.") from None
     except BaseException:
         _remove_stored()
         raise

@@ -4,34 +4,38 @@ from __future__ import annotations
 
 import calendar as pycalendar
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Callable
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
-from .. import operations as ops
-from .. import revisions
-from ..calendars import OverrideError, add_override, calendar_for, remove_override
-from ..db import db, utcnow
-from ..machine import MANUAL_STEPS, STATES, state_name
-from ..models import CalendarOverride, Campaign, Participation
-from ..standing import DEFAULT_TIERS, STATUSES, status_name
-from ..timeline import MILESTONES
-from ..workdays import WEEKDAYS_VI, format_day
-from . import dashboard_queries as dq
-from . import lang, page_cache
-from .access import campaign_or_404, is_organizer_side, may_manage, require_roles, unit_or_404, visible_unit_ids
-from .timeline_svg import axis_range, render_timeline_svg
+from notifications import outbox as mail_reads
+from notifications.queue import render_missing
+from web import page_cache
+from web.access import campaign_or_404, is_organizer_side, may_manage, require_roles, unit_or_404, visible_unit_ids
+from web.common import lang
+from web.timeline_svg import axis_range, render_timeline_svg
+from workflow import campaigns as reads
+from workflow import dashboard as dq
+from workflow import operations as ops
+from workflow import revisions
+from workflow.calendars import OverrideError, add_override, calendar_for, remove_override
+from workflow.db import db, utcnow
+from workflow.machine import MANUAL_STEPS, STATES, state_name
+from workflow.models import CalendarOverride, Campaign, Participation, Unit
+from workflow.standing import DEFAULT_TIERS, STATUSES, status_name
+from workflow.timeline import MILESTONES
+from workflow.workdays import WEEKDAYS_VI, format_day
 
 bp = Blueprint("dashboard", __name__)
 
@@ -200,7 +204,6 @@ def home():
         .order_by(Campaign.deadline.desc()).limit(1)).first()
     if row is None:
         return render_template("dashboard/no_campaign.html")
-    from ..models import Unit
 
     unit = db.session.get(Unit, current_user.unit_id or row.unit_id)
     return redirect(url_for("units.page", code=row.code, unit_code=unit.code))
@@ -247,17 +250,17 @@ def campaign(code: str):
     campaign = campaign_or_404(code)
     _organizer_only()
     now = utcnow()
-    tz = ops.tz_of(campaign)
-    cal = ops.calendar_of(campaign)
-    timeline = ops.timeline_of(campaign, now, cal)
-    state = ops.state_at(campaign, now, timeline)
+    tz = reads.tz_of(campaign)
+    cal = reads.calendar_of(campaign)
+    timeline = reads.timeline_of(campaign, now, cal)
+    state = reads.state_at(campaign, now, timeline)
     today = now.astimezone(tz).date()
 
     # The units: loaded once and kept referenced while the results read them.
     units = dq.campaign_units(campaign)
-    results = ops.results(campaign, now)
-    counts = ops.count_by_status(campaign, now)
-    rows = dq.unit_rows(results, units, dq.reminders_sent(campaign))
+    results = reads.results(campaign, now)
+    counts = reads.count_by_status(campaign, now)
+    rows = dq.unit_rows(results, units, mail_reads.reminders_sent(campaign))
 
     group = request.args.get("group", "")
     status = request.args.get("status", "")
@@ -274,8 +277,8 @@ def campaign(code: str):
 
     groups = sorted({u.group for u in units.values()}, key=dq.group_key)
     grace_open = state in ("open", "grace")
-    preview = ops.exclusion_preview(campaign) if grace_open else []
-    failed_total, failed = dq.failed_mail(campaign)
+    preview = reads.exclusion_preview(campaign) if grace_open else []
+    failed_total, failed = mail_reads.failed_mail(campaign)
     audit = dq.recent_audit(campaign, 50)
     manage = may_manage(current_user)
     pickers = _unit_pickers(rows, campaign) if manage else {}
@@ -321,9 +324,9 @@ def timeline_svg(code: str):
     """The timeline drawing alone (for a link, a print-out, another page)."""
     campaign = campaign_or_404(code)
     now = utcnow()
-    cal = ops.calendar_of(campaign)
-    timeline = ops.timeline_of(campaign, now, cal)
-    today = now.astimezone(ops.tz_of(campaign)).date()
+    cal = reads.calendar_of(campaign)
+    timeline = reads.timeline_of(campaign, now, cal)
+    today = now.astimezone(reads.tz_of(campaign)).date()
     body = '<?xml version="1.0" encoding="UTF-8"?>\n' + _svg(campaign, timeline, today, cal)
     response = Response(body, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, no-cache"
@@ -553,15 +556,14 @@ def outbox():
     """The organizer's outgoing mail, filtered by status."""
     user = require_roles("organizer_admin")
     status = request.args.get("status", "")
-    status = status if status in dq.OUTBOX_FILTERS else ""
-    pagination = dq.outbox_page(user.organizer_id, status, _int_arg("page"))
-    from notifications.queue import render_missing
+    status = status if status in mail_reads.OUTBOX_FILTERS else ""
+    pagination = mail_reads.outbox_page(user.organizer_id, status, _int_arg("page"))
 
     if render_missing(pagination.items):  # notices queued in bulk get their text when first shown
         db.session.commit()
     codes = dq.campaign_codes(m.campaign_id for m in pagination.items)
     return render_template("dashboard/outbox.html", pagination=pagination, status=status, codes=codes,
-                           counts=dq.outbox_counts(user.organizer_id), filters=dq.OUTBOX_FILTERS,
+                           counts=mail_reads.outbox_counts(user.organizer_id), filters=mail_reads.OUTBOX_FILTERS,
                            note=_mail_note())
 
 
@@ -584,15 +586,14 @@ class _LinkHidden:
 def outbox_mail(mail_id: int):
     """One mail as it would be sent."""
     user = require_roles("organizer_admin")
-    mail = dq.outbox_mail(user.organizer_id, mail_id)
+    mail = mail_reads.outbox_mail(user.organizer_id, mail_id)
     if mail is None:
         abort(404)
-    from notifications.queue import render_missing
 
     if render_missing([mail]):
         db.session.commit()
     codes = dq.campaign_codes([mail.campaign_id])
-    if mail.kind in dq.ACCOUNT_KINDS and mail.recipient != user.email:
+    if mail.kind in mail_reads.ACCOUNT_KINDS and mail.recipient != user.email:
         mail = _LinkHidden(mail)  # another account's sign-in or reset link would open that account
     return render_template("dashboard/outbox_mail.html", mail=mail, campaign_code=codes.get(mail.campaign_id),
                            note=_mail_note(), sender=current_app.config.get("MAIL_DEFAULT_SENDER", ""))

@@ -1,21 +1,26 @@
-"""The web layer: sign-in, pages, the JSON API.  Thin: each view parses, calls
-one operation, commits, renders or redirects."""
+"""What every page shares: the extensions, the language, date filters, the
+received instant of a request, the error pages."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from flask import Flask, abort, g, render_template, request, session
+from flask import Flask, current_app, g, render_template, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from ..db import db
-from ..models import User
-from ..workdays import format_day
+from web.api.views import is_api_request, problem
+from workflow.campaigns import state_at
+from workflow.db import db, utcnow
+from workflow.machine import state_name
+from workflow.models import User
+from workflow.workdays import format_day
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -53,7 +58,6 @@ def lang() -> str:
 def _local(instant: datetime | None) -> str:
     if instant is None:
         return "—"
-    from flask import current_app
 
     local = instant.astimezone(current_app.config["TZ"])
     return f"{local:%H:%M} {format_day(local.date(), lang())}"
@@ -74,8 +78,6 @@ NAV = [
 
 
 def _nav_links() -> list[tuple[str, str]]:
-    from flask import current_app
-
     if not current_user.is_authenticated:
         return []
     return [(endpoint, str(label)) for endpoint, label, roles in NAV
@@ -83,9 +85,6 @@ def _nav_links() -> list[tuple[str, str]]:
 
 
 def _state_label(campaign) -> str:
-    from ..machine import state_name
-    from ..operations import state_at
-    from ..db import utcnow
 
     return state_name(state_at(campaign, utcnow()), lang())
 
@@ -96,105 +95,8 @@ class _IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-def init_app(app: Flask) -> None:
-    app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
-    app.config.setdefault("BABEL_DEFAULT_LOCALE", "vi")
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("TIMEZONE", "Asia/Ho_Chi_Minh"))
-    login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = _l("Vui lòng đăng nhập để tiếp tục.")
-    login_manager.login_message_category = "warning"
-    csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale)
-    bootstrap.init_app(app)
-    from . import page_cache
-
-    page_cache.init_app(app)
-
-    # <int:…> in a URL: at most the largest id the database holds (a 32-bit integer column); a longer number
-    # is a 404, not a 500 when the database cannot compare it (SQLite: "int too large").
-    app.url_map.converters["int"] = _IdConverter
-
-    from . import api, auth, dashboard, setup, unit_pages
-
-    for module in (auth, dashboard, unit_pages, setup):
-        app.register_blueprint(module.bp)
-    app.register_blueprint(api.bp)
-    csrf.exempt(api.bp)
-
-    app.jinja_env.filters["local_time"] = _local
-    app.jinja_env.filters["day"] = _day
-    app.jinja_env.globals["current_lang"] = lang
-    app.jinja_env.globals["endpoints"] = lambda: app.view_functions.keys()
-    app.jinja_env.globals["nav_links"] = _nav_links
-    app.jinja_env.globals["state_label"] = _state_label
-
-    @app.before_request
-    def _started():
-        from ..db import utcnow
-
-        g.request_started = utcnow()
-
-    @app.before_request
-    def _read_only_connection():
-        """Pages that only read (``page_cache.cached`` views) run without BEGIN and ROLLBACK on PostgreSQL:
-        two round trips of a three-query request.  Under READ COMMITTED each statement reads its own
-        snapshot either way, so what they see is the same."""
-        view = app.view_functions.get(request.endpoint or "")
-        if request.method in ("GET", "HEAD") and getattr(view, "reads_only", False) \
-                and db.engine.dialect.name == "postgresql" and not db.session().in_transaction():
-            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-    @app.before_request
-    def _no_nul():
-        """A NUL character is in no code, name or text a person types, and PostgreSQL can neither store nor
-        compare one: refused as a bad request (400) before any query, not a server error.  (The API checks its
-        own parameters and answers in problem+json: /api/v1/campaigns/%00 is a 404 there.)"""
-        if request.path.startswith("/api/"):
-            return
-        pairs = list(request.args.items(multi=True))
-        if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded",
-                                                             "multipart/form-data"):
-            pairs += request.form.items(multi=True)
-        # (a multipart part whose name cannot be read has None for a name)
-        if "\x00" in request.path or any("\x00" in (key or "") or "\x00" in (value or "") for key, value in pairs):
-            abort(400)
-
-    @app.before_request
-    def _session_expiry():
-        if not request.path.startswith("/api/"):
-            session.permanent = True  # the API is stateless: no cookie on its answers
-
-    @app.after_request
-    def _security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        return response
-
-    _register_errors(app)
-
-    @app.get("/healthz")
-    def healthz():
-        """Liveness: the process answers (no database)."""
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    def readyz():
-        """Readiness: the database answers."""
-        from sqlalchemy import text
-
-        db.session.execute(text("SELECT 1"))
-        return {"status": "ok", "database": "ok"}
-
-
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    from sqlalchemy.exc import SQLAlchemyError
-
     if g.get("database_down"):
         return None  # drawing the 503 page: don't ask the database again
     try:
@@ -218,10 +120,6 @@ def request_received_at() -> datetime:
     that stamp: a dossier uploaded at 23:59:59 must not become late while it waits
     for a free worker at midnight.  Otherwise the clock when the request began.
     """
-    from flask import current_app
-
-    from ..db import utcnow
-
     started = g.get("request_started") or utcnow()
     if not current_app.config.get("TRUST_REQUEST_START"):
         return started
@@ -231,9 +129,8 @@ def request_received_at() -> datetime:
     except ValueError:
         return started
     seconds = value / 1e6 if value > 1e14 else value / 1e3 if value > 1e11 else value
-    from datetime import timezone
 
-    stamped = datetime.fromtimestamp(seconds, timezone.utc)
+    stamped = datetime.fromtimestamp(seconds, UTC)
     # Only a plausible stamp: not after we began, not more than ten minutes before.
     if started - timedelta(minutes=10) <= stamped <= started:
         return stamped
@@ -257,10 +154,6 @@ ERRORS = {
 
 
 def _register_errors(app: Flask) -> None:
-    from sqlalchemy.exc import OperationalError, SQLAlchemyError
-    from werkzeug.exceptions import HTTPException
-
-    from .api import is_api_request, problem
 
     def page(code: int, detail: str | None = None):
         title, title_en, message = ERRORS.get(code, ERRORS[500])

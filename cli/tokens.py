@@ -13,9 +13,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .api_tokens import SCOPES, TokenError, create_token, find_token, revoke_token
-from .db import db
-from .models import ApiToken, Organizer, Unit
+from workflow.api_tokens import SCOPES, TokenError, create_token, find_token, revoke_token
+from workflow.db import db
+from workflow.models import ApiToken, Organizer, Unit
 
 token_cli = AppGroup("token", help="API tokens for e-office systems and scripts (docs/api.md).")
 

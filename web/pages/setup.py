@@ -25,34 +25,65 @@ from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, DecimalField, FieldList, Form, FormField, HiddenField, IntegerField, \
-    RadioField, SelectChoice, StringField, TextAreaField
-from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation,
-                                ValidationError)
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
-from .. import unit_files
-from ..audit import record
-from ..calendars import calendar_for
-from ..campaign_files import CODE_RE, EMAIL_RE, CampaignFileError, CampaignSpec, UnitSpec, apply
-from ..db import db, utcnow
-from ..models import Campaign, Participation, Submission, Unit
-from ..operations import (CHANNELS, OperationError, advance_campaign, calendar_of, move_milestone, results, state_at,
-                          tz_of)
-from ..periods import working_days_from
-from ..standing import DEFAULT_TIERS, status_name
-from ..workdays import VietnamCalendar, format_day
-from .access import campaign_or_404, is_organizer_side, require_roles
-
-from . import lang  # noqa: E402
+from notifications.queue import replan_reminders
+from web.access import campaign_or_404, is_organizer_side, require_roles
+from web.common import lang  # noqa: E402
+from workflow import unit_files
+from workflow.audit import record
+from workflow.calendars import calendar_for
+from workflow.campaign_files import CODE_RE, EMAIL_RE, CampaignFileError, CampaignSpec, UnitSpec, apply
+from workflow.campaigns import CHANNELS, calendar_of, results, state_at, tz_of
+from workflow.db import db, utcnow
+from workflow.models import Campaign, Participation, Submission, Unit
+from workflow.operations import OperationError, advance_campaign, move_milestone
+from workflow.periods import working_days_from
+from workflow.standing import DEFAULT_TIERS, status_name
+from workflow.workdays import VietnamCalendar, format_day
 
 bp = Blueprint("setup", __name__)
 
@@ -361,8 +392,6 @@ def _form_preview(form: CampaignFields, cal: VietnamCalendar, tz) -> dict | None
 
 
 def _organizer_tz():
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(current_user.organizer.timezone or "Asia/Ho_Chi_Minh")
 
 
@@ -544,8 +573,6 @@ def _save_edit(campaign: Campaign, form: EditCampaignForm) -> list[str]:
         campaign.milestones.remove(m)
         done.append(kind)
     if grace_changed or removals:
-        from notifications.queue import replan_reminders
-
         db.session.flush()
         replan_reminders(campaign, now)
     before = spec_of(campaign)

@@ -8,9 +8,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .accounts import AccountError, create_user, set_password
-from .db import db
-from .models import ROLES, Organizer, Unit, User
+from workflow.accounts import AccountError, create_user, set_password
+from workflow.db import db
+from workflow.models import ROLES, Organizer, Unit, User
 
 user_cli = AppGroup("user", help="Accounts.")
 

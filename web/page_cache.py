@@ -25,10 +25,10 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import wraps
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, make_response, request, session
@@ -37,9 +37,10 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Select, and_, bindparam, select
 
-from .. import revisions
-from ..db import db, utcnow
-from ..models import Campaign, Organizer, User
+from web.common import language_of
+from workflow import revisions
+from workflow.db import db, utcnow
+from workflow.models import Campaign, Organizer, User
 
 #: Stands for the CSRF token in a kept page: noncharacters around a secret of this process, so that
 #: no text a person typed can be taken for it.
@@ -150,7 +151,6 @@ def cached(resolve: Resolver):
                 return view(**kwargs)
             tz, stamp = row[0], tuple(row[2:])
             day = utcnow().astimezone(ZoneInfo(tz or "Asia/Ho_Chi_Minh")).date()
-            from . import language_of
 
             key = (request.endpoint, request.full_path, request.host_url, viewer, language_of(row[1]))
             token = generate_csrf()

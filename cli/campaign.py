@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -18,14 +18,16 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import operations as ops
-from .campaign_files import CampaignFileError, export, import_file
-from .cli_workdays import fail, parse_date
-from .db import db, utcnow
-from .machine import MANUAL_STEPS, state_name
-from .models import Campaign, Unit
-from .standing import status_name
-from .storage import DocumentRefused, remove_stored, store_document
+from cli.jobs import tick
+from cli.workdays import fail, parse_date
+from workflow import campaigns as reads
+from workflow import operations as ops
+from workflow.campaign_files import CampaignFileError, export, import_file
+from workflow.db import db, utcnow
+from workflow.machine import MANUAL_STEPS, state_name
+from workflow.models import Campaign, Unit
+from workflow.standing import status_name
+from workflow.storage import DocumentRefused, remove_stored, store_document
 
 campaign_cli = AppGroup("campaign", help="Evaluation campaigns: import, export, status, the organizer's actions.")
 submission_cli = AppGroup("submission", help="Dossiers received from units.")
@@ -44,7 +46,7 @@ def parse_instant(value: str | None, what: str = "--now") -> datetime:
         fail(f"{what} {value!r} is not an ISO instant, e.g. 2019-10-25T23:59:59+07:00")
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=current_app.config["TZ"])
-    return instant.astimezone(timezone.utc)
+    return instant.astimezone(UTC)
 
 
 def refused(exc: ops.OperationError) -> None:
@@ -106,53 +108,6 @@ def list_command() -> None:
         click.echo(f"{c.code}\t{c.organizer.code}\t{c.year}\t{c.state}\t{c.deadline.isoformat()}\t{c.title}")
 
 
-def status_document(campaign: Campaign, now: datetime) -> dict:
-    """The campaign's state, milestones and units as of ``now`` (the --json format)."""
-    tz = ops.tz_of(campaign)
-    tl = ops.timeline_of(campaign, now)
-    state = ops.state_at(campaign, now, tl)
-    results = ops.results(campaign, now)
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    return {
-        "campaign": {
-            "code": campaign.code, "title": campaign.title, "year": campaign.year,
-            "organizer": campaign.organizer.code, "state": state, "state_name": state_name(state),
-            "recorded_state": campaign.state, "deadline": campaign.deadline.isoformat(),
-            "grace_working_days": campaign.grace_working_days,
-            "document": {"number": campaign.document_number,
-                         "date": campaign.document_date.isoformat() if campaign.document_date else None},
-            "cancel_reason": campaign.cancel_reason or None,
-        },
-        "now": now.astimezone(tz).isoformat(),
-        "milestones": [{
-            "kind": i.kind, "name": i.name_vi, "name_en": i.name_en,
-            "start": i.start.isoformat() if i.start else None, "end": i.end.isoformat(),
-            "ends_at": i.ends_at.isoformat(), "computed": i.computed, "reached": i.reached, "overdue": i.overdue,
-            "explanation": {"vi": i.period.explain("vi"), "en": i.period.explain("en")} if i.period else None,
-        } for i in tl.items],
-        "counts": counts,
-        "units": [{
-            "code": r.participation.unit.code, "name": r.participation.unit.name,
-            "group": r.participation.unit.group,
-            "parent": r.participation.unit.parent.code if r.participation.unit.parent else None,
-            "status": r.status, "status_name": status_name(r.status),
-            "received_at": r.participation.received_at.astimezone(tz).isoformat()
-            if r.participation.received_at else None,
-            "late_working_days": r.participation.late_working_days,
-            "versions": len(r.participation.submissions),
-            "reinstated_reason": r.participation.reinstated_reason or None,
-            "returned_reason": r.participation.returned_reason or None,
-            "self_score": float(r.participation.self_score) if r.participation.self_score is not None else None,
-            "verified_score": float(r.participation.verified_score)
-            if r.participation.verified_score is not None else None,
-            "score": float(r.score) if r.score is not None else None, "provisional": r.provisional,
-            "rating": r.rating, "rank": r.rank, "nominated": r.participation.nominated,
-        } for r in results],
-    }
-
-
 @campaign_cli.command("status")
 @click.argument("code", metavar="CODE")
 @click.option("--now", "now_text", help="As of this instant (default: the clock).")
@@ -161,7 +116,7 @@ def status_command(code: str, now_text: str | None, as_json: bool) -> None:
     """Print the campaign's state, each milestone's computed instant, each unit's status."""
     now = parse_instant(now_text)
     campaign = get_campaign(code)
-    doc = status_document(campaign, now)
+    doc = reads.status_document(campaign, now)
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
@@ -230,7 +185,7 @@ def move_command(code, kind, end_text, start_text, reason, actor, now_text) -> N
 @click.argument("code", metavar="CODE")
 def preview_command(code: str) -> None:
     """Who would be excluded if grace ended now: code, group, name."""
-    for p in ops.exclusion_preview(get_campaign(code)):
+    for p in reads.exclusion_preview(get_campaign(code)):
         click.echo(f"{p.unit.code}\t{p.unit.group}\t{p.unit.name}")
 
 
@@ -293,7 +248,7 @@ def score_command(code, unit_code, self_text, verified_text, reason, actor, now_
 def results_command(code: str, now_text: str | None) -> None:
     """Ratings and ranks within each group: group, rank, unit, score, rating."""
     campaign, now = get_campaign(code), parse_instant(now_text)
-    rows = [r for r in ops.results(campaign, now) if r.rank is not None]
+    rows = [r for r in reads.results(campaign, now) if r.rank is not None]
     rows.sort(key=lambda r: (r.participation.unit.group, r.rank, r.participation.unit.code))
     for r in rows:
         mark = " (provisional)" if r.provisional else ""
@@ -304,7 +259,7 @@ def results_command(code: str, now_text: str | None) -> None:
 @click.option("--campaign", "campaign_code", required=True)
 @click.option("--unit", "unit_code", required=True)
 @click.option("--at", "at_text", required=True, help="The received instant (ISO; local time without an offset).")
-@click.option("--channel", type=click.Choice(list(ops.CHANNELS)), default="eoffice", show_default=True)
+@click.option("--channel", type=click.Choice(list(reads.CHANNELS)), default="eoffice", show_default=True)
 @click.option("--doc-number", default="", help="The incoming document number (required for eoffice and email).")
 @click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="A document to store with the dossier (repeatable).")
@@ -341,7 +296,7 @@ def record_command(campaign_code, unit_code, at_text, channel, doc_number, files
         refused(exc)
     p = sub.participation
     late = f"\tlate {p.late_working_days} working day(s)" if p.late_working_days else ""
-    click.echo(f"{unit.code}\t{p.status}\t{sub.receipt_number}\t{sub.received_at.astimezone(ops.tz_of(campaign)).isoformat()}{late}")
+    click.echo(f"{unit.code}\t{p.status}\t{sub.receipt_number}\t{sub.received_at.astimezone(reads.tz_of(campaign)).isoformat()}{late}")
 
 
 def tick_command_factory():
@@ -350,8 +305,6 @@ def tick_command_factory():
     def tick_command(now_text: str | None) -> None:
         """Run the time-driven work: campaign moves, exclusions, reminders."""
         now = parse_instant(now_text)
-        from notifications.jobs import tick
-
         summary = tick(now)
         click.echo(" ".join(f"{k}={v}" for k, v in summary.items()))
 

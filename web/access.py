@@ -10,8 +10,8 @@ from flask import abort
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..db import db
-from ..models import Campaign, Participation, Unit, User
+from workflow.db import db
+from workflow.models import Campaign, Participation, Unit, User
 
 ORGANIZER_ROLES = ("organizer_admin", "council", "viewer")
 

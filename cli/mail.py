@@ -1,9 +1,8 @@
-"""``flask mail``, ``flask reminders``, ``flask scheduler run``, ``flask serve``."""
+"""``flask mail`` (the outbox) and ``flask reminders`` (a campaign's reminder rules)."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 
 import click
@@ -11,27 +10,25 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from cli.campaign import get_campaign, parse_instant
+from notifications.jobs import dispatch_mail
+from notifications.models import OutboxMail
+from notifications.queue import render_missing, rules_of
+from notifications.rules import ReminderRules, RulesError, unit_reminders
+from workflow.audit import record
+from workflow.campaigns import calendar_of
 from workflow.db import db
-
-from .models import OutboxMail
+from workflow.models import Campaign
 
 mail_cli = AppGroup("mail", help="The mail outbox.")
 reminders_cli = AppGroup("reminders", help="A campaign's reminder rules.")
-scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
 
-
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @mail_cli.command("dispatch")
 @click.option("--now", "now_text", help="As of this instant (default: the clock).")
 def dispatch_command(now_text: str | None) -> None:
     """Send what is due in the outbox; prints claimed, sent, retried, failed, dropped."""
-    from workflow.cli_campaign import parse_instant
-
-    from .jobs import dispatch_mail
-
     if not current_app.config.get("MAIL_SERVER"):
         click.echo("MAIL_SERVER is not set: mail stays in the outbox (flask mail outbox).")
         return
@@ -45,8 +42,6 @@ def dispatch_command(now_text: str | None) -> None:
 @click.option("--limit", default=50, show_default=True)
 def outbox_command(status: str | None, campaign_code: str | None, limit: int) -> None:
     """List outbox rows: id, status, kind, recipient, subject, last error."""
-    from workflow.models import Campaign
-
     query = select(OutboxMail).order_by(OutboxMail.id.desc()).limit(limit)
     counts = select(OutboxMail.status, func.count()).group_by(OutboxMail.status)
     if status:
@@ -59,8 +54,6 @@ def outbox_command(status: str | None, campaign_code: str | None, limit: int) ->
         query = query.where(OutboxMail.campaign_id == campaign.id)
         counts = counts.where(OutboxMail.campaign_id == campaign.id)
     click.echo("counts\t" + " ".join(f"{s}={n}" for s, n in db.session.execute(counts)))
-    from .queue import render_missing
-
     rows = list(db.session.scalars(query))
     if render_missing(rows):
         db.session.commit()
@@ -76,8 +69,6 @@ def show_command(mail_id: int) -> None:
     if row is None:
         click.echo(f"Error: no mail #{mail_id}", err=True)
         sys.exit(2)
-    from .queue import render_missing
-
     if render_missing([row]):
         db.session.commit()
     click.echo(f"To: {row.recipient}\nSubject: {row.subject}\nMessage-ID: {row.message_id}\nStatus: {row.status}"
@@ -88,12 +79,6 @@ def show_command(mail_id: int) -> None:
 @click.argument("code", metavar="CAMPAIGN")
 def reminders_show(code: str) -> None:
     """Print the campaign's reminder rules and planned reminder days (JSON)."""
-    from workflow.cli_campaign import get_campaign
-    from workflow.operations import calendar_of
-
-    from .queue import rules_of
-    from .rules import unit_reminders
-
     campaign = get_campaign(code)
     rules = rules_of(campaign)
     plan = unit_reminders(campaign.deadline, campaign.grace_working_days, calendar_of(campaign), rules)
@@ -108,10 +93,6 @@ def reminders_show(code: str) -> None:
 @click.option("--actor", default="cli", show_default=True)
 def reminders_set(code: str, rules_json: str, actor: str) -> None:
     """Replace the campaign's reminder rules, e.g. '{"before_deadline": [5, 1], "office_hours": "08:00-17:00"}'."""
-    from workflow.audit import record
-    from workflow.cli_campaign import get_campaign
-
-    from .rules import ReminderRules, RulesError
 
     campaign = get_campaign(code)
     try:
@@ -127,35 +108,6 @@ def reminders_set(code: str, rules_json: str, actor: str) -> None:
     click.echo(json.dumps(rules.as_dict(), ensure_ascii=False))
 
 
-@scheduler_cli.command("run")
-def scheduler_run() -> None:
-    """Run the scheduler (tick and mail) until stopped; one of several acts at a time."""
-    from .scheduler import run_forever
-
-    _logging()
-    run_forever(current_app._get_current_object())
-
-
-@click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
-def serve_command(host: str, port: int) -> None:
-    """Serve the app with its scheduler in one process (make run; not for production)."""
-    from .scheduler import start_in_background
-
-    _logging()
-    from werkzeug.serving import run_simple
-
-    app = current_app._get_current_object()
-    start_in_background(app)
-    click.echo(f"Hạn Chót: http://{host}:{port}/  (scheduler running in this process)")
-    # Not app.run(): Flask ignores it inside a `flask` command.  No reloader, so
-    # no second process and no second scheduler.
-    run_simple(host, port, app, use_reloader=False, threaded=True)
-
-
 def register_cli(app: Flask) -> None:
     app.cli.add_command(mail_cli)
     app.cli.add_command(reminders_cli)
-    app.cli.add_command(scheduler_cli)
-    app.cli.add_command(serve_command)

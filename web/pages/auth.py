@@ -11,10 +11,11 @@ from sqlalchemy import select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from ..accounts import MIN_PASSWORD, AccountError, authenticate, consume_link, issue_link, set_password
-from ..db import db, utcnow
-from ..models import User
-from . import lang
+from notifications.queue import build_row, insert_rows
+from web.common import lang
+from workflow.accounts import MIN_PASSWORD, AccountError, authenticate, consume_link, issue_link, set_password
+from workflow.db import db, utcnow
+from workflow.models import User
 
 bp = Blueprint("auth", __name__)
 
@@ -76,8 +77,6 @@ def login():
 
 
 def _send_link(user: User, purpose: str) -> None:
-    from notifications.queue import build_row, insert_rows
-
     token = issue_link(user, purpose, utcnow())
     endpoint = "auth.magic" if purpose == "magic" else "auth.reset"
     link = current_app.config["APP_URL"].rstrip("/") + url_for(endpoint, token=token)

@@ -1,10 +1,13 @@
-"""Register the command-line groups of the workflow package."""
+"""``flask demo load`` and ``flask demo generate``: demo data and data at a chosen size."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
+
+from cli.campaign import parse_instant
+from workflow.db import db
+from workflow.demo import generate, load
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -14,10 +17,6 @@ demo_cli = AppGroup("demo", help="Demo data.")
 @click.option("--seed", default=2019, show_default=True)
 def demo_load(now_text: str | None, seed: int) -> None:
     """Load the example campaigns, played out, and a live campaign (idempotent)."""
-    from .cli_campaign import parse_instant
-    from .db import db
-    from .demo import load
-
     loaded = load(parse_instant(now_text), seed)
     db.session.commit()
     click.echo(f"demo data: {', '.join(loaded) if loaded else 'already loaded'}")
@@ -32,24 +31,8 @@ def demo_load(now_text: str | None, seed: int) -> None:
 @click.option("--seed", default=7, show_default=True)
 def demo_generate(organizers, units, campaigns, submitted, now_text, seed):
     """Build data at a chosen size for measurements (bulk inserts; idempotent per organizer)."""
-    from .cli_campaign import parse_instant
-    from .demo import generate
-
     created = generate(organizers=organizers, units=units, campaigns=campaigns, submitted=submitted,
                        now=parse_instant(now_text), seed=seed)
     click.echo(" ".join(f"{k}={v}" for k, v in created.items()))
 
 
-def register_cli(app: Flask) -> None:
-    from .cli_campaign import campaign_cli, submission_cli, tick_command_factory
-    from .cli_api import token_cli
-    from .cli_users import user_cli
-    from .cli_workdays import workdays
-
-    app.cli.add_command(workdays)
-    app.cli.add_command(campaign_cli)
-    app.cli.add_command(submission_cli)
-    app.cli.add_command(tick_command_factory())
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(user_cli)
-    app.cli.add_command(token_cli)

@@ -14,10 +14,10 @@ from datetime import date
 import click
 from flask.cli import AppGroup
 
-from .calendars import OverrideError, add_override, calendar_for, overrides_for, remove_override
-from .db import db
-from .models import Organizer
-from .periods import calendar_days_from, working_days_from
+from workflow.calendars import OverrideError, add_override, calendar_for, overrides_for, remove_override
+from workflow.db import db
+from workflow.models import CalendarOverride, Organizer
+from workflow.periods import calendar_days_from, working_days_from
 
 workdays = AppGroup("workdays", help="Working days of Vietnamese state agencies.")
 
@@ -156,8 +156,6 @@ def override_list(organizer_code: str | None) -> None:
         org = organizer_by_code(organizer_code)
         rows = overrides_for(org.id if org else None)
     else:
-        from .models import CalendarOverride
-
         rows = db.session.scalars(db.select(CalendarOverride).order_by(CalendarOverride.day)).all()
     for row in rows:
         scope = row.organizer.code if row.organizer else "*"

@@ -8,7 +8,7 @@ at 75 octets without splitting a UTF-8 character, escaped text values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 CRLF = "\r\n"
 #: Octets per content line, line break excluded (RFC 5545, 3.1).
@@ -55,7 +55,7 @@ def _date(value: date) -> str:
 
 
 def _stamp(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def calendar_text(events: list[AllDayEvent], *, now: datetime, name: str, prodid: str = "-//Han Chot//VI") -> str:

@@ -1,0 +1,40 @@
+"""``flask scheduler run`` (the scheduler process) and ``flask serve`` (app and scheduler in one, for make run)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from werkzeug.serving import run_simple
+
+from cli.jobs import JOBS
+from notifications.scheduler import run_forever, start_in_background
+
+scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@scheduler_cli.command("run")
+def scheduler_run() -> None:
+    """Run the scheduler (tick and mail) until stopped; one of several acts at a time."""
+    _logging()
+    run_forever(current_app._get_current_object(), JOBS)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def serve_command(host: str, port: int) -> None:
+    """Serve the app with its scheduler in one process (make run; not for production)."""
+    _logging()
+    app = current_app._get_current_object()
+    start_in_background(app, JOBS)
+    click.echo(f"Hạn Chót: http://{host}:{port}/  (scheduler running in this process)")
+    # Not app.run(): Flask ignores it inside a `flask` command.  No reloader, so
+    # no second process and no second scheduler.
+    run_simple(host, port, app, use_reloader=False, threaded=True)

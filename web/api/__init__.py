@@ -1,0 +1,1 @@
+"""The JSON API for e-office systems and scripts (docs/api.md)."""
