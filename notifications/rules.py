@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from workflow.periods import LOCAL_TZ
+from workflow.timeline import grace_days
 from workflow.workdays import VietnamCalendar
 
 
@@ -111,9 +112,7 @@ def unit_reminders(deadline: date, grace_working_days: int, cal: VietnamCalendar
     if rules.on_deadline_day and cal.is_working_day(deadline):
         plan[deadline] = Occurrence(deadline, "deadline_day", 0)
     if rules.grace_days and grace_working_days:
-        day = deadline
-        for k in range(1, grace_working_days + 1):
-            day = cal.add_working_days(day, 1)
+        for k, day in enumerate(grace_days(deadline, grace_working_days, cal), start=1):
             plan[day] = Occurrence(day, "grace_day", grace_working_days - k + 1)
     return [plan[d] for d in sorted(plan)]
 

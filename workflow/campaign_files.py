@@ -465,6 +465,39 @@ def import_file(path: str | Path, *, actor: str, now: datetime) -> ImportResult:
     return apply(parse(text, str(path)), actor=actor, now=now, source=str(path))
 
 
+def stored_units(organizer_id: int) -> dict[int, Unit]:
+    """Every unit of the organizer, by id, in one query."""
+    return {u.id: u for u in db.session.scalars(select(Unit).where(Unit.organizer_id == organizer_id))}
+
+
+def unit_spec(u: Unit, units: dict[int, Unit]) -> UnitSpec:
+    """A stored unit as a spec (its parent looked up in ``units``)."""
+    parent = units.get(u.parent_id) if u.parent_id else None
+    return UnitSpec(code=u.code, name=u.name, group=u.group, emails=list(u.emails or []), head_email=u.head_email or "",
+                    parent=parent.code if parent else None, language=u.language or "vi")
+
+
+def organizer_dict(organizer: Organizer) -> dict[str, str]:
+    return {"code": organizer.code, "name": organizer.name, "province": organizer.province or "",
+            "email": organizer.email or ""}
+
+
+def spec_of(campaign: Campaign, units: dict[int, Unit] | None = None) -> CampaignSpec:
+    """The campaign as it is stored, as a spec that ``apply`` writes back unchanged."""
+    units = units if units is not None else stored_units(campaign.organizer_id)
+    unit_ids = db.session.scalars(select(Participation.unit_id).where(Participation.campaign_id == campaign.id)).all()
+    return CampaignSpec(
+        organizer=organizer_dict(campaign.organizer), code=campaign.code, title=campaign.title, year=campaign.year,
+        deadline=campaign.deadline, grace_working_days=campaign.grace_working_days,
+        document_number=campaign.document_number or "", document_date=campaign.document_date,
+        data_period=(campaign.data_period_start, campaign.data_period_end),
+        state="draft" if campaign.state == "draft" else "open", commune_nomination=bool(campaign.commune_nomination),
+        milestones={m.kind: (m.start_date, m.end_date) for m in campaign.milestones},
+        tiers=list(campaign.tiers or DEFAULT_TIERS), required_documents=dict(campaign.required_documents or {}),
+        reminder_rules=campaign.reminder_rules, council_emails=list(campaign.council_emails or []),
+        units=sorted((unit_spec(units[i], units) for i in unit_ids), key=lambda u: u.code))
+
+
 def export(campaign: Campaign) -> str:
     """The campaign as a YAML file that ``import`` reads back to the same campaign."""
     org = campaign.organizer

@@ -25,6 +25,7 @@ from .campaign_files import CampaignSpec, apply, parse
 from .db import db
 from .models import Campaign, Organizer, Participation, Submission, Unit, User
 from .periods import LOCAL_TZ
+from .timeline import grace_period
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_ACTOR = "demo"
@@ -98,7 +99,7 @@ def load_live(now: datetime, rng: random.Random) -> str | None:
     spec.data_period = (today.replace(month=1, day=1), today)
     spec.deadline = cal.add_working_days(today, 4)
     spec.state = "open"
-    grace_end = cal.add_working_days(spec.deadline, spec.grace_working_days)
+    grace_end = grace_period(spec.deadline, spec.grace_working_days, cal).last_day
     spec.milestones = {
         "preliminary_review": (None, cal.add_working_days(grace_end, 5)),
         "field_inspection": (cal.add_working_days(grace_end, 6), cal.add_working_days(grace_end, 15)),

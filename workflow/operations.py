@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -18,6 +18,7 @@ from notifications.queue import plan_reminders, queue_exclusion_notices, queue_r
 
 from . import machine, revisions, standing
 from .audit import SYSTEM, record
+from .campaign_files import CampaignFileError, apply, spec_of
 from .campaigns import CHANNELS, calendar_of, timeline_of, tz_of, unit_status_at
 from .db import db
 from .models import AuditEvent, Campaign, Milestone, Participation, Submission, SubmissionDocument, Unit
@@ -164,6 +165,92 @@ def move_milestone(campaign: Campaign, kind: str, *, end: date, start: date | No
     db.session.flush()
 
     replan_reminders(campaign, now)
+
+
+class MilestoneRefused(OperationError):
+    """A milestone of an edit refused; ``kind`` says which (``deadline`` or a milestone kind)."""
+
+    def __init__(self, kind: str, error: OperationError):
+        super().__init__(error.message_vi, error.message_en, field=error.field, status=error.status)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class CampaignEdit:
+    """What the campaign form changes: the timeline (which needs a reason) and the plain fields."""
+
+    deadline: date
+    grace_working_days: int
+    #: kind -> (start or None, end); a kind left out is removed.
+    milestones: dict[str, tuple[date | None, date]]
+    title: str
+    year: int
+    document_number: str
+    document_date: date | None
+    data_period: tuple[date | None, date | None]
+    commune_nomination: bool
+    tiers: list[dict]
+    council_emails: list[str]
+
+
+def edit_campaign(campaign: Campaign, edit: CampaignEdit, *, reason: str, actor: str, now: datetime,
+                  source: str) -> list[str]:
+    """Write an edit of the campaign: timeline moves with the reason (each audited), the grace period,
+    milestones removed, then the plain fields through ``campaign_files.apply``.  Returns what changed
+    (milestone kinds, ``grace_working_days``, ``fields``)."""
+    reason = (reason or "").strip()
+    moves: list[tuple[str, date | None, date]] = []
+    removals: list[str] = []
+    if edit.deadline != campaign.deadline:
+        moves.append(("deadline", None, edit.deadline))
+    current = {m.kind: (m.start_date, m.end_date) for m in campaign.milestones}
+    for kind in MILESTONES:
+        if kind in edit.milestones and edit.milestones[kind] != current.get(kind):
+            moves.append((kind, *edit.milestones[kind]))
+        elif kind not in edit.milestones and kind in current:
+            removals.append(kind)
+    grace_changed = edit.grace_working_days != campaign.grace_working_days
+    done: list[str] = []
+    if moves or removals or grace_changed:
+        _require_reason(reason, "điều chỉnh mốc thời gian (được ghi vào nhật ký)", "change the timeline")
+        # What time has already done (the deadline passed, grace ended) is recorded first.
+        advance_campaign(campaign, now)
+    for kind, start, end in moves:
+        try:
+            move_milestone(campaign, kind, start=start, end=end, reason=reason, actor=actor, now=now)
+        except OperationError as exc:
+            raise MilestoneRefused(kind, exc) from None
+        done.append(kind)
+    if grace_changed:
+        if campaign.state not in ("draft", "open", "grace"):
+            raise OperationError("Đã hết thời gian nhận hồ sơ; không thể đổi số ngày gia hạn.",
+                                 "Submissions are closed; the grace period can no longer change.",
+                                 field="grace_working_days")
+        record(actor=actor, action="milestone.moved", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+               from_value=f"grace_working_days {campaign.grace_working_days}",
+               to_value=f"grace_working_days {edit.grace_working_days}", reason=reason, at=now)
+        campaign.grace_working_days = edit.grace_working_days
+        done.append("grace_working_days")
+    for kind in removals:
+        m = next(m for m in campaign.milestones if m.kind == kind)
+        record(actor=actor, action="milestone.removed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+               from_value=f"{kind} {m.start_date or ''}..{m.end_date}", reason=reason, at=now)
+        campaign.milestones.remove(m)
+        done.append(kind)
+    if grace_changed or removals:
+        db.session.flush()
+        replan_reminders(campaign, now)
+    before = spec_of(campaign)
+    after = replace(before, title=edit.title.strip(), year=edit.year, document_number=edit.document_number.strip(),
+                    document_date=edit.document_date, data_period=edit.data_period,
+                    commune_nomination=edit.commune_nomination, tiers=edit.tiers, council_emails=edit.council_emails)
+    if after != before:
+        try:
+            apply(after, actor=actor, now=now, source=source)
+        except CampaignFileError as exc:
+            raise OperationError(exc.message, str(exc), field="title", status=422) from None
+        done.append("fields")
+    return done
 
 
 def _reclassify(campaign: Campaign) -> None:

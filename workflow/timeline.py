@@ -25,6 +25,26 @@ MILESTONES: dict[str, tuple[str, str, str]] = {
     "approval": ("UBND tỉnh phê duyệt", "Approval by the People's Committee", "approved"),
     "publication": ("Công bố kết quả", "Results published", "approved"),
 }
+#: Milestones that span days (a start and an end); the others are one last day.
+#: With MILESTONES, the one place that defines the milestones: the campaign form's
+#: fields, checks and lists are derived from these two (web/pages/setup.py).
+RANGED_MILESTONES = frozenset({"field_inspection"})
+
+
+def grace_period(deadline: date, grace_working_days: int, cal: VietnamCalendar, tz: ZoneInfo = LOCAL_TZ) -> Period:
+    """The grace period: ``grace_working_days`` working days counted from the day after the deadline
+    (Civil Code 2015, art. 147), ending at 24:00 of its last day.  The one place the grace end is worked
+    out: the timeline, the reminder rules, the campaign form's preview and the demo all call it."""
+    return working_days_from(deadline, grace_working_days, cal, tz)
+
+
+def grace_days(deadline: date, grace_working_days: int, cal: VietnamCalendar) -> list[date]:
+    """The working days of the grace period, in order; the last one is :func:`grace_period`'s last day."""
+    days, day = [], deadline
+    for _ in range(grace_working_days):
+        day = cal.add_working_days(day, 1)
+        days.append(day)
+    return days
 
 
 @dataclass(frozen=True)
@@ -82,7 +102,7 @@ def compute(deadline: date, grace_working_days: int, milestones: dict[str, Miles
             tz: ZoneInfo = LOCAL_TZ) -> Timeline:
     """The campaign's milestones with computed instants and overdue flags."""
     dl = deadline_on(deadline, cal, tz)
-    grace = working_days_from(deadline, grace_working_days, cal, tz)
+    grace = grace_period(deadline, grace_working_days, cal, tz)
     current = effective_state(state, dl.ends_at, grace.ends_at, now) if now else state
     items = [
         TimelineItem("deadline", "Hạn nộp hồ sơ", "Submission deadline", None, deadline, dl.ends_at,

@@ -4,8 +4,8 @@
   deadline, grace period, later milestones and rating tiers.  A campaign is
   created (and its plain fields updated) through ``campaign_files.apply``, the
   same code as the YAML import, so the rules and the audit trail are the same.
-  Moving the deadline or a milestone needs a written reason and goes through
-  ``operations.move_milestone``.  A date that is not a working day is a
+  An edit goes through ``operations.edit_campaign``: moving the deadline or a
+  milestone needs a written reason, each move is audited.  A date that is not a working day is a
   warning, never an error.
 - ``/campaigns/<code>/units/import``: a province's XLSX or CSV list of units,
   previewed (new / changed / unchanged, every bad row with its row number)
@@ -45,6 +45,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
+from markupsafe import escape
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -70,19 +71,28 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from notifications.queue import replan_reminders
 from web.access import campaign_or_404, is_organizer_side, require_roles
 from web.common import lang  # noqa: E402
+from workflow import operations as ops
 from workflow import unit_files
-from workflow.audit import record
 from workflow.calendars import calendar_for
-from workflow.campaign_files import CODE_RE, EMAIL_RE, CampaignFileError, CampaignSpec, UnitSpec, apply
+from workflow.campaign_files import (
+    CODE_RE,
+    EMAIL_RE,
+    CampaignFileError,
+    CampaignSpec,
+    apply,
+    organizer_dict,
+    spec_of,
+    stored_units,
+    unit_spec,
+)
 from workflow.campaigns import CHANNELS, calendar_of, results, state_at, tz_of
 from workflow.db import db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
-from workflow.operations import OperationError, advance_campaign, move_milestone
-from workflow.periods import working_days_from
+from workflow.operations import CampaignEdit, MilestoneRefused, OperationError
 from workflow.standing import DEFAULT_TIERS, status_name
+from workflow.timeline import MILESTONES, RANGED_MILESTONES, grace_period
 from workflow.workdays import VietnamCalendar, format_day
 
 bp = Blueprint("setup", __name__)
@@ -181,21 +191,35 @@ class TierForm(Form):
     min = ScoreField(_l("Từ (điểm)"), validators=[Optional()])
 
 
-#: Later milestones: kind -> (start field or None, end field).
+#: Later milestones: kind -> (start field or None, end field), derived from the one definition of the
+#: milestones (workflow/timeline.py): a ranged milestone has ``<kind>_start`` and ``<kind>_end``.
 MILESTONE_FIELDS: dict[str, tuple[str | None, str]] = {
-    "preliminary_review": (None, "preliminary_review"),
-    "field_inspection": ("field_inspection_start", "field_inspection_end"),
-    "award_notice": (None, "award_notice"),
-    "award_dossiers": (None, "award_dossiers"),
-    "approval": (None, "approval"),
-    "publication": (None, "publication"),
-}
+    kind: ((f"{kind}_start", f"{kind}_end") if kind in RANGED_MILESTONES else (None, kind)) for kind in MILESTONES}
+#: The form's milestone fields, in timeline order.
+MILESTONE_FIELD_NAMES = tuple(name for start, end in MILESTONE_FIELDS.values() for name in (start, end) if name)
 #: Date fields that are checked against the working-day calendar.
-CHECKED_DATES = ("document_date", "deadline", "preliminary_review", "field_inspection_start", "field_inspection_end",
-                 "award_notice", "award_dossiers", "approval", "publication")
+CHECKED_DATES = ("document_date", "deadline", *MILESTONE_FIELD_NAMES)
 #: Fields whose change moves the timeline and needs a reason.
-TIMELINE_FIELDS = ("deadline", "grace_working_days", "preliminary_review", "field_inspection_start",
-                   "field_inspection_end", "award_notice", "award_dossiers", "approval", "publication")
+TIMELINE_FIELDS = ("deadline", "grace_working_days", *MILESTONE_FIELD_NAMES)
+
+
+class MilestoneLabel:
+    """A milestone field's label in the page's language, from the milestone's own two names."""
+
+    def __init__(self, vi: str, en: str, part: str = ""):
+        self.vi, self.en, self.part = vi, en, part
+
+    def __str__(self) -> str:
+        vi = lang() == "vi"
+        name = self.vi if vi else self.en
+        if self.part == "start":
+            return f"{name}: {'từ ngày' if vi else 'from'}"
+        if self.part == "end":
+            return f"{name}: {'đến ngày' if vi else 'to'}"
+        return name
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
 
 
 def _emails(text: str) -> list[str]:
@@ -218,13 +242,6 @@ class CampaignFields(FlaskForm):
     grace_working_days = WholeField(_l("Số ngày làm việc được nộp trễ (gia hạn)"), validators=[
         InputRequired(_l("Vui lòng nhập số ngày gia hạn (0 nếu không gia hạn).")),
         NumberRange(0, MAX_GRACE, message=_l("Số ngày gia hạn phải từ 0 đến 60."))])
-    preliminary_review = DayField(_l("Hoàn thành thẩm định sơ bộ"), validators=[Optional()])
-    field_inspection_start = DayField(_l("Kiểm tra thực tế: từ ngày"), validators=[Optional()])
-    field_inspection_end = DayField(_l("Kiểm tra thực tế: đến ngày"), validators=[Optional()])
-    award_notice = DayField(_l("Thông báo đơn vị đề nghị khen thưởng"), validators=[Optional()])
-    award_dossiers = DayField(_l("Hạn nộp hồ sơ đề nghị khen thưởng"), validators=[Optional()])
-    approval = DayField(_l("UBND tỉnh phê duyệt kết quả"), validators=[Optional()])
-    publication = DayField(_l("Công bố kết quả"), validators=[Optional()])
     tiers = FieldList(FormField(TierForm), min_entries=TIER_ROWS, max_entries=12)
     council_emails = TextAreaField(_l("Thư điện tử của Hội đồng thẩm định"), validators=[Optional()])
     commune_nomination = BooleanField(_l("Cấp huyện chọn 01 đơn vị cấp xã dẫn đầu gửi hồ sơ về Sở"))
@@ -285,6 +302,9 @@ class CampaignFields(FlaskForm):
                         "min": float(minimum) if minimum is not None else None})
         return out
 
+    def milestone_field_names(self) -> tuple[str, ...]:
+        return MILESTONE_FIELD_NAMES
+
     def milestones(self) -> dict[str, tuple[date | None, date]]:
         out = {}
         for kind, (start_field, end_field) in MILESTONE_FIELDS.items():
@@ -292,6 +312,13 @@ class CampaignFields(FlaskForm):
             if end:
                 out[kind] = (getattr(self, start_field).data if start_field else None, end)
         return out
+
+
+for _kind, (_vi, _en, _reached) in MILESTONES.items():
+    _start, _end = MILESTONE_FIELDS[_kind]
+    if _start:
+        setattr(CampaignFields, _start, DayField(MilestoneLabel(_vi, _en, "start"), validators=[Optional()]))
+    setattr(CampaignFields, _end, DayField(MilestoneLabel(_vi, _en, "end" if _start else ""), validators=[Optional()]))
 
 
 STATE_CHOICES = [SelectChoice("draft", _l("Bản nháp: chưa mở nhận hồ sơ (mở sau khi nhập danh sách đơn vị)")),
@@ -376,7 +403,7 @@ def date_warnings(form: CampaignFields, cal: VietnamCalendar) -> dict[str, str]:
 
 
 def grace_preview_of(deadline: date, grace: int, cal: VietnamCalendar, tz) -> dict:
-    period = working_days_from(deadline, grace, cal, tz)
+    period = grace_period(deadline, grace, cal, tz)
     return {"deadline": deadline.isoformat(), "deadline_text": format_day(deadline, lang()), "grace": grace,
             "grace_end": period.last_day.isoformat(), "grace_end_text": format_day(period.last_day, lang()),
             "grace_ends_at": period.ends_at.isoformat(), "deadline_warning": deadline_warning(deadline, cal),
@@ -438,11 +465,6 @@ def day_status():
 
 # -- new campaign --------------------------------------------------------------
 
-def _organizer_dict(organizer) -> dict[str, str]:
-    return {"code": organizer.code, "name": organizer.name, "province": organizer.province or "",
-            "email": organizer.email or ""}
-
-
 def _flash_saved_dates(form: CampaignFields, cal: VietnamCalendar, tz, warnings: dict[str, str]) -> None:
     preview = _form_preview(form, cal, tz)
     if preview:
@@ -464,7 +486,7 @@ def new_campaign():
             form.code.errors.append(_("Mã này đã được dùng cho một đợt đánh giá khác; vui lòng chọn mã khác."))
         else:
             spec = CampaignSpec(
-                organizer=_organizer_dict(user.organizer), code=form.code.data, title=form.title.data.strip(),
+                organizer=organizer_dict(user.organizer), code=form.code.data, title=form.title.data.strip(),
                 year=form.year.data, deadline=form.deadline.data, grace_working_days=form.grace_working_days.data,
                 document_number=(form.document_number.data or "").strip(), document_date=form.document_date.data,
                 data_period=(form.data_period_start.data, form.data_period_end.data), state=form.state.data,
@@ -489,32 +511,6 @@ def new_campaign():
 
 # -- edit ----------------------------------------------------------------------
 
-def _stored_units(organizer_id: int) -> dict[int, Unit]:
-    return {u.id: u for u in db.session.scalars(select(Unit).where(Unit.organizer_id == organizer_id))}
-
-
-def _unit_spec(u: Unit, units: dict[int, Unit]) -> UnitSpec:
-    parent = units.get(u.parent_id) if u.parent_id else None
-    return UnitSpec(code=u.code, name=u.name, group=u.group, emails=list(u.emails or []), head_email=u.head_email or "",
-                    parent=parent.code if parent else None, language=u.language or "vi")
-
-
-def spec_of(campaign: Campaign, units: dict[int, Unit] | None = None) -> CampaignSpec:
-    """The campaign as it is stored, as a spec that ``apply`` writes back unchanged."""
-    units = units if units is not None else _stored_units(campaign.organizer_id)
-    unit_ids = db.session.scalars(select(Participation.unit_id).where(Participation.campaign_id == campaign.id)).all()
-    return CampaignSpec(
-        organizer=_organizer_dict(campaign.organizer), code=campaign.code, title=campaign.title, year=campaign.year,
-        deadline=campaign.deadline, grace_working_days=campaign.grace_working_days,
-        document_number=campaign.document_number or "", document_date=campaign.document_date,
-        data_period=(campaign.data_period_start, campaign.data_period_end),
-        state="draft" if campaign.state == "draft" else "open", commune_nomination=bool(campaign.commune_nomination),
-        milestones={m.kind: (m.start_date, m.end_date) for m in campaign.milestones},
-        tiers=list(campaign.tiers or DEFAULT_TIERS), required_documents=dict(campaign.required_documents or {}),
-        reminder_rules=campaign.reminder_rules, council_emails=list(campaign.council_emails or []),
-        units=sorted((_unit_spec(units[i], units) for i in unit_ids), key=lambda u: u.code))
-
-
 class _Refused(Exception):
     def __init__(self, field: str, message: str):
         super().__init__(message)
@@ -531,63 +527,20 @@ def _field_of(kind: str, error_field: str | None) -> str:
 
 
 def _save_edit(campaign: Campaign, form: EditCampaignForm) -> list[str]:
-    """Write the edit: timeline moves with the reason (audited), then the plain fields through ``apply``."""
-    now, actor = utcnow(), current_user.email
-    reason = (form.reason.data or "").strip()
-    moves: list[tuple[str, date | None, date]] = []
-    removals: list[str] = []
-    if form.deadline.data != campaign.deadline:
-        moves.append(("deadline", None, form.deadline.data))
-    current = {m.kind: (m.start_date, m.end_date) for m in campaign.milestones}
-    wanted = form.milestones()
-    for kind in MILESTONE_FIELDS:
-        if kind in wanted and wanted[kind] != current.get(kind):
-            moves.append((kind, *wanted[kind]))
-        elif kind not in wanted and kind in current:
-            removals.append(kind)
-    grace_changed = form.grace_working_days.data != campaign.grace_working_days
-    done: list[str] = []
-    if moves or removals or grace_changed:
-        if not reason:
-            raise _Refused("reason", _("Cần ghi rõ lý do điều chỉnh mốc thời gian (được ghi vào nhật ký)."))
-        # What time has already done (the deadline passed, grace ended) is recorded first.
-        advance_campaign(campaign, now)
-    for kind, start, end in moves:
-        try:
-            move_milestone(campaign, kind, start=start, end=end, reason=reason, actor=actor, now=now)
-        except OperationError as exc:
-            raise _Refused(_field_of(kind, exc.field), exc.message_vi) from None
-        done.append(kind)
-    if grace_changed:
-        if campaign.state not in ("draft", "open", "grace"):
-            raise _Refused("grace_working_days", _("Đã hết thời gian nhận hồ sơ; không thể đổi số ngày gia hạn."))
-        record(actor=actor, action="milestone.moved", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
-               from_value=f"grace_working_days {campaign.grace_working_days}",
-               to_value=f"grace_working_days {form.grace_working_days.data}", reason=reason, at=now)
-        campaign.grace_working_days = form.grace_working_days.data
-        done.append("grace_working_days")
-    for kind in removals:
-        m = next(m for m in campaign.milestones if m.kind == kind)
-        record(actor=actor, action="milestone.removed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
-               from_value=f"{kind} {m.start_date or ''}..{m.end_date}", reason=reason, at=now)
-        campaign.milestones.remove(m)
-        done.append(kind)
-    if grace_changed or removals:
-        db.session.flush()
-        replan_reminders(campaign, now)
-    before = spec_of(campaign)
-    after = replace(before, title=form.title.data.strip(), year=form.year.data,
-                    document_number=(form.document_number.data or "").strip(), document_date=form.document_date.data,
-                    data_period=(form.data_period_start.data, form.data_period_end.data),
-                    commune_nomination=bool(form.commune_nomination.data), tiers=form.tier_list(campaign.tiers),
-                    council_emails=_emails(form.council_emails.data))
-    if after != before:
-        try:
-            apply(after, actor=actor, now=now, source=WEB_SOURCE)
-        except CampaignFileError as exc:
-            raise _Refused("title", exc.message) from None
-        done.append("fields")
-    return done
+    """Write the edit through the one operation that holds its rules."""
+    edit = CampaignEdit(
+        deadline=form.deadline.data, grace_working_days=form.grace_working_days.data, milestones=form.milestones(),
+        title=form.title.data, year=form.year.data, document_number=form.document_number.data or "",
+        document_date=form.document_date.data, data_period=(form.data_period_start.data, form.data_period_end.data),
+        commune_nomination=bool(form.commune_nomination.data), tiers=form.tier_list(campaign.tiers),
+        council_emails=_emails(form.council_emails.data))
+    try:
+        return ops.edit_campaign(campaign, edit, reason=form.reason.data or "", actor=current_user.email, now=utcnow(),
+                             source=WEB_SOURCE)
+    except MilestoneRefused as exc:
+        raise _Refused(_field_of(exc.kind, exc.field), exc.message_vi) from None
+    except OperationError as exc:
+        raise _Refused(exc.field or "title", exc.message_vi) from None
 
 
 @bp.route("/campaigns/<code>/edit", methods=["GET", "POST"])
@@ -710,7 +663,7 @@ def _read_units(campaign: Campaign, data: bytes, filename: str, units: dict[int,
 
 
 def _preview(campaign: Campaign, parsed, units: dict[int, Unit]) -> list[unit_files.UnitChange]:
-    stored = {u.code: _unit_spec(u, units) for u in units.values()}
+    stored = {u.code: unit_spec(u, units) for u in units.values()}
     in_campaign_ids = set(db.session.scalars(select(Participation.unit_id)
                                              .where(Participation.campaign_id == campaign.id)))
     in_campaign = {units[i].code for i in in_campaign_ids if i in units}
@@ -738,7 +691,7 @@ def import_units(code: str):
         data = form.file.data.read()
         filename = _clean_filename(form.file.data.filename)
         _discard_pending()
-        units = _stored_units(campaign.organizer_id)
+        units = stored_units(campaign.organizer_id)
         try:
             parsed = _read_units(campaign, data, filename, units)
         except unit_files.UnitFileError as exc:
@@ -762,7 +715,7 @@ def confirm_units_import(code: str):
               "warning")
         return redirect(url_for("setup.import_units", code=campaign.code))
     data, pending = loaded
-    units = _stored_units(campaign.organizer_id)
+    units = stored_units(campaign.organizer_id)
     try:
         parsed = _read_units(campaign, data, pending["filename"], units)
     except unit_files.UnitFileError as exc:  # pragma: no cover - read once already
@@ -827,7 +780,7 @@ def _download(body: bytes, filename: str, mimetype: str) -> Response:
 
 def export_rows(campaign: Campaign, now: datetime) -> list[unit_files.ResultRow]:
     """One row per unit; a fixed number of queries whatever the number of units."""
-    units = _stored_units(campaign.organizer_id)  # held here: results() then finds every unit in the session
+    units = stored_units(campaign.organizer_id)  # held here: results() then finds every unit in the session
     latest: dict[int, tuple[int, str, str]] = {}
     for pid, version, channel, doc_number in db.session.execute(
             select(Submission.participation_id, Submission.version, Submission.channel, Submission.doc_number)
