@@ -35,7 +35,7 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from workflow import revisions
-from workflow.db import UTCDateTime, db, utcnow
+from workflow.db import UTCDateTime, affected, db, utcnow
 from workflow.models import Campaign, Participation
 
 from .models import OutboxMail
@@ -53,6 +53,7 @@ class TimeoutConnection(flask_mail.Connection):
 
     def configure_host(self):
         timeout = current_app.config.get("MAIL_TIMEOUT", 30)
+        host: smtplib.SMTP
         if self.mail.use_ssl:
             host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
         else:
@@ -60,7 +61,8 @@ class TimeoutConnection(flask_mail.Connection):
         # The terminator goes out as a small write after the content: without
         # TCP_NODELAY, Nagle's algorithm holds it for the server's delayed ACK
         # (~40 ms a message).
-        host.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if host.sock is not None:  # connected: the constructor connects or raises
+            host.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.mail.use_tls:
             host.starttls()
         if self.mail.username and self.mail.password:
@@ -120,7 +122,7 @@ def reclaim_expired_leases(now: datetime) -> int:
         .values(status="pending", claimed_by="", last_error="claim expired: the dispatcher stopped")
         .execution_options(synchronize_session=False))
     db.session.commit()
-    return result.rowcount or 0
+    return affected(result)
 
 
 def claim(now: datetime, limit: int, worker: str = WORKER_ID) -> list[OutboxMail]:
@@ -223,10 +225,10 @@ def dispatch(now: datetime | None = None, batch_size: int | None = None, worker:
                 if postgres:
                     db.session.execute(_ASYNC_COMMIT)
                 sent_at = utcnow()
-                marked = db.session.execute(_MARK_SENT, {"id": row.id, "worker": worker, "sent_at": sent_at}).rowcount
+                marked = affected(db.session.execute(_MARK_SENT, {"id": row.id, "worker": worker, "sent_at": sent_at}))
                 if marked and row.kind in REMINDER_KINDS and row.campaign_id is not None:
                     # The dashboard counts reminders sent: its kept page must go with this mark.
-                    revisions.bump(db.session, [(revisions.CAMPAIGN_UNITS, row.campaign_id)])
+                    revisions.bump(db.session(), [(revisions.CAMPAIGN_UNITS, row.campaign_id)])
                 db.session.commit()
                 if not marked:  # our claim was taken back: never complete this message
                     raise _ClaimLost(f"row {row.id} is no longer claimed by {worker}")
@@ -304,8 +306,8 @@ def _drop_stale(rows: list[OutboxMail], now: datetime, result: DispatchResult) -
                Participation.unit_id.in_({r.unit_id for r in reminders})))}
     keep = []
     for row in rows:
-        why = still_true(row, campaigns.get(row.campaign_id), statuses.get((row.campaign_id, row.unit_id)), now) \
-            if row.kind in REMINDER_KINDS else None
+        why = still_true(row, campaigns.get(row.campaign_id or 0), statuses.get((row.campaign_id or 0, row.unit_id or 0)),
+                         now) if row.kind in REMINDER_KINDS else None
         if why:
             row.status, row.last_error, row.claimed_by = "dropped", f"dropped: {why}", ""
             result.dropped += 1

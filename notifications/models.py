@@ -9,7 +9,7 @@ from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow import revisions
-from workflow.db import UTCDateTime, db, utcnow
+from workflow.db import Model, UTCDateTime, utcnow
 
 #: pending → sending → sent; pending → failed (5xx, or out of attempts);
 #: pending → dropped (a reminder that stopped being true).  With no
@@ -17,7 +17,7 @@ from workflow.db import UTCDateTime, db, utcnow
 STATUSES = ("pending", "sending", "sent", "failed", "dropped")
 
 
-class OutboxMail(db.Model):
+class OutboxMail(Model):
     """One message to one recipient."""
 
     __tablename__ = "outbox_mail"

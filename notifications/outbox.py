@@ -20,7 +20,7 @@ def reminders_sent(campaign: Campaign) -> dict[int, int]:
         .where(OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_(REMINDER_KINDS),
                OutboxMail.status == "sent", OutboxMail.unit_id.is_not(None))
         .group_by(OutboxMail.unit_id)).all()
-    return {unit_id: n for unit_id, n in rows}
+    return {unit_id: n for unit_id, n in rows if unit_id is not None}
 
 
 def failed_mail(campaign: Campaign, limit: int = 50) -> tuple[int, list[OutboxMail]]:

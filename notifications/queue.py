@@ -10,7 +10,7 @@ Bulk inserts are one executemany statement, whatever the number of rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.utils import make_msgid
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from workflow.campaigns import CHANNELS, calendar_of, count_by_status, results, timeline_of, tz_of
-from workflow.db import UTCDateTime, db, utcnow
+from workflow.db import UTCDateTime, affected, db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
 from workflow.timeline import MILESTONES
 from workflow.workdays import format_day
@@ -65,8 +65,8 @@ def insert_rows(rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(OutboxMail.__table__).on_conflict_do_nothing(index_elements=["key"])
+    insert: Callable[..., Any] = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(OutboxMail).on_conflict_do_nothing(index_elements=["key"])
     db.session.execute(stmt, rows)
     return len(rows)
 
@@ -134,6 +134,7 @@ def queue_exclusion_notices(campaign: Campaign, silent_clause, now: datetime | N
     bind = db.session.get_bind()
     domain = current_app.config.get("MAIL_MESSAGE_ID_DOMAIN") or "han-chot.local"
     occurrence = campaign.deadline.isoformat()
+    insert: Callable[..., Any]
     if bind.dialect.name == "postgresql":
         emails = func.json_array_elements_text(Unit.emails).table_valued("value").lateral("recipient_list")
         message_id = literal("<") + cast(func.gen_random_uuid(), String) + literal(f".hanchot@{domain}>")
@@ -154,8 +155,8 @@ def queue_exclusion_notices(campaign: Campaign, silent_clause, now: datetime | N
     columns = ["key", "campaign_id", "unit_id", "kind", "occurrence", "recipient", "language", "subject",
                "body_text", "body_html", "message_id", "status", "attempts", "next_attempt_at", "claimed_by",
                "last_error", "created_at"]
-    stmt = insert(OutboxMail.__table__).from_select(columns, rows).on_conflict_do_nothing(index_elements=["key"])
-    return db.session.execute(stmt).rowcount or 0
+    stmt = insert(OutboxMail).from_select(columns, rows).on_conflict_do_nothing(index_elements=["key"])
+    return affected(db.session.execute(stmt))
 
 
 #: Kinds queued in bulk without their text, rendered when sent or shown.
@@ -172,7 +173,8 @@ def render_missing(rows: Iterable[OutboxMail]) -> int:
     units = {u.id: u for u in db.session.scalars(select(Unit).where(Unit.id.in_({r.unit_id for r in todo})))}
     contexts: dict[tuple[int, str], dict] = {}
     for row in todo:
-        campaign, unit = campaigns.get(row.campaign_id), units.get(row.unit_id)
+        campaign = campaigns.get(row.campaign_id) if row.campaign_id is not None else None
+        unit = units.get(row.unit_id) if row.unit_id is not None else None
         if campaign is None or unit is None:
             continue
         lang = row.language or "vi"
@@ -216,7 +218,7 @@ def replan_reminders(campaign: Campaign, now: datetime) -> int:
                                  OutboxMail.status == "pending", OutboxMail.planned_deadline != campaign.deadline)
         .values(status="dropped", last_error="deadline moved")
         .execution_options(synchronize_session=False))
-    return result.rowcount or 0
+    return affected(result)
 
 
 def _queue_unit_reminders(campaign: Campaign, occurrence: reminder_rules.Occurrence, now: datetime,

@@ -22,15 +22,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import create_engine, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from workflow.db import db, utcnow
+from workflow.db import affected, db, utcnow
 
 from .jobs import dispatch_mail
 from .models import OutboxMail
@@ -48,9 +49,9 @@ class Leadership:
         self.app = app
         self.url = app.config["SQLALCHEMY_DATABASE_URI"]
         self.is_postgres = self.url.startswith("postgresql")
-        self._conn = None
-        self._engine = None
-        self._file = None
+        self._conn: Connection | None = None
+        self._engine: Engine | None = None
+        self._file: TextIO | None = None
         self.leader = False
         #: The tick and the dispatcher run in two threads: one of them checks at a time.
         self._lock = threading.Lock()
@@ -122,8 +123,9 @@ class Leadership:
                 .values(status="pending", claimed_by="", last_error="claim released: previous scheduler stopped")
                 .execution_options(synchronize_session=False))
             db.session.commit()
-            if result.rowcount:
-                log.info("scheduler: %d unfinished mail(s) of the previous scheduler released", result.rowcount)
+            released = affected(result)
+            if released:
+                log.info("scheduler: %d unfinished mail(s) of the previous scheduler released", released)
 
     def release(self) -> None:
         if self._conn is not None:

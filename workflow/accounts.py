@@ -83,7 +83,7 @@ def too_many_failures(email: str, ip: str, now: datetime) -> bool:
         LoginAttempt.email == email.strip().lower(), LoginAttempt.at >= since, LoginAttempt.success.is_(False)))
     by_ip = db.session.scalar(select(func.count()).where(
         LoginAttempt.ip == ip, LoginAttempt.at >= since, LoginAttempt.success.is_(False)))
-    return by_email >= MAX_FAILURES_PER_EMAIL or by_ip >= MAX_FAILURES_PER_IP
+    return (by_email or 0) >= MAX_FAILURES_PER_EMAIL or (by_ip or 0) >= MAX_FAILURES_PER_IP
 
 
 def authenticate(email: str, password: str, *, ip: str, now: datetime) -> User | None:
@@ -95,7 +95,7 @@ def authenticate(email: str, password: str, *, ip: str, now: datetime) -> User |
     user = db.session.scalar(select(User).where(User.email == email))
     ok = bool(user and user.active and user.password_hash and check_password_hash(user.password_hash, password))
     db.session.add(LoginAttempt(email=email, ip=ip, at=now, success=ok))
-    if ok:
+    if ok and user is not None:
         user.last_login_at = now
         return user
     return None

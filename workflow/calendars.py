@@ -32,7 +32,7 @@ def overrides_for(organizer_id: int | None) -> list[CalendarOverride]:
     else:
         query = query.where(or_(CalendarOverride.organizer_id.is_(None),
                                 CalendarOverride.organizer_id == organizer_id))
-    rows = db.session.scalars(query).all()
+    rows = list(db.session.scalars(query))
     rows.sort(key=lambda r: (r.day, r.organizer_id is not None))
     return rows
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from sqlalchemy import select
@@ -122,7 +122,7 @@ class _Reader:
     def __init__(self, path: str):
         self.path = path
 
-    def fail(self, message: str, m: Any = None, key: str | None = None):
+    def fail(self, message: str, m: Any = None, key: str | None = None) -> NoReturn:
         raise CampaignFileError(message, _line(m, key), key, self.path)
 
     def mapping(self, m: Any, key: str, required: bool = True) -> _Mapping:
@@ -133,7 +133,7 @@ class _Reader:
             return _Mapping()
         if not isinstance(value, dict):
             self.fail("must be a mapping (key: value lines)", m, key)
-        return value
+        return value if isinstance(value, _Mapping) else _Mapping(value)
 
     def text(self, m: dict, key: str, required: bool = True, default: str = "") -> str:
         value = m.get(key)
@@ -168,6 +168,11 @@ class _Reader:
         except ValueError:
             self.fail(f"{value!r} is not a valid date (YYYY-MM-DD)", m, key)
         return None
+
+    def required_day(self, m: dict, key: str) -> date:
+        value = self.day(m, key)
+        assert value is not None  # day() fails on a missing required date
+        return value
 
     def integer(self, m: dict, key: str, required: bool = True, default: int = 0, minimum: int | None = None) -> int:
         value = m.get(key)
@@ -255,7 +260,7 @@ def parse(text: str, path: str = "") -> CampaignSpec:
     _known(r, c, "campaign")
     spec = CampaignSpec(
         organizer=organizer, code=r.code(c, "code"), title=r.text(c, "title"), year=r.integer(c, "year", minimum=1990),
-        deadline=r.day(c, "deadline"), grace_working_days=r.integer(c, "grace_working_days", minimum=0))
+        deadline=r.required_day(c, "deadline"), grace_working_days=r.integer(c, "grace_working_days", minimum=0))
     if spec.grace_working_days > 60:
         r.fail("more than 60 working days of grace is not plausible", c, "grace_working_days")
     if "document" in c:
@@ -266,8 +271,9 @@ def parse(text: str, path: str = "") -> CampaignSpec:
     if "data_period" in c:
         d = r.mapping(c, "data_period")
         _known(r, d, "data_period")
-        spec.data_period = (r.day(d, "start", False), r.day(d, "end", False))
-        if all(spec.data_period) and spec.data_period[0] > spec.data_period[1]:
+        first, last = r.day(d, "start", False), r.day(d, "end", False)
+        spec.data_period = (first, last)
+        if first and last and first > last:
             r.fail("start is after end", d, "start")
     spec.state = r.text(c, "state", False, "open")
     if spec.state not in ("draft", "open"):
@@ -280,12 +286,12 @@ def parse(text: str, path: str = "") -> CampaignSpec:
         if kind not in MILESTONES:
             r.fail(f"unknown milestone; known: {', '.join(MILESTONES)}", ms, kind)
         if isinstance(value, (date, str)) and not isinstance(value, dict):
-            spec.milestones[kind] = (None, r.day(ms, kind))
+            spec.milestones[kind] = (None, r.required_day(ms, kind))
             continue
         if not isinstance(value, dict):
             r.fail("must be a date or a mapping with start and end", ms, kind)
         _known(r, value, "range")
-        start, end = r.day(value, "start", False), r.day(value, "end")
+        start, end = r.day(value, "start", False), r.required_day(value, "end")
         if start and start > end:
             r.fail("start is after end", value, "start")
         spec.milestones[kind] = (start, end)
@@ -367,16 +373,17 @@ def apply(spec: CampaignSpec, *, actor: str, now: datetime, source: str = "") ->
         org.name = spec.organizer["name"]
         org.province = spec.organizer.get("province") or org.province
         org.email = spec.organizer.get("email") or org.email
-    campaign = db.session.scalar(select(Campaign).where(Campaign.code == spec.code))
-    created = campaign is None
-    if campaign is not None and campaign.organizer_id != org.id:
+    found = db.session.scalar(select(Campaign).where(Campaign.code == spec.code))
+    created = found is None
+    if found is not None and found.organizer_id != org.id:
         raise CampaignFileError(f"campaign {spec.code!r} belongs to another organizer", None, "code", source)
     reason = f"import from {Path(source).name}" if source else "import"
-    if created:
+    if found is None:
         campaign = Campaign(organizer_id=org.id, code=spec.code, title=spec.title, year=spec.year,
                             deadline=spec.deadline, grace_working_days=spec.grace_working_days, state="draft")
         db.session.add(campaign)
     else:
+        campaign = found
         for attr, new in (("deadline", spec.deadline), ("grace_working_days", spec.grace_working_days)):
             old = getattr(campaign, attr)
             if old != new:
@@ -435,7 +442,7 @@ def apply(spec: CampaignSpec, *, actor: str, now: datetime, source: str = "") ->
     for unit_id, p in participations.items():
         if unit_id not in wanted:
             if p.submissions:
-                unit = db.session.get(Unit, unit_id)
+                unit = db.session.get_one(Unit, unit_id)
                 raise CampaignFileError(f"unit {unit.code!r} has a dossier in this campaign and cannot be removed "
                                         "from it", None, "units", source)
             campaign.participations.remove(p)

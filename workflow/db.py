@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import select
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import Pool
@@ -30,6 +31,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    #: What models subclass.  At run time Flask-SQLAlchemy's ``db.Model`` (built from ``Base`` when ``db``
+    #: is made, so a type checker cannot see it); for mypy, the declarative base it is built from.
+    Model = Base
+else:
+    Model = db.Model
 
 
 class UTCDateTime(TypeDecorator):
@@ -118,3 +126,9 @@ def _closed_by_the_server(dbapi_connection, connection_record, connection_proxy)
         raise DisconnectionError(f"connection unusable: {exc}") from exc
     if events:
         raise DisconnectionError("the database server closed this connection")
+
+
+def affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE, INSERT or DELETE touched.  (``Session.execute`` is typed as returning a
+    ``Result``; for these statements it is a ``CursorResult``, which has the count.)"""
+    return cast("CursorResult[Any]", result).rowcount or 0

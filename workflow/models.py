@@ -22,10 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .db import UTCDateTime, db, utcnow
+from .db import Model, UTCDateTime, utcnow
 
 
-class Organizer(db.Model):
+class Organizer(Model):
     """A provincial department that runs campaigns (one province's DIC)."""
 
     __tablename__ = "organizer"
@@ -42,7 +42,7 @@ class Organizer(db.Model):
     campaigns: Mapped[list[Campaign]] = relationship(back_populates="organizer")
 
 
-class Unit(db.Model):
+class Unit(Model):
     """An agency taking part in campaigns."""
 
     __tablename__ = "unit"
@@ -67,7 +67,7 @@ class Unit(db.Model):
     parent: Mapped[Unit | None] = relationship(remote_side=[id])
 
 
-class Campaign(db.Model):
+class Campaign(Model):
     """A yearly evaluation campaign with its deadline and timeline."""
 
     __tablename__ = "campaign"
@@ -110,7 +110,7 @@ class Campaign(db.Model):
     )
 
 
-class Milestone(db.Model):
+class Milestone(Model):
     """A later step of a campaign's timeline: a date or a date range."""
 
     __tablename__ = "milestone"
@@ -127,7 +127,7 @@ class Milestone(db.Model):
     campaign: Mapped[Campaign] = relationship(back_populates="milestones")
 
 
-class Participation(db.Model):
+class Participation(Model):
     """A unit's place in a campaign: its status, scores and nomination."""
 
     __tablename__ = "participation"
@@ -166,7 +166,7 @@ class Participation(db.Model):
     )
 
 
-class Submission(db.Model):
+class Submission(Model):
     """One version of a unit's dossier, as received."""
 
     __tablename__ = "submission"
@@ -191,7 +191,7 @@ class Submission(db.Model):
     )
 
 
-class SubmissionDocument(db.Model):
+class SubmissionDocument(Model):
     """A file of a dossier: stored under a generated name, original name kept."""
 
     __tablename__ = "submission_document"
@@ -208,7 +208,7 @@ class SubmissionDocument(db.Model):
     submission: Mapped[Submission] = relationship(back_populates="documents")
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Who did what, when, from what to what, and why."""
 
     __tablename__ = "audit_event"
@@ -227,7 +227,7 @@ class AuditEvent(db.Model):
     reason: Mapped[str] = mapped_column(Text, default="")
 
 
-class CalendarOverride(db.Model):
+class CalendarOverride(Model):
     """A local day off (a storm) or an extra working day, with its decision."""
 
     __tablename__ = "calendar_override"
@@ -260,7 +260,7 @@ ROLES = {
 }
 
 
-class User(db.Model):
+class User(Model):
     """A person who signs in; belongs to one organizer, and for some roles to one unit."""
 
     __tablename__ = "user_account"
@@ -301,7 +301,7 @@ class User(db.Model):
         return str(self.id)
 
 
-class LoginToken(db.Model):
+class LoginToken(Model):
     """A single-use, expiring link sent by mail: sign in, or reset a password."""
 
     __tablename__ = "login_token"
@@ -317,7 +317,7 @@ class LoginToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     """Sign-in attempts, for rate limiting across every web worker."""
 
     __tablename__ = "login_attempt"
@@ -330,7 +330,7 @@ class LoginAttempt(db.Model):
     success: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A token for the JSON API: an organizer's service account, or one unit's."""
 
     __tablename__ = "api_token"
@@ -355,7 +355,7 @@ class ApiToken(db.Model):
     unit: Mapped[Unit | None] = relationship()
 
 
-class IdempotencyRecord(db.Model):
+class IdempotencyRecord(Model):
     """The first answer to a write sent with an Idempotency-Key, replayed on retries."""
 
     __tablename__ = "idempotency_record"
@@ -373,7 +373,7 @@ class IdempotencyRecord(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Revision(db.Model):
+class Revision(Model):
     """A change counter of one scope (a campaign, a unit's dossier, an organizer…).
 
     Bumped in the same transaction as the change it counts (``workflow.revisions``);

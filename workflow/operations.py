@@ -20,7 +20,7 @@ from . import machine, revisions, standing
 from .audit import SYSTEM, record
 from .campaign_files import CampaignFileError, apply, spec_of
 from .campaigns import CHANNELS, calendar_of, timeline_of, tz_of, unit_status_at
-from .db import db
+from .db import affected, db
 from .models import AuditEvent, Campaign, Milestone, Participation, Submission, SubmissionDocument, Unit
 from .storage import StoredDocument
 from .timeline import MILESTONES
@@ -116,9 +116,9 @@ def exclude_silent_units(campaign: Campaign, grace_ends_at: datetime, now: datet
     result = db.session.execute(
         update(Participation).where(silent).values(status="excluded", excluded_at=grace_ends_at)
         .execution_options(synchronize_session=False))
-    count = result.rowcount or 0
+    count = affected(result)
     if count:  # every unit's page of the campaign, and its dashboard, may show another status now
-        revisions.touch(db.session, (revisions.CAMPAIGN, campaign.id))
+        revisions.touch(db.session(), (revisions.CAMPAIGN, campaign.id))
     # Participations already loaded in this session must not show the old status.
     for obj in list(db.session.identity_map.values()):
         if isinstance(obj, Participation) and obj.campaign_id == campaign.id:
@@ -142,13 +142,13 @@ def move_milestone(campaign: Campaign, kind: str, *, end: date, start: date | No
         if campaign.state not in ("draft", "open", "grace"):
             raise OperationError("Đã hết thời gian nhận hồ sơ; không thể dời hạn chót.",
                                  "Submissions are closed; the deadline can no longer move.", field="kind")
-        old = campaign.deadline
+        old_deadline = campaign.deadline
         campaign.deadline = end
         # A deadline moved later can reopen submissions: the stored state follows.
         if campaign.state == "grace" and now < timeline_of(campaign).deadline_at:
             campaign.state = "open"
         record(actor=actor, action="milestone.moved", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
-               from_value=f"deadline {old.isoformat()}", to_value=f"deadline {end.isoformat()}", reason=reason, at=now)
+               from_value=f"deadline {old_deadline.isoformat()}", to_value=f"deadline {end.isoformat()}", reason=reason, at=now)
         _reclassify(campaign)
     elif kind in MILESTONES:
         current = next((m for m in campaign.milestones if m.kind == kind), None)

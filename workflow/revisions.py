@@ -19,11 +19,12 @@ opposite orders and the row lock of a busy counter is held only for the commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from itertools import chain
+from typing import Any, cast
 
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import Table, bindparam, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -138,8 +139,8 @@ def bump(session: Session, scopes: Iterable[Scope]) -> None:
 def _upsert(dialect: str):
     """One statement, built and compiled once per dialect; several scopes go in one execution, in
     their sorted order."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = Revision.__table__
+    insert: Callable[..., Any] = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, Revision.__table__)
     stmt = insert(table).values(kind=bindparam("kind"), ref_id=bindparam("ref_id"), value=1)
     return stmt.on_conflict_do_update(index_elements=[table.c.kind, table.c.ref_id],
                                       set_={"value": table.c.value + 1})

@@ -419,19 +419,19 @@ def read_units(data: bytes, filename: str = "", *, groups: Iterable[str] = (),
         names.setdefault(fold(u.name), []).append(u.code)
     in_file = set(seen)
     for unit, parent in parents:
-        code = parent if parent in in_file or parent in existing else None
-        if code is None:
+        parent_code: str | None = parent if parent in in_file or parent in existing else None
+        if parent_code is None:
             matches = sorted(set(names.get(fold(parent), [])))
-            code = matches[0] if len(matches) == 1 else None
-        if code is None:
+            parent_code = matches[0] if len(matches) == 1 else None
+        if parent_code is None:
             result.errors.append(RowIssue(unit.line or 0, column("parent"),
                                           f"Đơn vị cấp trên “{parent}” không có trong tệp và chưa có trong danh mục "
                                           "đơn vị của Sở."))
-        elif code == unit.code and code:
+        elif parent_code == unit.code and parent_code:
             result.errors.append(RowIssue(unit.line or 0, column("parent"),
                                           "Đơn vị không thể là cấp trên của chính nó."))
         else:
-            unit.parent = code
+            unit.parent = parent_code
     bad_rows = {e.row for e in result.errors}
     result.units = [u for u in result.units if u.line not in bad_rows]
     result.errors.sort(key=lambda e: e.row)  # stable: within a row, in the order checked

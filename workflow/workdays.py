@@ -243,7 +243,7 @@ class VietnamCalendar(Calendar):
 
     def holidays_set(self, year=None):
         year = year or date.today().year
-        cached = getattr(self, "_holiday_sets", None)
+        cached: dict[int, frozenset] | None = getattr(self, "_holiday_sets", None)
         if cached is None:
             cached = self._holiday_sets = {}
         if year not in cached:
