@@ -7,7 +7,10 @@ through the ``flask`` command, the person sees exactly one line on stderr,
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +148,47 @@ def test_flask_command_starts_with_a_good_production_setting(tmp_path):
     result = flask(tmp_path, "workdays", "--help", APP_ENV="production", SECRET_KEY="s3cr3t-for-tests")
     assert result.returncode == 0, result.stderr
     assert "is-working" in result.stdout
+
+
+# -- what production installs ---------------------------------------------------
+
+TEST_TOOLS = {"pytest", "playwright", "schemathesis", "hypothesis", "time-machine", "aiosmtpd", "ruff", "mypy",
+              "import-linter"}
+
+
+def _requirement_names(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.split(r"[=<>~!\[; ]", line, maxsplit=1)[0].lower().replace("_", "-"))
+    return names
+
+
+def test_production_requirements_hold_no_test_tool():
+    prod = _requirement_names(ROOT / "requirements.txt")
+    assert not prod & TEST_TOOLS, f"test tools in requirements.txt: {sorted(prod & TEST_TOOLS)}"
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    assert "-r requirements.txt" in dev
+    assert TEST_TOOLS <= _requirement_names(ROOT / "requirements-dev.txt")
+
+
+def test_every_package_the_app_imports_is_a_production_requirement():
+    """A module imported by the app (not the tests) comes from a package that requirements.txt installs."""
+    prod = _requirement_names(ROOT / "requirements.txt")
+    providers = importlib.metadata.packages_distributions()
+    own = {"app", "workflow", "notifications", "web", "cli"}
+    missing = {}
+    files = [ROOT / "app.py", *[p for pkg in own - {"app"} for p in (ROOT / pkg).rglob("*.py")]]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for name in names:
+                top = name.split(".")[0]
+                if top in own or top in sys.stdlib_module_names:
+                    continue
+                dists = {d.lower().replace("_", "-") for d in providers.get(top, [])}
+                if not dists & prod:
+                    missing.setdefault(top, str(path.relative_to(ROOT)))
+    assert not missing, f"imported but not in requirements.txt: {missing}"
