@@ -11,17 +11,21 @@ standard library's ``email`` package under its SMTP policy:
   76 characters: quoted-printable, or base64 where that is shorter (the
   standard library's choice for UTF-8; Vietnamese text is mostly base64,
   English mostly quoted-printable); pure ASCII with short lines stays 7bit;
-- the subject and the sender's display name encoded per RFC 2047 when they are
-  not ASCII, and folded at 78 characters.  (A long name is split into several
-  encoded-words between two characters; RFC 2047 readers join them.  Python's
-  own ``email.policy.default`` address parser reads a space in at the split:
-  read such a header back with ``email.header.decode_header``.)
+- the subject and the sender's display name, when not ASCII, encoded per
+  RFC 2047 as base64 encoded-words of at most 75 characters, one a line
+  (``email.header.Header``).  Not the SMTP policy's own folding: it mixes
+  plain words and encoded-words and drops the space between two of them
+  ("nhân dân" arrived as "nhândân").  A long name is split between two
+  characters; RFC 2047 readers join the words again (Python's own
+  ``email.policy.default`` address parser reads a space in at the split: read a
+  From header back with ``email.header.decode_header``).
 - CRLF line ends, the row's stable Message-ID, a Date, ``Auto-Submitted``.
 """
 
 from __future__ import annotations
 
 import email.policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -47,11 +51,42 @@ def envelope_sender(sender: str | tuple[str, str]) -> str:
     return sender_address(sender).addr_spec
 
 
+class _Encoded(str):
+    """A header value already encoded and folded: the policy writes it as is (EmailPolicy
+    stores a value with a matching ``name`` unchanged and calls its ``fold``)."""
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _Encoded:
+        self = super().__new__(cls, value)
+        self.name = name
+        return self
+
+    def fold(self, *, policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def _encoded_words(name: str, value: str) -> str:
+    return Header(value, "utf-8", header_name=name).encode(linesep=POLICY.linesep)
+
+
+def subject_header(subject: str) -> str:
+    return subject if subject.isascii() else _Encoded("Subject", _encoded_words("Subject", subject))
+
+
+def from_header(sender: str | tuple[str, str]):
+    address = sender_address(sender)
+    if address.display_name.isascii():
+        return address
+    value = f"{_encoded_words('From', address.display_name)}{POLICY.linesep} <{address.addr_spec}>"
+    return _Encoded("From", value)
+
+
 def build_message(*, sender: str | tuple[str, str], recipient: str, subject: str, text: str, html: str | None,
                   message_id: str, headers: dict[str, str] | None = None) -> EmailMessage:
     msg = EmailMessage(policy=POLICY)
-    msg["Subject"] = subject
-    msg["From"] = sender_address(sender)
+    msg["Subject"] = subject_header(subject)
+    msg["From"] = from_header(sender)
     msg["To"] = recipient
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = message_id
