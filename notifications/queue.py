@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import make_msgid
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from flask import current_app
 from sqlalchemy import String, case, cast, func, literal, select, true, update
@@ -39,6 +38,7 @@ from workflow.timeline import MILESTONES
 from workflow.workdays import format_day
 
 from . import rules as reminder_rules
+from .links import UNIT_ANCHORS, app_link, dashboard_link, unit_page_link
 from .models import OutboxMail
 from .render import render_mail
 
@@ -80,32 +80,6 @@ def insert_rows(rows: list[dict[str, Any]]) -> int:
     stmt = insert(OutboxMail.__table__).on_conflict_do_nothing(index_elements=["key"])
     db.session.execute(stmt, rows)
     return len(rows)
-
-
-# -- links: each mail points at its recipient's own page on APP_URL ----------------------------
-
-def app_link(path: str) -> str:
-    """``APP_URL`` + a path of the app (the routes of web/pages), or "" when APP_URL is not set."""
-    base = (current_app.config.get("APP_URL") or "").rstrip("/")
-    return base + path if base else ""
-
-
-def unit_page_link(campaign: Campaign, unit: Unit, anchor: str = "") -> str:
-    """The agency's page for the campaign (its dossier, receipt, upload form: web/pages/unit.py)."""
-    path = f"/campaigns/{quote(campaign.code, safe='')}/units/{quote(unit.code, safe='')}"
-    return app_link(path + (f"#{anchor}" if anchor else ""))
-
-
-def dashboard_link(campaign: Campaign, anchor: str = "", **filters: str) -> str:
-    """The campaign's dashboard (web/pages/dashboard.py), filtered as given."""
-    query = f"?{urlencode(filters)}" if filters else ""
-    return app_link(f"/campaigns/{quote(campaign.code, safe='')}{query}" + (f"#{anchor}" if anchor else ""))
-
-
-#: The part of the agency's page each mail to a unit points at (ids in templates/unit/page.html).
-UNIT_ANCHORS = {"reminder": "nop-ho-so", "escalation": "trang-thai", "receipt": "bien-nhan",
-                "returned": "nop-ho-so", "confirmation": "xac-nhan", "reinstated": "trang-thai",
-                "excluded": "trang-thai", "results": "trang-thai"}
 
 
 def unit_context(campaign: Campaign, unit: Unit, kind: str) -> dict[str, Any]:
