@@ -75,7 +75,7 @@ def main() -> None:
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from notifications.dispatch import _message, dispatch
+    from notifications.dispatch import dispatch, message_of
     from notifications.mime import longest_line
     from notifications.models import OutboxMail
     from notifications.queue import insert_rows
@@ -103,7 +103,7 @@ def main() -> None:
             db.session.commit()
             # The bare loop builds and sends the very messages the dispatcher sends.
             messages = list(db.session.scalars(db.select(OutboxMail).where(OutboxMail.status == "pending")))
-            sample_message = _message(messages[0])
+            sample_message = message_of(messages[0])
             sample = sample_message.as_bytes()
             encodings = {str(part["Content-Transfer-Encoding"]) for part in sample_message.walk()
                          if not part.is_multipart()}
@@ -112,7 +112,7 @@ def main() -> None:
             start = time.perf_counter()
             with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as smtp:
                 for row in messages:
-                    smtp.sendmail("han-chot@localhost", [row.recipient], _message(row).as_bytes())
+                    smtp.sendmail("han-chot@localhost", [row.recipient], message_of(row).as_bytes())
             bare_times.append(time.perf_counter() - start)
 
             start = time.perf_counter()

@@ -149,7 +149,7 @@ def claim(now: datetime, limit: int, worker: str = WORKER_ID) -> list[OutboxMail
     return list(db.session.scalars(select(OutboxMail).where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id)))
 
 
-def _message(row: OutboxMail):
+def message_of(row: OutboxMail):
     """The message as sent (notifications/mime.py: every line within RFC 5322's limits)."""
     return build_message(sender=current_app.config["MAIL_DEFAULT_SENDER"], recipient=row.recipient,
                          subject=row.subject, text=row.body_text, html=row.body_html or None,
@@ -219,7 +219,7 @@ def dispatch(now: datetime | None = None, batch_size: int | None = None, worker:
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         for index, row in enumerate(rows):
-            payload = _message(row).as_bytes()
+            payload = message_of(row).as_bytes()
 
             def commit_sent(row=row):
                 if postgres:

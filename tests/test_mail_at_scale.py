@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import and_, insert, select
 
 from notifications import queue
-from notifications.dispatch import _message, dispatch_all
+from notifications.dispatch import dispatch_all, message_of
 from notifications.mime import build_message, longest_line
 from notifications.models import OutboxMail
 from notifications.rules import MilestoneReminder, Occurrence
@@ -164,7 +164,7 @@ def test_every_kind_at_5000_units_is_accepted_by_a_default_aiosmtpd(big_campaign
     assert len(text) < 20_000 and len(digest.body_html) < 30_000
 
     for row in rows:
-        raw = _message(row).as_bytes()
+        raw = message_of(row).as_bytes()
         assert longest_line(raw) <= 998, f"{row.kind}: a line of {longest_line(raw)} octets"
         assert longest_line(raw) <= 78, f"{row.kind}: a line of {longest_line(raw)} octets"
         assert b"Content-Transfer-Encoding: 8bit" not in raw
@@ -211,3 +211,23 @@ def test_subjects_and_names_read_back_word_for_word(subject):
 
     assert str(make_header(decode_header(unfold(legacy["Subject"])))) == subject
     assert str(make_header(decode_header(unfold(legacy["From"])))) == SENDER
+
+
+def test_mail_show_raw_prints_the_message_as_sent(app, runner):
+    """`flask mail show ID --raw`: the bytes the dispatcher sends, 7-bit, short lines, decodable."""
+    app.config.update(MAIL_DEFAULT_SENDER=SENDER, APP_URL=APP_URL)
+    text = "Kính gửi: Sở Y tế\n\n" + "Bảng điểm tự chấm thiếu minh chứng cho tiêu chí 2.3; " * 40 + "\n"
+    queue.insert_rows([queue.build_row(
+        kind="signin_link", campaign=None, unit_id=None, occurrence="x", recipient="syt@tiengiang.gov.vn",
+        language="vi", context={"user": type("User", (), {"name": "Sở Y tế", "email": "syt@tiengiang.gov.vn"})(),
+                                "organizer": type("O", (), {"name": "Sở TTTT"})(), "link": text}, now=local(2026, 12, 7))])
+    db.session.commit()
+    row = db.session.scalar(select(OutboxMail))
+    result = runner.invoke(args=["mail", "show", str(row.id), "--raw"])
+    assert result.exit_code == 0, result.output
+    raw = result.output.encode("ascii")
+    assert longest_line(raw) <= 78
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Message-ID"] == row.message_id and message["Subject"] == row.subject
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == row.body_text
+    assert "Bảng điểm tự chấm thiếu minh chứng" in row.body_text
