@@ -91,7 +91,6 @@ def _campaign_context(campaign: Campaign, lang: str) -> dict[str, Any]:
     return {
         "campaign": campaign, "organizer": campaign.organizer, "lang": lang,
         "data_period_text": data_period_text(campaign, lang),
-        "dashboard_link": dashboard_link(campaign),
         "deadline_text": format_day(campaign.deadline, lang),
         "deadline_explanation": tl.deadline.explain(lang),
         "grace_days": campaign.grace_working_days,
@@ -211,10 +210,9 @@ def queue_results(campaign: Campaign, now: datetime) -> int:
         if lang not in contexts:
             contexts[lang] = _campaign_context(campaign, lang)
         for email in _recipients(unit):
+            ctx = contexts[lang] | unit_context(campaign, unit, "results") | {"result": r}
             rows.append(build_row(kind="results", campaign=campaign, unit_id=unit.id, occurrence="published",
-                                  recipient=email, language=lang, context=contexts[lang] | unit_context(campaign, unit, "results")
-                                  | {"result": r},
-                                  now=now))
+                                  recipient=email, language=lang, context=ctx, now=now))
     return insert_rows(rows)
 
 
