@@ -27,9 +27,11 @@ migrate: install
 demo: migrate
 	$(BIN)/flask demo load
 
-## Serve the app with its scheduler on http://127.0.0.1:5000 (SQLite in instance/).
+## Serve the app with its scheduler on http://127.0.0.1:5000 (SQLite in instance/); HOST and PORT
+## move it, and the links in mail follow (APP_URL, unless set, is http://HOST:PORT).
 run: demo
-	$(BIN)/flask serve --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
+	APP_URL=$${APP_URL:-http://$${HOST:-127.0.0.1}:$${PORT:-5000}} \
+		$(BIN)/flask serve --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
 ## The checks (pyproject.toml): ruff (with no inline imports in the layers), import-linter
 ## (the layer rules), mypy (workflow/ and notifications/).  `make test` runs them first.

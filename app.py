@@ -20,6 +20,7 @@ import cli
 import notifications
 import web
 import workflow
+from notifications.links import app_url_from
 
 
 class ConfigError(Exception):
@@ -64,8 +65,8 @@ class Config:
     #: Behind a front proxy that stamps X-Request-Start, take uploads' received
     #: instant from it (README, "Production deployment").
     TRUST_REQUEST_START = os.environ.get("TRUST_REQUEST_START", "0") == "1"
-    #: The public address of the app, for links in mail.
-    APP_URL = os.environ.get("APP_URL", "http://127.0.0.1:5000")
+    #: The public address of the app, for links in mail (derived from HOST/PORT when not set).
+    APP_URL = app_url_from(os.environ)
     #: No SELECT 1 per checkout: a connection the server closed is replaced by
     #: workflow/db.py's socket check instead (a restart costs no failed request).
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": os.environ.get("DATABASE_PRE_PING", "0") == "1"}

@@ -123,6 +123,9 @@ def status_command(code: str, now_text: str | None, as_json: bool) -> None:
     c = doc["campaign"]
     click.echo(f"{c['code']}\t{c['title']}")
     click.echo(f"state\t{c['state']}\t{c['state_name']}")
+    if c["data_period"]:
+        period = c["data_period"]
+        click.echo(f"data_period\t{period['start'] or ''}..{period['end'] or ''}\t{period['text']['vi']}")
     for m in doc["milestones"]:
         flag = " OVERDUE" if m["overdue"] else (" done" if m["reached"] else "")
         span = f"{m['start']}..{m['end']}" if m["start"] else m["end"]

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from cli.campaign import get_campaign, parse_instant
+from notifications.dispatch import message_of
 from notifications.jobs import dispatch_mail
 from notifications.models import OutboxMail
 from notifications.queue import render_missing, rules_of
@@ -63,7 +64,8 @@ def outbox_command(status: str | None, campaign_code: str | None, limit: int) ->
 
 @mail_cli.command("show")
 @click.argument("mail_id", type=int)
-def show_command(mail_id: int) -> None:
+@click.option("--raw", is_flag=True, help="Print the message's bytes as the dispatcher sends them (MIME, encoded).")
+def show_command(mail_id: int, raw: bool) -> None:
     """Print one mail as it will be (or was) sent."""
     row = db.session.get(OutboxMail, mail_id)
     if row is None:
@@ -71,6 +73,9 @@ def show_command(mail_id: int) -> None:
         sys.exit(2)
     if render_missing([row]):
         db.session.commit()
+    if raw:  # the Date header is the moment of printing; everything else is what goes out
+        click.echo(message_of(row).as_bytes().decode("ascii"), nl=False)
+        return
     click.echo(f"To: {row.recipient}\nSubject: {row.subject}\nMessage-ID: {row.message_id}\nStatus: {row.status}"
                f"{' (' + row.last_error + ')' if row.last_error else ''}\n\n{row.body_text}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 from flask import current_app
@@ -10,6 +11,7 @@ from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
 from cli.jobs import JOBS
+from notifications.links import app_url_from
 from notifications.scheduler import run_forever, start_in_background
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
@@ -33,6 +35,8 @@ def serve_command(host: str, port: int) -> None:
     """Serve the app with its scheduler in one process (make run; not for production)."""
     _logging()
     app = current_app._get_current_object()
+    if not os.environ.get("APP_URL"):  # links in mail go where this server listens
+        app.config["APP_URL"] = app_url_from({"HOST": host, "PORT": port})
     start_in_background(app, JOBS)
     click.echo(f"Hạn Chót: http://{host}:{port}/  (scheduler running in this process)")
     # Not app.run(): Flask ignores it inside a `flask` command.  No reloader, so

@@ -5,7 +5,8 @@
   on SQLite the database's single writer gives the same guarantee.
 - One SMTP connection per batch (Flask-Mail's, with a socket timeout, which
   Flask-Mail does not set), one message per recipient, the row's stable
-  Message-ID.
+  Message-ID.  The message itself is built by notifications/mime.py, not by
+  Flask-Mail (whose 8-bit bodies break the 998-octet line limit).
 - Exactly once across a crash: SMTP delivers a message only when the final
   ``<CRLF>.<CRLF>`` of DATA arrives.  The dispatcher sends envelope and content,
   then commits the row as sent, then sends the terminator.  Killed before the
@@ -30,7 +31,7 @@ from datetime import datetime, timedelta
 
 import flask_mail
 from flask import current_app
-from flask_mail import Mail, Message
+from flask_mail import Mail
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -38,6 +39,7 @@ from workflow import revisions
 from workflow.db import UTCDateTime, affected, db, utcnow
 from workflow.models import Campaign, Participation
 
+from .mime import build_message, envelope_sender
 from .models import OutboxMail
 from .queue import REMINDER_KINDS, render_missing, still_true
 
@@ -149,12 +151,12 @@ def claim(now: datetime, limit: int, worker: str = WORKER_ID) -> list[OutboxMail
     return list(db.session.scalars(select(OutboxMail).where(OutboxMail.id.in_(ids)).order_by(OutboxMail.id)))
 
 
-def _message(row: OutboxMail) -> Message:
-    msg = Message(subject=row.subject, recipients=[row.recipient], body=row.body_text, html=row.body_html or None,
-                  sender=current_app.config["MAIL_DEFAULT_SENDER"],
-                  extra_headers={"Auto-Submitted": "auto-generated", "X-Han-Chot-Key": row.key[:200]})
-    msg.msgId = row.message_id
-    return msg
+def message_of(row: OutboxMail):
+    """The message as sent (notifications/mime.py: every line within RFC 5322's limits)."""
+    return build_message(sender=current_app.config["MAIL_DEFAULT_SENDER"], recipient=row.recipient,
+                         subject=row.subject, text=row.body_text, html=row.body_html or None,
+                         message_id=row.message_id,
+                         headers={"Auto-Submitted": "auto-generated", "X-Han-Chot-Key": row.key[:200]})
 
 
 def _send_two_phase(host: smtplib.SMTP, sender: str, recipient: str, payload: bytes, commit_sent) -> None:
@@ -206,7 +208,7 @@ def dispatch(now: datetime | None = None, batch_size: int | None = None, worker:
         return result
     if render_missing(rows):
         db.session.commit()  # the text as sent stays on record
-    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    sender = envelope_sender(current_app.config["MAIL_DEFAULT_SENDER"])
     connection = TimeoutConnection(current_app.extensions["mail"])
     try:
         host = connection.configure_host()
@@ -219,7 +221,7 @@ def dispatch(now: datetime | None = None, batch_size: int | None = None, worker:
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         for index, row in enumerate(rows):
-            payload = _message(row).as_bytes()
+            payload = message_of(row).as_bytes()
 
             def commit_sent(row=row):
                 if postgres:

@@ -16,18 +16,29 @@ from email.utils import make_msgid
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import String, cast, func, literal, select, true, update
+from sqlalchemy import String, case, cast, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
-from workflow.campaigns import CHANNELS, calendar_of, count_by_status, results, timeline_of, tz_of
+from workflow import standing
+from workflow.campaign_files import KNOWN_GROUPS
+from workflow.campaigns import (
+    CHANNELS,
+    calendar_of,
+    count_by_status,
+    data_period_text,
+    results,
+    timeline_of,
+    tz_of,
+)
 from workflow.db import UTCDateTime, affected, db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
 from workflow.timeline import MILESTONES
 from workflow.workdays import format_day
 
 from . import rules as reminder_rules
+from .links import UNIT_ANCHORS, app_link, dashboard_link, unit_page_link
 from .models import OutboxMail
 from .render import render_mail
 
@@ -71,10 +82,15 @@ def insert_rows(rows: list[dict[str, Any]]) -> int:
     return len(rows)
 
 
+def unit_context(campaign: Campaign, unit: Unit, kind: str) -> dict[str, Any]:
+    return {"unit": unit, "link": unit_page_link(campaign, unit, UNIT_ANCHORS.get(kind, ""))}
+
+
 def _campaign_context(campaign: Campaign, lang: str) -> dict[str, Any]:
     tl = timeline_of(campaign)
     return {
         "campaign": campaign, "organizer": campaign.organizer, "lang": lang,
+        "data_period_text": data_period_text(campaign, lang),
         "deadline_text": format_day(campaign.deadline, lang),
         "deadline_explanation": tl.deadline.explain(lang),
         "grace_days": campaign.grace_working_days,
@@ -100,8 +116,8 @@ def queue_receipt(campaign: Campaign, unit: Unit, submission: Submission, now: d
     rows = []
     for email in _recipients(unit):
         lang = unit.language or "vi"
-        ctx = _campaign_context(campaign, lang) | {
-            "unit": unit, "submission": submission, "received_text": _local(submission.received_at, campaign),
+        ctx = _campaign_context(campaign, lang) | unit_context(campaign, unit, "receipt") | {
+            "submission": submission, "received_text": _local(submission.received_at, campaign),
             "channel_name": CHANNELS[submission.channel][0 if lang == "vi" else 1],
             "status": submission.participation.status, "documents": list(submission.documents),
         }
@@ -116,7 +132,7 @@ def queue_unit_notice(campaign: Campaign, unit: Unit, kind: str, *, reason: str 
     rows = []
     for email in _recipients(unit):
         lang = unit.language or "vi"
-        ctx = _campaign_context(campaign, lang) | {"unit": unit, "reason": reason}
+        ctx = _campaign_context(campaign, lang) | unit_context(campaign, unit, kind) | {"reason": reason}
         rows.append(build_row(kind=kind, campaign=campaign, unit_id=unit.id, occurrence=occurrence, recipient=email,
                               language=lang, context=ctx, now=now))
     return insert_rows(rows)
@@ -181,7 +197,8 @@ def render_missing(rows: Iterable[OutboxMail]) -> int:
         if (campaign.id, lang) not in contexts:
             contexts[(campaign.id, lang)] = _campaign_context(campaign, lang)
         row.subject, row.body_text, row.body_html = render_mail(row.kind, lang,
-                                                                **(contexts[(campaign.id, lang)] | {"unit": unit}))
+                                                                **(contexts[(campaign.id, lang)]
+                                                                   | unit_context(campaign, unit, row.kind)))
     return len(todo)
 
 
@@ -195,9 +212,9 @@ def queue_results(campaign: Campaign, now: datetime) -> int:
         if lang not in contexts:
             contexts[lang] = _campaign_context(campaign, lang)
         for email in _recipients(unit):
+            ctx = contexts[lang] | unit_context(campaign, unit, "results") | {"result": r}
             rows.append(build_row(kind="results", campaign=campaign, unit_id=unit.id, occurrence="published",
-                                  recipient=email, language=lang, context=contexts[lang] | {"unit": unit, "result": r},
-                                  now=now))
+                                  recipient=email, language=lang, context=ctx, now=now))
     return insert_rows(rows)
 
 
@@ -235,7 +252,7 @@ def _queue_unit_reminders(campaign: Campaign, occurrence: reminder_rules.Occurre
         lang = unit.language or "vi"
         if lang not in contexts:
             contexts[lang] = _campaign_context(campaign, lang)
-        ctx = contexts[lang] | {"unit": unit, "occurrence": occurrence}
+        ctx = contexts[lang] | unit_context(campaign, unit, "reminder") | {"occurrence": occurrence}
         for email in _recipients(unit):
             rows.append(build_row(kind="reminder", campaign=campaign, unit_id=unit.id, occurrence=occurrence.key,
                                   recipient=email, language=lang, context=ctx, expires_at=expires,
@@ -247,10 +264,59 @@ def _queue_unit_reminders(campaign: Campaign, occurrence: reminder_rules.Occurre
             for email in dict.fromkeys(e for e in copies if e and e not in _recipients(unit)):
                 rows.append(build_row(kind="escalation", campaign=campaign, unit_id=unit.id,
                                       occurrence=occurrence.key, recipient=email, language=lang,
-                                      context=ctx | {"copy_to_parent": parent_unit is not None and
+                                      context=ctx | unit_context(campaign, unit, "escalation")
+                                      | {"copy_to_parent": parent_unit is not None and
                                                      email in _recipients(parent_unit), "parent": parent_unit},
                                       expires_at=expires, planned_deadline=campaign.deadline, now=now))
     return insert_rows(rows)
+
+
+#: The digest lists at most this many units (or failed mails) in each list; the rest is a link
+#: to the dashboard filtered the same way.
+DIGEST_LIST_LIMIT = 30
+
+
+def digest_context(campaign: Campaign, now: datetime, lang: str = "vi") -> dict[str, Any]:
+    """What the organizer's daily digest shows, at any size: counts by status and by group, the units
+    that need action (not submitted) first, then the undelivered mail and the late dossiers, each list
+    capped at DIGEST_LIST_LIMIT with its total and a link to the filtered dashboard."""
+    today = now.astimezone(tz_of(campaign)).date()
+    limit = DIGEST_LIST_LIMIT
+    counts = count_by_status(campaign, now)
+    grace_ended = now >= timeline_of(campaign).grace_ends_at
+    by_group: dict[str, dict[str, int]] = {}
+    reinstated = Participation.reinstated_reason != ""
+    for group, status, is_reinstated, n in db.session.execute(
+            select(Unit.group, Participation.status, reinstated, func.count())
+            .join(Participation, Participation.unit_id == Unit.id).where(Participation.campaign_id == campaign.id)
+            .group_by(Unit.group, Participation.status, reinstated)):
+        effective = standing.effective_status(status, reinstated=bool(is_reinstated), grace_ended=grace_ended)
+        by_group.setdefault(group, {})[effective] = by_group.get(group, {}).get(effective, 0) + n
+    # Departments first, then districts, vertical agencies, communes (campaign_files.KNOWN_GROUPS).
+    group_order = case({g: i for i, g in enumerate(KNOWN_GROUPS)}, value=Unit.group, else_=len(KNOWN_GROUPS))
+    silent = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id).where(
+        Participation.campaign_id == campaign.id, Participation.status == "not_submitted")
+        .order_by(group_order, Unit.code).limit(limit)).all()
+    late = db.session.execute(select(Unit, Participation).join(Participation, Participation.unit_id == Unit.id).where(
+        Participation.campaign_id == campaign.id, Participation.status == "late")
+        .order_by(Participation.late_working_days.desc(), Unit.code).limit(limit)).all()
+    failed = (OutboxMail.campaign_id == campaign.id, OutboxMail.status == "failed")
+    bounced = db.session.scalars(select(OutboxMail).where(*failed).order_by(OutboxMail.id.desc()).limit(limit)).all()
+    bounced_total = db.session.scalar(select(func.count()).select_from(OutboxMail).where(*failed)) or 0
+    order = list(KNOWN_GROUPS)
+    groups = [(group, sum(by_group[group].values()), by_group[group])
+              for group in sorted(by_group, key=lambda g: (order.index(g) if g in order else len(order), g))]
+    return _campaign_context(campaign, lang) | {
+        "today_text": format_day(today, lang), "counts": counts, "total": sum(counts.values()),
+        "groups": groups, "list_limit": limit,
+        "silent": silent, "silent_total": counts.get("not_submitted", 0),
+        "silent_link": dashboard_link(campaign, "units", status="not_submitted"),
+        "late": late, "late_total": counts.get("late", 0),
+        "late_link": dashboard_link(campaign, "units", status="late"),
+        "bounced": bounced, "bounced_total": bounced_total,
+        "outbox_link": app_link("/outbox?status=failed"),
+        "link": dashboard_link(campaign),
+    }
 
 
 def _queue_digest(campaign: Campaign, now: datetime) -> int:
@@ -258,20 +324,8 @@ def _queue_digest(campaign: Campaign, now: datetime) -> int:
     if not recipient:
         return 0
     today = now.astimezone(tz_of(campaign)).date()
-    silent = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id).where(
-        Participation.campaign_id == campaign.id, Participation.status == "not_submitted").order_by(Unit.group,
-                                                                                                  Unit.code)).all()
-    late = db.session.execute(select(Unit, Participation).join(Participation, Participation.unit_id == Unit.id).where(
-        Participation.campaign_id == campaign.id, Participation.status == "late").order_by(Unit.code)).all()
-    bounced = db.session.scalars(select(OutboxMail).where(OutboxMail.campaign_id == campaign.id,
-                                                          OutboxMail.status == "failed")
-                                 .order_by(OutboxMail.id.desc()).limit(50)).all()
-    ctx = _campaign_context(campaign, "vi") | {
-        "today_text": format_day(today), "counts": count_by_status(campaign, now), "silent": silent,
-        "late": late, "bounced": bounced,
-    }
     rows = [build_row(kind="digest", campaign=campaign, unit_id=None, occurrence=today.isoformat(),
-                      recipient=recipient, language="vi", context=ctx, now=now)]
+                      recipient=recipient, language="vi", context=digest_context(campaign, now, "vi"), now=now)]
     return insert_rows(rows)
 
 
@@ -282,7 +336,7 @@ def _queue_milestone_reminders(campaign: Campaign, due: Iterable[reminder_rules.
     for item in due:
         ctx = _campaign_context(campaign, "vi") | {
             "milestone_name": MILESTONES[item.kind][0], "milestone_end_text": format_day(item.milestone_end),
-            "lead_days": rules_of(campaign).milestone_lead_days}
+            "lead_days": rules_of(campaign).milestone_lead_days, "link": dashboard_link(campaign)}
         for email in dict.fromkeys(recipients):
             rows.append(build_row(kind="milestone", campaign=campaign, unit_id=None,
                                   occurrence=f"{item.kind}-{item.milestone_end.isoformat()}", recipient=email,

@@ -21,4 +21,5 @@ def render_mail(kind: str, lang: str, /, **context) -> tuple[str, str, str]:
     if not subject:
         raise ValueError(f"mail/{lang}/{kind}.txt does not set a subject")
     html = env.get_template(f"mail/{lang}/{kind}.html").render(context | {"subject": subject})
-    return subject, str(text_module).strip() + "\n", html
+    # Both end with one line break, as a MIME text part does (so the outbox holds what is sent).
+    return subject, str(text_module).strip() + "\n", html.rstrip() + "\n"

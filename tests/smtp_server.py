@@ -22,6 +22,13 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: email.message.EmailMessage
+    #: The bytes as the server received them (DATA, dot-unstuffed).
+    raw: bytes = b""
+
+    def raw_header(self, name: str) -> str:
+        """A header as sent, unfolded, encoded-words left for an RFC 2047 decoder."""
+        parsed = email.message_from_bytes(self.raw, policy=email.policy.compat32)
+        return " ".join(str(parsed.get(name, "")).split())
 
     @property
     def message_id(self) -> str:
@@ -32,12 +39,16 @@ class Received:
         return str(self.message["Subject"])
 
     def text(self) -> str:
-        part = self.message.get_body(preferencelist=("plain",))
-        return part.get_content() if part else ""
+        return self._part("plain")
 
     def html(self) -> str:
-        part = self.message.get_body(preferencelist=("html",))
-        return part.get_content() if part else ""
+        return self._part("html")
+
+    def _part(self, subtype: str) -> str:
+        """A text part decoded, its line breaks as the app wrote them: a base64 part carries the
+        canonical CRLF of MIME text (RFC 2046 4.1.1), a quoted-printable part the wire's CRLF."""
+        part = self.message.get_body(preferencelist=(subtype,))
+        return part.get_content().replace("\r\n", "\n") if part else ""
 
 
 @dataclass
@@ -54,9 +65,10 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
         with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, raw))
         return "250 Message accepted for delivery"
 
 

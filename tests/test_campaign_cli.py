@@ -613,3 +613,21 @@ def test_failed_update_leaves_the_previous_version_intact(runner, tmp_path):
     result = cli(runner, "campaign", "import", other, "--now", "2019-10-20T08:00:00+07:00")
     assert result.exit_code == 2 and "another organizer" in result.stderr
     assert _row_counts() == before
+
+
+def test_status_shows_the_data_period_in_text_and_json(app, runner):
+    """The period the figures cover, as the launching letter states it (Phú Thọ 2016: 01/10/2015 –
+    31/10/2016); a campaign that declares none (Cao Bằng 2018) prints no such line and null."""
+    ok(runner, "campaign", "import", str(EXAMPLES / "phu-tho-2016.yaml"), "--now", "2016-11-01T08:00:00+07:00")
+    ok(runner, "campaign", "import", str(EXAMPLES / "cao-bang-2018.yaml"), "--now", "2018-11-01T08:00:00+07:00")
+    now = "2016-11-02T08:00:00+07:00"
+    text = ok(runner, "campaign", "status", "PTO-UDCNTT-2016", "--now", now)
+    assert "data_period\t2015-10-01..2016-10-31\tSố liệu tính từ ngày 01/10/2015 đến ngày 31/10/2016\n" in text
+    doc = json.loads(ok(runner, "campaign", "status", "PTO-UDCNTT-2016", "--json", "--now", now))
+    assert doc["campaign"]["data_period"] == {
+        "start": "2015-10-01", "end": "2016-10-31",
+        "text": {"vi": "Số liệu tính từ ngày 01/10/2015 đến ngày 31/10/2016",
+                 "en": "Figures for the period 01/10/2015 to 31/10/2016"}}
+    code = yaml.safe_load((EXAMPLES / "cao-bang-2018.yaml").read_text(encoding="utf-8"))["campaign"]["code"]
+    assert "data_period" not in ok(runner, "campaign", "status", code, "--now", now)
+    assert json.loads(ok(runner, "campaign", "status", code, "--json", "--now", now))["campaign"]["data_period"] is None

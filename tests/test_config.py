@@ -192,3 +192,34 @@ def test_every_package_the_app_imports_is_a_production_requirement():
                 if not dists & prod:
                     missing.setdefault(top, str(path.relative_to(ROOT)))
     assert not missing, f"imported but not in requirements.txt: {missing}"
+@pytest.mark.parametrize("environ, expected", [
+    ({}, "http://127.0.0.1:5000"),
+    ({"PORT": "5301"}, "http://127.0.0.1:5301"),
+    ({"HOST": "192.168.1.20", "PORT": "8080"}, "http://192.168.1.20:8080"),
+    ({"HOST": "0.0.0.0", "PORT": "5301"}, "http://127.0.0.1:5301"),
+    ({"HOST": "::1", "PORT": "5301"}, "http://[::1]:5301"),
+    ({"HOST": "0.0.0.0", "PORT": "5301", "APP_URL": "https://hanchot.example.gov.vn/"},
+     "https://hanchot.example.gov.vn"),
+])
+def test_app_url_follows_host_and_port_unless_set(environ, expected):
+    """Links in mail go where `make run` listens (PORT=5301 gave links to port 5000)."""
+    from notifications.links import app_url_from
+
+    assert app_url_from(environ) == expected
+
+
+def test_make_run_passes_the_derived_app_url(tmp_path):
+    """`make run PORT=5301`: the recipe's own command line, run with `flask` replaced by printenv,
+    gives links to port 5301 (and an APP_URL set by hand wins)."""
+    venv = tmp_path / "venv"
+    out = subprocess.run(["make", "-n", "run", f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True).stdout
+    recipe = out.replace("\\\n", " ")
+    line = next(ln for ln in recipe.splitlines() if f"{venv}/bin/flask serve" in ln)
+    command = line.replace(f"{venv}/bin/flask serve", "printenv APP_URL #")
+    base = {"PATH": os.environ["PATH"]}
+    run = lambda env: subprocess.run(["sh", "-c", command], capture_output=True, text=True,  # noqa: E731
+                                     env=base | env).stdout.strip()
+    assert run({"PORT": "5301"}) == "http://127.0.0.1:5301"
+    assert run({"HOST": "10.0.0.5", "PORT": "8000"}) == "http://10.0.0.5:8000"
+    assert run({}) == "http://127.0.0.1:5000"
+    assert run({"PORT": "5301", "APP_URL": "https://hanchot.example.gov.vn"}) == "https://hanchot.example.gov.vn"

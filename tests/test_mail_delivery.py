@@ -19,7 +19,7 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from notifications.dispatch import dispatch_all
+from notifications.dispatch import dispatch_all, mail
 from notifications.models import OutboxMail
 from notifications.queue import insert_rows
 from tests.conftest import ROOT, local
@@ -315,3 +315,36 @@ def test_two_schedulers_at_once_send_nothing_twice_and_tick_once(campaign, smtp_
     assert grace_ends == 1 and excluded == 4
     acting = log_path.read_text(errors="replace").count("now acting")
     assert acting == 1
+
+
+def test_mail_timeout_applies_to_a_server_that_never_answers(campaign, mail_app):
+    """Flask-Mail sets no socket timeout; MAIL_TIMEOUT does.  A server that accepts the connection and
+    never greets (it hangs up after 10 s) fails the batch with a timeout, and the rows wait to retry."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def silent():
+        conn, _ = listener.accept()
+        stop.wait(10)
+        conn.close()
+
+    thread = threading.Thread(target=silent, daemon=True)
+    thread.start()
+    mail_app.config.update(MAIL_PORT=listener.getsockname()[1], MAIL_TIMEOUT=0.5)
+    mail.init_app(mail_app)  # Flask-Mail reads the server's address when initialised
+    try:
+        tick(local(2019, 10, 24, 8, 0))
+        result = dispatch_all(local(2019, 10, 24, 8, 1))
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    rows = outbox()
+    assert result.sent == 0 and result.retried == len(rows) > 0
+    assert {r.status for r in rows} == {"pending"}
+    assert all("timed out" in r.last_error for r in rows), {r.last_error for r in rows}

@@ -22,7 +22,6 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from notifications import queue
 from notifications.models import OutboxMail
@@ -183,7 +182,7 @@ def build_context(case: Case, lang: str, w) -> dict:
         else:
             occurrence = Occurrence(date(2019, 10, 22), "before_deadline", 3)
         unit = w.xa if variant in ("commune_head", "parent") else w.stnmt
-        ctx = base | {"unit": unit, "occurrence": occurrence}
+        ctx = base | queue.unit_context(c, unit, kind) | {"occurrence": occurrence}
         if kind == "escalation":
             parent = unit.parent
             ctx |= {"parent": parent, "copy_to_parent": variant == "parent"}
@@ -204,29 +203,29 @@ def build_context(case: Case, lang: str, w) -> dict:
         else:
             sub = submit(w, w.stnmt, local(2019, 10, 25, 23, 59, 59), channel="eoffice", doc_number="4127",
                          status="on_time", documents=STNMT_DOCUMENTS)
-        return base | {
-            "unit": w.stnmt, "submission": sub, "received_text": queue._local(sub.received_at, c),
+        return base | queue.unit_context(c, w.stnmt, kind) | {
+            "submission": sub, "received_text": queue._local(sub.received_at, c),
             "channel_name": reads.CHANNELS[sub.channel][0 if lang == "vi" else 1],
             "status": sub.participation.status, "documents": list(sub.documents)}
 
     if kind == "excluded":
         w.parts["CHOGAO"].status = "excluded"
-        return base | {"unit": w.chogao}
+        return base | queue.unit_context(c, w.chogao, kind)
 
     if kind == "reinstated":
         reason = ("Đơn vị đã gửi hồ sơ qua phần mềm quản lý văn bản lúc 16:40 ngày 01/11/2019 nhưng văn bản bị "
                   "chuyển nhầm sang Văn phòng UBND tỉnh; căn cứ Công văn số 1342/STTTT-CNTT&BCVT ngày 06/11/2019.")
-        return base | {"unit": w.chogao, "reason": reason}
+        return base | queue.unit_context(c, w.chogao, kind) | {"reason": reason}
 
     if kind == "returned":
         reason = ("Bảng điểm tự chấm thiếu minh chứng cho tiêu chí 2.3 (tỷ lệ văn bản điện tử có ký số): "
                   "chưa ghi tử số và mẫu số; đường dẫn tại tiêu chí 3.1 không truy cập được.")
-        return base | {"unit": w.stnmt, "reason": reason}
+        return base | queue.unit_context(c, w.stnmt, kind) | {"reason": reason}
 
     if kind == "confirmation":
         note = "" if variant == "no_note" else ("Số liệu tiêu chí 1.2 (số máy tính kết nối Internet) đã được điều "
                                                 "chỉnh theo kết quả kiểm tra thực tế ngày 08/11/2019.")
-        return base | {"unit": w.stnmt, "reason": note}
+        return base | queue.unit_context(c, w.stnmt, kind) | {"reason": note}
 
     if kind == "results":
         parts = w.parts
@@ -240,7 +239,7 @@ def build_context(case: Case, lang: str, w) -> dict:
         by_unit = {r.participation.unit.code: r
                    for r in reads.results(c, local(2019, 12, 10, 9, 0))}
         unit = {"": w.stnmt, "provisional": w.cucthue, "excluded": w.xa}[variant]
-        return base | {"unit": unit, "result": by_unit[unit.code]}
+        return base | queue.unit_context(c, unit, kind) | {"result": by_unit[unit.code]}
 
     if kind == "digest":
         now = local(2019, 10, 29, 7, 30)
@@ -263,24 +262,13 @@ def build_context(case: Case, lang: str, w) -> dict:
                            "User unknown in virtual mailbox table"))
         db.session.flush()
         # As notifications.queue._queue_digest builds it.
-        today = now.astimezone(VN).date()
-        silent = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id).where(
-            Participation.campaign_id == c.id, Participation.status == "not_submitted")
-            .order_by(Unit.group, Unit.code)).all()
-        late = db.session.execute(select(Unit, Participation).join(Participation, Participation.unit_id == Unit.id)
-                                  .where(Participation.campaign_id == c.id, Participation.status == "late")
-                                  .order_by(Unit.code)).all()
-        bounced = db.session.scalars(select(OutboxMail).where(OutboxMail.campaign_id == c.id,
-                                                              OutboxMail.status == "failed")
-                                     .order_by(OutboxMail.id.desc()).limit(50)).all()
-        return base | {"today_text": format_day(today, lang), "counts": reads.count_by_status(c, now),
-                       "silent": silent, "late": late, "bounced": bounced}
+        return queue.digest_context(c, now, lang)
 
     if kind == "milestone":
         names = MILESTONES["preliminary_review"]
         return base | {"milestone_name": names[0 if lang == "vi" else 1],
                        "milestone_end_text": format_day(date(2019, 10, 31), lang),
-                       "lead_days": queue.rules_of(c).milestone_lead_days}
+                       "lead_days": queue.rules_of(c).milestone_lead_days, "link": queue.dashboard_link(c)}
 
     raise AssertionError(f"no context for {case}")
 

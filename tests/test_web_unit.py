@@ -7,6 +7,7 @@ import io
 import os
 import re
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -402,3 +403,19 @@ def test_countdown_before_a_deadline_on_a_sunday(client, two_provinces):
     assert "Không còn ngày làm việc nào trước hạn chót" in html
     assert "Chủ Nhật 15/09/2019" in html
     assert "Thứ Sáu 20/09/2019" in html  # grace: Monday 16 to Friday 20
+
+
+def test_agency_page_shows_the_data_period(client, two_provinces):
+    """The period the reported figures cover, beside the launching letter; nothing when undeclared."""
+    campaign = two_provinces["tgg"]
+    with time_machine.travel(local(2019, 10, 21, 9, 0), tick=False):
+        sign_in(client, "stc@tgg.example")
+        assert 'id="data-period"' not in client.get(PAGE).get_data(as_text=True)
+        campaign.data_period_start, campaign.data_period_end = date(2019, 1, 1), date(2019, 10, 1)
+        db.session.commit()
+        html = client.get(PAGE).get_data(as_text=True)
+        assert re.search(r'id="data-period">Số liệu tính từ ngày 01/01/2019 đến ngày 01/10/2019\.<', html)
+        campaign.data_period_start = None
+        db.session.commit()
+        html = client.get(PAGE).get_data(as_text=True)
+        assert 'id="data-period">Số liệu tính đến ngày 01/10/2019.<' in html

@@ -28,6 +28,28 @@ CHANNELS = {"upload": ("Nộp trực tuyến", "Uploaded here"),
             "email": ("Hộp thư điện tử công vụ", "Official e-mail")}
 
 
+def data_period_text(campaign: Campaign, lang: str = "vi") -> str:
+    """The period the reported figures cover ("Số liệu tính từ ngày 01/01/2019 đến ngày 01/10/2019"), or ""."""
+    start, end = campaign.data_period_start, campaign.data_period_end
+    first, last = (d.strftime("%d/%m/%Y") if d else "" for d in (start, end))
+    if lang == "vi":
+        if start and end:
+            return f"Số liệu tính từ ngày {first} đến ngày {last}"
+        return f"Số liệu tính từ ngày {first}" if start else (f"Số liệu tính đến ngày {last}" if end else "")
+    if start and end:
+        return f"Figures for the period {first} to {last}"
+    return f"Figures from {first}" if start else (f"Figures up to {last}" if end else "")
+
+
+def data_period_document(campaign: Campaign) -> dict | None:
+    """The data period in the status document (``null`` when the campaign declares none)."""
+    start, end = campaign.data_period_start, campaign.data_period_end
+    if start is None and end is None:
+        return None
+    return {"start": start.isoformat() if start else None, "end": end.isoformat() if end else None,
+            "text": {"vi": data_period_text(campaign, "vi"), "en": data_period_text(campaign, "en")}}
+
+
 def tz_of(campaign: Campaign) -> ZoneInfo:
     return ZoneInfo(campaign.organizer.timezone or "Asia/Ho_Chi_Minh")
 
@@ -133,6 +155,7 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
             "organizer": campaign.organizer.code, "state": state, "state_name": state_name(state),
             "recorded_state": campaign.state, "deadline": campaign.deadline.isoformat(),
             "grace_working_days": campaign.grace_working_days,
+            "data_period": data_period_document(campaign),
             "document": {"number": campaign.document_number,
                          "date": campaign.document_date.isoformat() if campaign.document_date else None},
             "cancel_reason": campaign.cancel_reason or None,

@@ -214,6 +214,7 @@ def _page_context(campaign: Campaign, unit: Unit, p: Participation) -> dict:
         "reinstated": reinstated, "grace_ended": grace_ended,
         "countdown": countdown(campaign, tl, cal, now, campaign_state, tz),
         "group_name": group_vi if lang() == "vi" else group_en,
+        "data_period": reads.data_period_text(campaign, lang()),
         "required": (campaign.required_documents or {}).get(unit.group) or [],
         "milestones": [item for item in tl.items if item.kind not in ("deadline", "grace_end")],
         "may_act": may_act_for(current_user, unit), "can_submit": can_submit,
