@@ -153,7 +153,7 @@ def operation(operation_id: str, tag, *, scope: str | None, answer: type[BaseMod
     """
     write = body is not None
     headers = m.WriteHeaders if write else m.ReadHeaders
-    codes = {*errors, 422, *(() if public else (403,)), *((400, 415, 409) if write else ())}
+    codes = {*errors, 422, *((403,) if scope else ()), *((400, 415, 409) if write else ())}
     answers = Answers(**{f"HTTP_{status}": answer}, **{f"HTTP_{code}": (m.Problem, PROBLEMS[code][1])
                                                          for code in sorted(codes)})
     security = {} if public else {"bearerAuth": [scope] if scope else []}
