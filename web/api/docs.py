@@ -87,6 +87,24 @@ def schema_rows(doc: dict, node: dict, prefix: str = "", expand: bool = False, d
     return rows
 
 
+def alternatives(doc: dict, node: dict) -> Markup:
+    """What an ``anyOf`` of required fields says, in words: "Each DocumentIn needs `sha256` or `content_base64`"."""
+    def walk(node: dict, depth: int) -> list[str]:
+        name, node = _ref_name(node), _resolve(doc, node)
+        lines = []
+        choices = [alt["required"] for alt in node.get("anyOf", []) if set(alt) == {"required"}]
+        if choices:
+            needs = " or ".join("`" + "` and `".join(fields) + "`" for fields in choices)
+            lines.append(f"Each {name or 'body'} needs {needs} (or both).")
+        for prop in node.get("properties", {}).values() if depth < 3 else ():
+            target = _resolve(doc, prop)
+            inner = target.get("items") if target.get("type") == "array" else prop
+            if isinstance(inner, dict):
+                lines += walk(inner, depth + 1)
+        return lines
+    return inline_markdown(" ".join(dict.fromkeys(walk(node, 0))))
+
+
 def _curl(method: str, path: str, op: dict, doc: dict, body_example: Any) -> str:
     url = path
     query = []
@@ -146,8 +164,7 @@ def docs_model(doc: dict) -> dict:
                     body = {"schema": _ref_name(media), "rows": schema_rows(doc, media, expand=True),
                             "example": json.dumps(body_example, ensure_ascii=False, indent=2)
                             if body_example is not None else None,
-                            "notes": inline_markdown("Each document needs `sha256` or `content_base64` (or both).")
-                            if _ref_name(media) == "SubmissionIn" else ""}
+                            "notes": alternatives(doc, media)}
                 responses = []
                 for code, resp in sorted(op["responses"].items()):
                     resp_ref = _ref_name(resp)

@@ -118,6 +118,29 @@ def _parameters(op: dict, path_model: Any) -> list[dict]:
     return params
 
 
+def _resolve(doc: dict, node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        node = doc["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _in_field_order(doc: dict, schema: Any, value: Any, depth: int = 0) -> Any:
+    """An example with its keys in the order of the fields (pydantic sorts them), nested objects too."""
+    schema = _resolve(doc, schema)
+    if depth > 8 or not isinstance(schema, dict):
+        return value
+    for alt in schema.get("anyOf", []):
+        if "$ref" in alt or "properties" in alt:
+            schema = _resolve(doc, alt)
+    if isinstance(value, list) and "items" in schema:
+        return [_in_field_order(doc, schema["items"], v, depth + 1) for v in value]
+    if not isinstance(value, dict) or "properties" not in schema:
+        return value
+    props = schema["properties"]
+    return {k: _in_field_order(doc, props.get(k), value[k], depth + 1)
+            for k in sorted(value, key=lambda k: list(props).index(k) if k in props else len(props))}
+
+
 def _finish(doc: dict) -> dict:
     doc["info"]["license"] = {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}
     doc["tags"] = [{"name": t.name, "description": t.description} for t in TAGS]
@@ -146,6 +169,9 @@ def _finish(doc: dict) -> dict:
     doc["components"]["schemas"] = {name: schema for name, schema in doc["components"]["schemas"].items()
                                     if not name.endswith(("Query", "Headers", "Path"))}
     doc["components"]["schemas"]["OpenApiDocument"] = {"type": "object", "required": ["openapi", "paths"]}
+    for schema in doc["components"]["schemas"].values():
+        if "example" in schema:
+            schema["example"] = _in_field_order(doc, schema, schema["example"])
     doc["paths"] = _strip_titles(doc["paths"])
     doc["components"]["schemas"] = _strip_titles(doc["components"]["schemas"])
     return doc
