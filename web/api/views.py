@@ -140,6 +140,16 @@ def _refusal(query: type[BaseModel], body: type[BaseModel] | None, headers: type
     return before
 
 
+def _answer_broke_the_contract(_req, response, error, _instance, _adapter) -> None:
+    """spectree's hook after checking an answer against its model: a mismatch is our bug, logged, and a 500 problem."""
+    if error is None:
+        return
+    current_app.logger.error("API answer off its contract (%s %s): %s", request.method, request.path, error)
+    body = problem_body(500, "Đã có lỗi xảy ra. Không có dữ liệu nào bị mất; vui lòng thử lại sau.", "Server error")
+    response.set_data(json.dumps(body, ensure_ascii=False))
+    response.mimetype = "application/problem+json"
+
+
 def operation(operation_id: str, tag, *, scope: str | None, answer: type[BaseModel], status: int = 200,
               query: type[BaseModel] = m.NoQuery, body: type[BaseModel] | None = None,
               path: type[BaseModel] | None = None, errors: tuple[int, ...] = (), organizer_only: bool = False,
@@ -169,7 +179,7 @@ def operation(operation_id: str, tag, *, scope: str | None, answer: type[BaseMod
 
         validated = spec.validate(query=query, json=body, headers=headers, resp=answers, tags=[tag],
                                   security=security, operation_id=operation_id,
-                                  before=_refusal(query, body, headers))(call)
+                                  before=_refusal(query, body, headers), after=_answer_broke_the_contract)(call)
 
         @wraps(validated)
         def wrapper(**values):
