@@ -23,7 +23,6 @@ from spectree import Tag
 
 from web.api.types import (
     DEFAULT_LIMIT,
-    KEY_PATTERN,
     MAX_DAYS,
     MAX_DOCUMENTS,
     MAX_LIMIT,
@@ -32,6 +31,7 @@ from web.api.types import (
     Cursor,
     Day,
     DocumentName,
+    IdempotencyKey,
     Instant,
     NonNegative,
     QueryBool,
@@ -118,8 +118,8 @@ class ReadHeaders(BaseModel):
 
 
 class WriteHeaders(BaseModel):
-    idempotency_key: str = Field(
-        None, alias="Idempotency-Key", min_length=1, max_length=255, pattern=KEY_PATTERN,
+    idempotency_key: IdempotencyKey = Field(
+        None, alias="Idempotency-Key",
         description="A key of your choosing (a UUID): a retry with the same key and body returns the first answer "
                     "(with `Idempotency-Replayed: true`) and records nothing twice; the same key with another body "
                     "is refused (422).",

@@ -100,7 +100,7 @@ def _words(error: dict[str, Any], field: str, allowed: tuple[str, ...]) -> tuple
         return (f"“{field}” không đúng dạng ({ctx.get('pattern')}).",
                 f"“{field}” does not have the expected form ({ctx.get('pattern')}).")
     if kind in ("literal_error", "enum"):
-        choices = ctx.get("expected", "")
+        choices = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
         return f"“{field}” phải là một trong: {choices}.", f"“{field}” must be one of: {choices}."
     if kind in ("int_type", "int_parsing", "int_from_float", "greater_than_equal", "less_than_equal",
                 "greater_than", "less_than"):

@@ -131,6 +131,13 @@ def _sha256(value: Any) -> Any:
     return value
 
 
+def _idempotency_key(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"[\x21-\x7e]{1,255}", value):
+        raise refuse("Idempotency-Key phải gồm 1–255 ký tự ASCII in được, ví dụ một UUID.",
+                     "Idempotency-Key must be 1–255 printable ASCII characters, e.g. a UUID.")
+    return value
+
+
 def _base64(value: Any) -> bytes:
     if not isinstance(value, str):
         raise refuse("Nội dung phải là chuỗi base64.", "The content must be a base64 string.")
@@ -144,6 +151,8 @@ Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 DocumentName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NAME_PATTERN),
                          BeforeValidator(_document_name)]
 Sha256 = Annotated[str, StringConstraints(pattern=SHA256_PATTERN), BeforeValidator(_sha256)]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=KEY_PATTERN),
+                           BeforeValidator(_idempotency_key)]
 #: The content of a document in base64; validated to its bytes.
 Base64Content = Annotated[bytes, PlainValidator(_base64),
                           WithJsonSchema({"type": "string", "contentEncoding": "base64"})]
