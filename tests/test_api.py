@@ -180,15 +180,18 @@ def test_a_cursor_beyond_the_databases_integer_range_is_refused_not_a_500(api, t
             assert_problem(api.get(f"{url}?cursor={encode_cursor(beyond)}", t), 422, "cursor")
 
 
-def test_an_answer_off_its_contract_is_a_logged_500_problem(api, tokens, monkeypatch, caplog):
+def test_an_answer_off_its_contract_is_a_logged_500_problem(app, api, tokens, monkeypatch):
     """Answers are checked against their models too: a bug shows as a problem, not as an off-spec answer."""
     from web.api import views as api_module
 
+    logged = []
+    # (the logger itself, not caplog: Alembic's fileConfig may have disabled existing loggers in this process)
+    monkeypatch.setattr(app.logger, "error", lambda message, *args: logged.append(message % args))
     monkeypatch.setattr(api_module, "timeline_document", lambda campaign, now: {"campaign": campaign.code})
     response = api.get("/api/v1/campaigns/TGG-2019/timeline", tokens["tgg"])
     assert response.status_code == 500 and response.mimetype == "application/problem+json"
     assert response.get_json()["detail"] == "Server error" and "milestones" not in response.get_data(as_text=True)
-    assert "off its contract" in caplog.text
+    assert len(logged) == 1 and "off its contract" in logged[0] and "milestones" in logged[0]
 
 
 def test_the_rendered_documentation_is_served_locally(api):
