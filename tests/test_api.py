@@ -623,7 +623,7 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer_and_reco
 
 def test_two_calls_with_the_same_key_at_once_record_once(api, tokens, monkeypatch):
     """The race: the retry looks for the key before the first call committed, runs, and only then collides."""
-    from web.api import views as api_module
+    from web.api import operation as api_module
 
     url = "/api/v1/campaigns/TGG-2019/units/STC/submissions"
     key = {"Idempotency-Key": "race"}
