@@ -143,6 +143,57 @@ def test_the_openapi_document_describes_every_route_of_the_api(app, api):
     assert {"detail", "detail_vi", "status"} <= set(problem["required"]) and "field" in problem["properties"]
 
 
+def test_the_served_document_is_a_valid_openapi_3_1_document(api):
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    doc = api.get("/api/v1/openapi.json").get_json()
+    validate(doc)  # raises on any fault of the document
+    broken = {**doc, "paths": {"/x": {"get": {"parameters": [{"name": "a", "in": "nowhere"}]}}}}
+    with pytest.raises(OpenAPIValidationError):  # the check can fail
+        validate(broken)
+
+
+def test_the_documented_limits_are_the_enforced_ones(api, tokens):
+    """One contract: what the document states is what the validation refuses (web/api/models.py)."""
+    doc = api.get("/api/v1/openapi.json").get_json()
+    limit = next(p for p in doc["paths"]["/api/v1/campaigns"]["get"]["parameters"] if p["name"] == "limit")["schema"]
+    t = tokens["tgg"]
+    assert api.get(f"/api/v1/campaigns?limit={limit['maximum']}", t).status_code == 200
+    assert_problem(api.get(f"/api/v1/campaigns?limit={limit['maximum'] + 1}", t), 422, "limit")
+    body = doc["components"]["schemas"]["SubmissionIn"]["properties"]["doc_number"]
+    with time_machine.travel(IN_TIME, tick=False):
+        assert_problem(api.post("/api/v1/campaigns/TGG-2019/units/STC/submissions", t,
+                                json={**SUBMISSION, "doc_number": "x" * (body["maxLength"] + 1)}), 422, "doc_number")
+    assert submissions_of("TGG", "STC") == 0
+
+
+def test_a_cursor_beyond_the_databases_integer_range_is_refused_not_a_500(api, tokens):
+    """Issue 13: a cursor for id 2147483648 gave 500 on PostgreSQL (integer out of range)."""
+    from web.api.types import encode_cursor
+
+    t = tokens["tgg"]
+    for url in ["/api/v1/campaigns", "/api/v1/campaigns/TGG-2019/units"]:
+        last = api.get(f"{url}?cursor={encode_cursor(2**31 - 1)}", t)
+        assert last.status_code == 200 and last.get_json()["items"] == [] and last.get_json()["next_cursor"] is None
+        for beyond in (2**31, 10**18 - 1):
+            assert_problem(api.get(f"{url}?cursor={encode_cursor(beyond)}", t), 422, "cursor")
+
+
+def test_an_answer_off_its_contract_is_a_logged_500_problem(app, api, tokens, monkeypatch):
+    """Answers are checked against their models too: a bug shows as a problem, not as an off-spec answer."""
+    from web.api import views as api_module
+
+    logged = []
+    # (the logger itself, not caplog: Alembic's fileConfig may have disabled existing loggers in this process)
+    monkeypatch.setattr(app.logger, "error", lambda message, *args: logged.append(message % args))
+    monkeypatch.setattr(api_module, "timeline_document", lambda campaign, now: {"campaign": campaign.code})
+    response = api.get("/api/v1/campaigns/TGG-2019/timeline", tokens["tgg"])
+    assert response.status_code == 500 and response.mimetype == "application/problem+json"
+    assert response.get_json()["detail"] == "Server error" and "milestones" not in response.get_data(as_text=True)
+    assert len(logged) == 1 and "off its contract" in logged[0] and "milestones" in logged[0]
+
+
 def test_the_rendered_documentation_is_served_locally(api):
     response = api.get("/api/v1/docs")
     assert response.status_code == 200 and response.mimetype == "text/html"
@@ -572,7 +623,7 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer_and_reco
 
 def test_two_calls_with_the_same_key_at_once_record_once(api, tokens, monkeypatch):
     """The race: the retry looks for the key before the first call committed, runs, and only then collides."""
-    from web.api import views as api_module
+    from web.api import operation as api_module
 
     url = "/api/v1/campaigns/TGG-2019/units/STC/submissions"
     key = {"Idempotency-Key": "race"}

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from web.api.views import is_api_request, problem
+from web.api.problems import is_api_request, problem
 from workflow.campaigns import state_at
 from workflow.db import db, utcnow
 from workflow.machine import state_name
