@@ -8,7 +8,7 @@ reads from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,8 @@ from .db import db
 from .machine import state_name
 from .models import Campaign, Participation, Unit
 from .standing import status_name
-from .timeline import MilestoneDates, Timeline, compute, effective_state
+from .periods import in_range
+from .timeline import MILESTONES, MilestoneDates, Timeline, compute, effective_state
 from .workdays import VietnamCalendar
 
 CHANNELS = {"upload": ("Nộp trực tuyến", "Uploaded here"),
@@ -34,6 +35,25 @@ def tz_of(campaign: Campaign) -> ZoneInfo:
 
 def calendar_of(campaign: Campaign) -> VietnamCalendar:
     return calendar_for(campaign.organizer_id)
+
+
+def out_of_range_dates(campaign: Campaign) -> list[tuple[str, date]]:
+    """The campaign's stored dates outside the accepted range (what a repair must fix), in timeline order.
+
+    Each item is (``deadline`` | a milestone kind | ``document_date`` | ``data_period``, the date)."""
+    found = []
+    if campaign.deadline is not None and not in_range(campaign.deadline):
+        found.append(("deadline", campaign.deadline))
+    for m in sorted(campaign.milestones, key=lambda m: list(MILESTONES).index(m.kind) if m.kind in MILESTONES else 99):
+        for day in (m.start_date, m.end_date):
+            if day is not None and not in_range(day):
+                found.append((m.kind, day))
+                break
+    for what, day in (("document_date", campaign.document_date), ("data_period", campaign.data_period_start),
+                      ("data_period", campaign.data_period_end)):
+        if day is not None and not in_range(day):
+            found.append((what, day))
+    return found
 
 
 def milestone_dates(campaign: Campaign) -> dict[str, MilestoneDates]:

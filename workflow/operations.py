@@ -14,14 +14,15 @@ from decimal import Decimal
 
 from sqlalchemy import and_, insert, literal, select, update
 
-from notifications.queue import plan_reminders, queue_exclusion_notices, queue_receipt, queue_results, queue_unit_notice, replan_reminders
+from notifications.queue import PLANNED_NOT, plan_campaign_reminders, queue_exclusion_notices, queue_receipt, queue_results, queue_unit_notice, replan_reminders
 
-from . import machine, revisions, standing
+from . import machine, revisions, standing, tick_health
 from .audit import SYSTEM, record
 from .campaign_files import CampaignFileError, apply, spec_of
-from .campaigns import CHANNELS, calendar_of, timeline_of, tz_of, unit_status_at
+from .campaigns import CHANNELS, calendar_of, out_of_range_dates, timeline_of, tz_of, unit_status_at
 from .db import db
 from .models import AuditEvent, Campaign, Milestone, Participation, Submission, SubmissionDocument, Unit
+from .periods import DateOutOfRange, check_date
 from .storage import StoredDocument
 from .timeline import MILESTONES
 from .workdays import VietnamCalendar
@@ -134,9 +135,13 @@ def move_milestone(campaign: Campaign, kind: str, *, end: date, start: date | No
     if not reason.strip():
         raise OperationError("Cần ghi rõ lý do điều chỉnh mốc thời gian.", "A reason is required to move a milestone.",
                              field="reason", status=422)
+    checked_dates(end=end, start=start)
     if start and start > end:
         raise OperationError("Ngày bắt đầu sau ngày kết thúc.", "The start date is after the end date.",
                              field="start", status=422)
+    if out_of_range_dates(campaign):
+        _repair_date(campaign, kind, end=end, start=start, reason=reason, actor=actor, now=now)
+        return
     advance_campaign(campaign, now)  # what time has done first: the state must not be stale
     if kind == "deadline":
         if campaign.state not in ("draft", "open", "grace"):
@@ -165,6 +170,52 @@ def move_milestone(campaign: Campaign, kind: str, *, end: date, start: date | No
     db.session.flush()
 
     replan_reminders(campaign, now)
+
+
+def checked_dates(**dates: date | None) -> None:
+    """Refuse any date outside the one accepted range (periods.FIRST_DATE..LAST_DATE), naming the field.
+
+    Every write of a date goes through here or ``periods.check_date``: the dashboard's forms, the API,
+    the CLI, campaign files and calendar overrides."""
+    for field, day in dates.items():
+        if day is None:
+            continue
+        try:
+            check_date(day, field)
+        except DateOutOfRange as exc:
+            raise OperationError(exc.message_vi, exc.message_en, field=field, status=422) from None
+
+
+def _repair_date(campaign: Campaign, kind: str, *, end: date, start: date | None, reason: str, actor: str,
+                 now: datetime) -> None:
+    """The repair path: the campaign holds a stored date outside the range (nothing can be computed with it),
+    so the date is written first, audited as ``milestone.repaired``; once every date is in range, what time has
+    done is recorded as usual."""
+    bad = out_of_range_dates(campaign)
+    kinds = {k for k, _ in bad}
+    if kind not in kinds:
+        names = ", ".join(f"{k} {d.isoformat()}" for k, d in bad)
+        raise OperationError(f"Đợt đánh giá có ngày nằm ngoài khoảng cho phép ({names}); hãy sửa ngày đó trước.",
+                             f"The campaign holds dates outside the accepted range ({names}); repair those first.",
+                             field="kind", status=409)
+    if kind == "deadline":
+        old = f"deadline {campaign.deadline.isoformat()}"
+        campaign.deadline = end
+    elif kind in MILESTONES:
+        current = next(m for m in campaign.milestones if m.kind == kind)
+        old = f"{kind} {current.start_date or ''}..{current.end_date}"
+        current.start_date, current.end_date = start, end
+    else:
+        raise OperationError(f"Không thể sửa “{kind}” bằng lệnh này.", f"{kind!r} cannot be repaired here.",
+                             field="kind", status=422)
+    record(actor=actor, action="milestone.repaired", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           from_value=old, to_value=f"{kind} {start or ''}..{end}" if kind != "deadline" else f"deadline {end}",
+           reason=reason, at=now)
+    db.session.flush()
+    if not out_of_range_dates(campaign):
+        advance_campaign(campaign, now)
+        replan_reminders(campaign, now)
+        tick_health.clear_failure(campaign.id)
 
 
 class MilestoneRefused(OperationError):
@@ -499,23 +550,54 @@ def run_tick(now: datetime) -> dict[str, int]:
     """The time-driven work as of ``now``: campaign moves, exclusions, reminder planning.
 
     Idempotent: running it twice, or after downtime, does each thing once.
+    Each campaign's work runs in its own savepoint: a campaign that fails (data
+    out of range, a bug) is rolled back, logged, recorded in ``tick_failure``
+    (shown on its dashboard and in the organizer's digest) and retried on the
+    next tick, while every other campaign proceeds.
     """
     now = now.astimezone(UTC)
-    query = select(Campaign).where(Campaign.state.in_(("open", "grace"))).order_by(Campaign.id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Two ticks at once (two schedulers, a scheduler and `flask tick`):
-        # each campaign is moved by one of them only.
-        query = query.with_for_update(skip_locked=True, of=Campaign)
-    campaigns = db.session.scalars(query).all()
-    moved = 0
+    ids = db.session.scalars(select(Campaign.id).where(Campaign.state.notin_(PLANNED_NOT))
+                             .order_by(Campaign.id)).all()
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    checked = moved = planned = failed = 0
     calendars: dict[int, VietnamCalendar] = {}
-    for campaign in campaigns:
-        cal = calendars.get(campaign.organizer_id)
-        if cal is None:
-            cal = calendars[campaign.organizer_id] = calendar_of(campaign)
-        if advance_campaign(campaign, now, cal):
-            moved += 1
-
-    planned = plan_reminders(now)
+    for campaign_id in ids:
+        savepoint = db.session.begin_nested()
+        organizer_id = None
+        try:
+            query = select(Campaign).where(Campaign.id == campaign_id)
+            if postgres:
+                # Two ticks at once (two schedulers, a scheduler and `flask tick`):
+                # each campaign is moved by one of them only.
+                query = query.with_for_update(skip_locked=True, of=Campaign)
+            campaign = db.session.scalar(query)
+            if campaign is None or campaign.state in PLANNED_NOT:
+                savepoint.commit()
+                continue
+            organizer_id = campaign.organizer_id
+            running = campaign.state in ("open", "grace")
+            bad = [(k, d) for k, d in out_of_range_dates(campaign) if k == "deadline" or k in MILESTONES]
+            if bad:
+                raise DateOutOfRange(bad[0][1], bad[0][0])
+            cal = calendars.get(campaign.organizer_id)
+            if cal is None:
+                cal = calendars[campaign.organizer_id] = calendar_of(campaign)
+            was_moved = bool(advance_campaign(campaign, now, cal))
+            queued = plan_campaign_reminders(campaign, now)
+            tick_health.clear_failure(campaign_id)
+            db.session.flush()
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            failed += 1
+            log.exception("tick: campaign #%s failed; the others go on, it is retried next tick", campaign_id)
+            if organizer_id is None:
+                organizer_id = db.session.scalar(select(Campaign.organizer_id).where(Campaign.id == campaign_id))
+            tick_health.record_failure(campaign_id, organizer_id, exc, now)
+            continue
+        checked += running
+        moved += was_moved
+        planned += queued
     db.session.flush()
-    return {"campaigns_checked": len(campaigns), "campaigns_moved": moved, "reminders_queued": planned}
+    return {"campaigns_checked": checked, "campaigns_moved": moved, "reminders_queued": planned,
+            "campaigns_failed": failed}

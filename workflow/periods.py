@@ -24,6 +24,34 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 PeriodKind = str  # "working_days" | "calendar_days" | "deadline"
 
+#: The one range of dates every date input accepts (forms, campaign files, the
+#: API, the CLI, calendar overrides): years 1990 to 2100.  Stored data outside
+#: it (written before the check, or by hand) is reported, never computed with.
+FIRST_DATE, LAST_DATE = date(1990, 1, 1), date(2100, 12, 31)
+
+
+class DateOutOfRange(ValueError):
+    """A date outside :data:`FIRST_DATE`..:data:`LAST_DATE`, with messages for people."""
+
+    def __init__(self, day: date, what: str = "date"):
+        self.day, self.what = day, what
+        self.message_vi = (f"Ngày {day:%d/%m/%Y} ({what}) nằm ngoài khoảng cho phép "
+                           f"{FIRST_DATE:%d/%m/%Y}–{LAST_DATE:%d/%m/%Y}.")
+        self.message_en = (f"{day.isoformat()} ({what}) is outside the accepted range "
+                           f"{FIRST_DATE.isoformat()}..{LAST_DATE.isoformat()}.")
+        super().__init__(self.message_en)
+
+
+def in_range(day: date) -> bool:
+    return FIRST_DATE <= day <= LAST_DATE
+
+
+def check_date(day: date, what: str = "date") -> date:
+    """``day`` itself when it is inside the accepted range, else :class:`DateOutOfRange`."""
+    if not in_range(day):
+        raise DateOutOfRange(day, what)
+    return day
+
 
 def end_of_day(day: date, tz: ZoneInfo = LOCAL_TZ) -> datetime:
     """24:00 local time of ``day``: the next day's 00:00:00, exclusive."""

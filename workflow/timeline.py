@@ -12,7 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from .machine import ORDER, advance_by_time
-from .periods import LOCAL_TZ, Period, deadline_on, end_of_day, working_days_from
+from .periods import LOCAL_TZ, Period, check_date, deadline_on, end_of_day, working_days_from
 from .workdays import VietnamCalendar, format_day
 
 #: Later milestones in timeline order: kind -> (vi, en, the state that is
@@ -100,7 +100,16 @@ class Timeline:
 def compute(deadline: date, grace_working_days: int, milestones: dict[str, MilestoneDates],
             cal: VietnamCalendar, *, state: str = "open", now: datetime | None = None,
             tz: ZoneInfo = LOCAL_TZ) -> Timeline:
-    """The campaign's milestones with computed instants and overdue flags."""
+    """The campaign's milestones with computed instants and overdue flags.
+
+    A date outside the accepted range (periods.FIRST_DATE..LAST_DATE) raises
+    :class:`~workflow.periods.DateOutOfRange` naming it, before any arithmetic.
+    """
+    check_date(deadline, "deadline")
+    for kind, dates in milestones.items():
+        check_date(dates.end, kind)
+        if dates.start is not None:
+            check_date(dates.start, kind)
     dl = deadline_on(deadline, cal, tz)
     grace = grace_period(deadline, grace_working_days, cal, tz)
     current = effective_state(state, dl.ends_at, grace.ends_at, now) if now else state
