@@ -19,8 +19,8 @@ from .calendars import calendar_for
 from .db import db
 from .machine import state_name
 from .models import Campaign, Participation, Unit
-from .standing import status_name
 from .periods import in_range
+from .standing import status_name
 from .timeline import MILESTONES, MilestoneDates, Timeline, compute, effective_state
 from .workdays import VietnamCalendar
 

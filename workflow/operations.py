@@ -14,7 +14,15 @@ from decimal import Decimal
 
 from sqlalchemy import and_, insert, literal, select, update
 
-from notifications.queue import PLANNED_NOT, plan_campaign_reminders, queue_exclusion_notices, queue_receipt, queue_results, queue_unit_notice, replan_reminders
+from notifications.queue import (
+    PLANNED_NOT,
+    plan_campaign_reminders,
+    queue_exclusion_notices,
+    queue_receipt,
+    queue_results,
+    queue_unit_notice,
+    replan_reminders,
+)
 
 from . import machine, revisions, standing, tick_health
 from .audit import SYSTEM, record
