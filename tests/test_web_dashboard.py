@@ -675,3 +675,43 @@ def test_dashboard_of_5000_units(client, make_campaign, make_user, count_stateme
         html = client.get("/campaigns/BIG-5000", query_string={"status": "late", "sort": "rating"}).get_data(
             as_text=True)
     assert "Hiển thị 1000 / 5000 đơn vị." in html
+
+
+# -- one campaign must never stop the others (issue 13) ---------------------------------
+
+def test_move_milestone_form_refuses_a_date_out_of_range(client, tgg):
+    campaign = tgg["tgg"]
+    sign_in(client, "admin@tgg.example")
+    with time_machine.travel(IN_GRACE, tick=False):
+        messages = post(client, "move_milestone", kind="approval", end="9999-12-31", reason="Nhập thử")
+    assert any("31/12/9999" in m and "31/12/2100" in m for m in messages), messages
+    db.session.expire_all()
+    assert all(m.end_date.year < 9999 for m in campaign.milestones)
+
+
+def test_a_campaign_with_a_stored_date_out_of_range_gets_a_repair_page_and_the_tick_failure_shows(client, tgg):
+    from cli.jobs import tick
+    from workflow.models import Milestone
+
+    campaign = tgg["tgg"]
+    approval = next(m for m in campaign.milestones if m.kind == "approval")
+    approval.end_date = date(9999, 12, 31)  # as if written before the check, or by hand
+    db.session.commit()
+    summary = tick(AFTER_GRACE)
+    assert summary["campaigns_failed"] == 1
+    sign_in(client, "admin@tgg.example")
+    with time_machine.travel(AFTER_GRACE, tick=False):
+        page = client.get(DASH)
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert 'id="out-of-range"' in html and "9999-12-31" in html and 'id="tick-failure"' in html
+        db.session.expire_all()
+        response = client.post(f"{DASH}/actions/move_milestone",
+                               data={"kind": "approval", "end": "2019-12-02", "reason": "Sửa ngày nhập sai"})
+        assert response.status_code == 302
+        db.session.expire_all()
+        assert db.session.get(Milestone, approval.id).end_date == date(2019, 12, 2)
+        assert "milestone.repaired" in audit_actions(campaign)
+        page = client.get(DASH)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and 'id="out-of-range"' not in html and 'id="campaign-state"' in html

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, Text, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import revisions
 from .db import UTCDateTime, db
 from .models import Campaign
 
@@ -54,11 +55,15 @@ def record_failure(campaign_id: int, organizer_id: int, exc: BaseException, now:
     else:
         row.error, row.last_seen, row.count = describe(exc), now, (row.count or 0) + 1
     db.session.flush()
+    revisions.touch(db.session, (revisions.CAMPAIGN, campaign_id))  # its dashboard shows the failure
     return row
 
 
 def clear_failure(campaign_id: int) -> None:
-    db.session.execute(delete(TickFailure).where(TickFailure.campaign_id == campaign_id))
+    result = db.session.execute(delete(TickFailure).where(TickFailure.campaign_id == campaign_id)
+                                .execution_options(synchronize_session=False))
+    if result.rowcount:
+        revisions.touch(db.session, (revisions.CAMPAIGN, campaign_id))
 
 
 def failures_of(organizer_id: int | None = None, campaign_id: int | None = None) -> list[TickFailure]:

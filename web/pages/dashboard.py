@@ -34,6 +34,7 @@ from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, STATES, state_name
 from workflow.models import CalendarOverride, Campaign, Participation, Unit
 from workflow.standing import DEFAULT_TIERS, STATUSES, status_name
+from workflow.tick_health import failures_of
 from workflow.timeline import MILESTONES
 from workflow.workdays import WEEKDAYS_VI, format_day
 
@@ -249,6 +250,12 @@ def campaign(code: str):
     """The campaign's dashboard: where it stands, who has sent, what is overdue, what to do."""
     campaign = campaign_or_404(code)
     _organizer_only()
+    bad = reads.out_of_range_dates(campaign)
+    if bad:
+        # Nothing can be computed with these dates: the repair page instead of the dashboard.
+        return render_template("dashboard/repair.html", campaign=campaign, bad=bad, milestones=MILESTONES,
+                               manage=may_manage(current_user), tick_failures=failures_of(campaign_id=campaign.id),
+                               lang=lang())
     now = utcnow()
     tz = reads.tz_of(campaign)
     cal = reads.calendar_of(campaign)
@@ -290,7 +297,7 @@ def campaign(code: str):
         descending=descending, args=args, preview=preview, failed=failed, failed_total=failed_total, audit=audit,
         units=units, manage=manage, pickers=pickers, statuses=STATUSES, manual_steps=MANUAL_STEPS,
         milestones=MILESTONES, lang=lang(), endpoints_has_unit_page="units.page" in current_app.view_functions,
-        grace_open=grace_open)
+        grace_open=grace_open, tick_failures=failures_of(campaign_id=campaign.id))
 
 
 #: Datalists of the action forms: at most this many codes each.
