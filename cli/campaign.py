@@ -26,6 +26,7 @@ from workflow.campaign_files import CampaignFileError, export, import_file
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, state_name
 from workflow.models import Campaign, Unit
+from workflow.periods import REPAIR_EN, DateOutOfRange, parse_iso_instant
 from workflow.standing import status_name
 from workflow.storage import DocumentRefused, remove_stored, store_document
 
@@ -37,15 +38,10 @@ def parse_instant(value: str | None, what: str = "--now") -> datetime:
     """An ISO instant; without an offset it is read as local time (TIMEZONE)."""
     if value is None:
         return utcnow()
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
     try:
-        instant = datetime.fromisoformat(text)
+        instant = parse_iso_instant(value, current_app.config["TZ"])
     except ValueError:
-        fail(f"{what} {value!r} is not an ISO instant, e.g. 2019-10-25T23:59:59+07:00")
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=current_app.config["TZ"])
+        fail(f"{what} {value!r} is not an ISO instant, e.g. 2019-10-25T23:59:59+07:00 or 2019-10-25T24:00")
     return instant.astimezone(UTC)
 
 
@@ -116,7 +112,10 @@ def status_command(code: str, now_text: str | None, as_json: bool) -> None:
     """Print the campaign's state, each milestone's computed instant, each unit's status."""
     now = parse_instant(now_text)
     campaign = get_campaign(code)
-    doc = reads.status_document(campaign, now)
+    try:
+        doc = reads.status_document(campaign, now)
+    except DateOutOfRange as exc:
+        fail(f"{exc.message_en} {REPAIR_EN}")
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return

@@ -14,8 +14,9 @@ aware datetimes, with an explanation of every day counted or skipped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from .workdays import DayStatus, VietnamCalendar, format_day, national_calendar
@@ -40,6 +41,33 @@ class DateOutOfRange(ValueError):
         self.message_en = (f"{day.isoformat()} ({what}) is outside the accepted range "
                            f"{FIRST_DATE.isoformat()}..{LAST_DATE.isoformat()}.")
         super().__init__(self.message_en)
+
+
+#: How a campaign whose stored dates are out of range is repaired (CLI, dashboard, API).
+REPAIR_VI = ("Sửa bằng lệnh `flask campaign move MÃ_ĐỢT MỐC --end YYYY-MM-DD --reason …`, "
+             "biểu mẫu “Sửa ngày” trên bảng điều hành của đợt, hoặc POST /api/v1/campaigns/MÃ_ĐỢT/milestones/MỐC/move.")
+REPAIR_EN = ("Repair it with `flask campaign move CODE KIND --end YYYY-MM-DD --reason …`, the “Sửa ngày” form "
+             "on the campaign's dashboard, or POST /api/v1/campaigns/CODE/milestones/KIND/move.")
+
+
+_MIDNIGHT_END = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ]24:00(?::00(?:[.,]0+)?)?(.*)$")
+
+
+def parse_iso_instant(text: str, default_tz: tzinfo | None = None) -> datetime:
+    """``datetime.fromisoformat`` plus ISO 8601's end of day: ``2019-10-25T24:00+07:00`` is
+    ``2019-10-26T00:00+07:00`` (officials write "24 giờ ngày 25/10").  ``Z`` is UTC.  Without an offset
+    the instant is read in ``default_tz`` (left naive when None).  Raises ValueError."""
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    match = _MIDNIGHT_END.match(text)
+    if match:
+        instant = datetime.fromisoformat(f"{match[1]}T00:00{match[2]}") + timedelta(days=1)
+    else:
+        instant = datetime.fromisoformat(text)
+    if instant.tzinfo is None and default_tz is not None:
+        instant = instant.replace(tzinfo=default_tz)
+    return instant
 
 
 def in_range(day: date) -> bool:

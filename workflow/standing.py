@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from .periods import LOCAL_TZ, end_of_day, working_days_late
@@ -98,6 +98,38 @@ def may_submit(status: str, *, reinstated: bool, grace_ended: bool) -> bool:
     if status == "returned":
         return True
     return reinstated and status == "not_submitted"
+
+
+#: Every number of points (a tier's minimum, a score, a campaign's maximum and bonus) lies in this range,
+#: with at most two decimals (the database keeps NUMERIC(8, 2)); read as Decimal, never through float.
+POINTS_MIN, POINTS_MAX = Decimal(0), Decimal(1000)
+
+
+class PointsRefused(ValueError):
+    def __init__(self, value: object, what: str):
+        self.message_vi = (f"{what}: “{value}” không hợp lệ; cần một số điểm từ {POINTS_MIN} đến {POINTS_MAX}, "
+                           "tối đa hai chữ số thập phân.")
+        self.message_en = (f"{what}: {value!r} is not a number of points between {POINTS_MIN} and {POINTS_MAX} "
+                           "with at most two decimals.")
+        super().__init__(self.message_en)
+
+
+def checked_points(value: object, what: str = "points") -> Decimal:
+    """``value`` as a Decimal of points, or :class:`PointsRefused` (infinity, NaN, 1e309, out of range, 0.001)."""
+    if isinstance(value, bool):
+        raise PointsRefused(value, what)
+    try:
+        number = Decimal(str(value).strip().replace(",", ".")) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError):
+        raise PointsRefused(value, what) from None
+    if not number.is_finite() or not POINTS_MIN <= number <= POINTS_MAX or number != number.quantize(Decimal("0.01")):
+        raise PointsRefused(value, what)
+    return number
+
+
+def stored_points(number: Decimal) -> int | float:
+    """How a checked number of points is kept in JSON (tiers): exact, since it has at most two decimals."""
+    return int(number) if number == number.to_integral_value() else float(number)
 
 
 def rating(score: Decimal | float | None, tiers: Sequence[dict]) -> str | None:

@@ -45,7 +45,7 @@ from workflow.campaigns import status_document
 from workflow.db import db, utcnow
 from workflow.machine import STATES, state_name
 from workflow.models import Campaign, IdempotencyRecord, Participation, Unit
-from workflow.periods import calendar_days_from, working_days_from
+from workflow.periods import REPAIR_EN, REPAIR_VI, DateOutOfRange, calendar_days_from, parse_iso_instant, working_days_from
 from workflow.standing import STATUSES, status_name
 from workflow.storage import DocumentRefused, check_document, clean_name, remove_stored, store_document
 from workflow.timeline import MILESTONES
@@ -174,6 +174,9 @@ def api_view(scope: str | None, query: tuple[str, ...] = ()) -> Callable:
             except ops.OperationError as exc:
                 db_rollback()
                 return problem(exc.status, exc.message_vi, exc.message_en, exc.field)
+            except DateOutOfRange as exc:  # stored data out of range: say so, and how to repair it
+                db_rollback()
+                return problem(409, exc.message_vi + " " + REPAIR_VI, exc.message_en + " " + REPAIR_EN, exc.what)
         return wrapper
     return decorator
 
@@ -245,7 +248,7 @@ def parse_instant(value: Any, field: str) -> datetime:
     fraction = (fraction or "")[:7]  # at most microseconds
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        instant = datetime.fromisoformat(f"{day}T{clock}{fraction}{offset}")
+        instant = parse_iso_instant(f"{day}T{clock}{fraction}{offset}")  # 24:00:00 is the end of the day
     except ValueError:
         raise _invalid(field, *message) from None
     if not MIN_YEAR <= instant.year <= MAX_YEAR:

@@ -91,7 +91,15 @@ from workflow.campaigns import CHANNELS, calendar_of, results, state_at, tz_of
 from workflow.db import db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
 from workflow.operations import CampaignEdit, MilestoneRefused, OperationError
-from workflow.standing import DEFAULT_TIERS, status_name
+from workflow.standing import (
+    DEFAULT_TIERS,
+    POINTS_MAX,
+    POINTS_MIN,
+    PointsRefused,
+    checked_points,
+    status_name,
+    stored_points,
+)
 from workflow.timeline import MILESTONES, RANGED_MILESTONES, grace_period
 from workflow.workdays import VietnamCalendar, format_day
 
@@ -165,6 +173,12 @@ class ScoreField(DecimalField):
         except InvalidOperation:
             self.data = None
             raise ValueError(_("Nhập một số điểm, ví dụ 95 hoặc 92,5.")) from None
+        try:
+            self.data = checked_points(self.data)
+        except PointsRefused:
+            self.data = None
+            raise ValueError(_("Số điểm phải từ %(low)s đến %(high)s, tối đa hai chữ số thập phân.",
+                               low=POINTS_MIN, high=POINTS_MAX)) from None
 
     def _value(self):
         if self.raw_data:
@@ -299,7 +313,7 @@ class CampaignFields(FlaskForm):
                 continue
             minimum = entry.form.min.data
             out.append({"name": name, "name_en": english.get(name, name),
-                        "min": float(minimum) if minimum is not None else None})
+                        "min": stored_points(minimum) if minimum is not None else None})
         return out
 
     def milestone_field_names(self) -> tuple[str, ...]:
