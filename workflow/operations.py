@@ -509,6 +509,12 @@ def confirm_figures(campaign: Campaign, unit: Unit, *, actor: str, now: datetime
     return p
 
 
+def score_ceiling(campaign: Campaign) -> Decimal:
+    """The highest score a unit can have: the campaign's declared maximum plus its declared bonus."""
+    maximum = Decimal(campaign.score_maximum if campaign.score_maximum is not None else 100)
+    return maximum + Decimal(campaign.score_bonus or 0)
+
+
 def set_scores(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, self_score: Decimal | None = None,
                verified_score: Decimal | None = None, reason: str = "") -> Participation:
     """Enter the self-assessed and/or verified score; a verified score marks the unit verified."""
@@ -518,10 +524,16 @@ def set_scores(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, sel
         raise OperationError(f"Đơn vị {unit.code} không được đánh giá, xếp hạng ({standing.status_name(status)}).",
                              f"Unit {unit.code} is not evaluated ({standing.status_name(status, 'en')}).",
                              field="unit")
+    highest = score_ceiling(campaign)
     for name, value in (("self_score", self_score), ("verified_score", verified_score)):
-        if value is not None and not (Decimal(0) <= value <= Decimal(1000)):
-            raise OperationError("Điểm phải từ 0 đến 1000.", "A score must be between 0 and 1000.", field=name,
-                                 status=422)
+        if value is None:
+            continue
+        if not value.is_finite() or not (Decimal(0) <= value <= highest) or value != value.quantize(Decimal("0.01")):
+            raise OperationError(
+                f"Điểm phải từ 0 đến {highest} (điểm tối đa {campaign.score_maximum}, điểm thưởng "
+                f"{campaign.score_bonus}), tối đa hai chữ số thập phân; nhận được {value}.",
+                f"A score must be between 0 and {highest} (maximum {campaign.score_maximum}, bonus "
+                f"{campaign.score_bonus}) with at most two decimals; got {value}.", field=name, status=422)
     before = f"self={p.self_score} verified={p.verified_score}"
     if self_score is not None:
         p.self_score = self_score
