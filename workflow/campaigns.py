@@ -173,6 +173,8 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
             "received_at": r.participation.received_at.astimezone(tz).isoformat()
             if r.participation.received_at else None,
             "late_working_days": r.participation.late_working_days,
+            "corrected_at": r.participation.corrected_at.astimezone(tz).isoformat()
+            if r.participation.corrected_at else None,
             "versions": len(r.participation.submissions),
             "reinstated_reason": r.participation.reinstated_reason or None,
             "returned_reason": r.participation.returned_reason or None,

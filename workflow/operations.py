@@ -404,8 +404,16 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
         raise OperationError(exc.message_vi, exc.message_en, field="received_at") from exc
     version = len(p.submissions) + 1
     before = p.status
+    # A correction of a dossier received on time keeps its on-time standing (the campaign's setting, on by
+    # default): the unit stays on time with its first instant, and the correction is marked with its own.
+    keeps_on_time = (campaign.correction_keeps_on_time is not False and in_time and c.status == "late"
+                     and p.status in ("on_time", "resubmitted") and p.late_working_days == 0
+                     and p.received_at is not None and p.received_at < tl.deadline_at)
+    first_received = p.received_at
     if status_now == "returned":
         new_status, late_days = "resubmitted", p.late_working_days
+    elif keeps_on_time:
+        new_status, late_days = p.status, 0
     else:
         new_status, late_days = c.status, c.late_working_days
     sub = Submission(version=version, received_at=received_at, channel=channel, doc_number=doc_number.strip(),
@@ -418,11 +426,17 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
             size=s.size if s else doc.size, content_type=s.content_type if s else ""))
     p.submissions.append(sub)
     p.status, p.late_working_days, p.received_at = new_status, late_days, received_at
+    if keeps_on_time:
+        p.received_at, p.corrected_at = first_received, received_at
+    elif status_now != "returned":
+        p.corrected_at = None
     p.returned_reason = "" if new_status == "resubmitted" else p.returned_reason
     record(actor=recorded_by, action="submission.received", organizer_id=campaign.organizer_id,
            campaign_id=campaign.id, unit_id=unit.id, from_value=before,
            to_value=f"{new_status} v{version} {received_at.isoformat()} via {channel}"
-                    + (f" #{doc_number}" if doc_number else ""), at=now)
+                    + (f" #{doc_number}" if doc_number else "")
+                    + (f" corrected (on time since {first_received.isoformat()})" if keeps_on_time and first_received
+                       else ""), at=now)
     if reversed_exclusion:
         record(actor=recorded_by, action="unit.exclusion_reversed", organizer_id=campaign.organizer_id,
                campaign_id=campaign.id, unit_id=unit.id, from_value="excluded", to_value=new_status,

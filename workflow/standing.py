@@ -175,12 +175,19 @@ def rank_within_groups(entries: Iterable[tuple[object, str, Decimal | None]], ti
 
 
 def status_sentence(status: str, received_at: datetime | None, late_days: int, tz: ZoneInfo = LOCAL_TZ,
-                    lang: str = "vi") -> str:
-    """One sentence: "Đã nộp đúng hạn lúc 10:42, Thứ Năm 24/10/2019"."""
+                    lang: str = "vi", corrected_at: datetime | None = None) -> str:
+    """One sentence: "Đã nộp đúng hạn lúc 10:42, Thứ Năm 24/10/2019"; a correction that kept the on-time
+    standing adds its own instant: "…; đã bổ sung, sửa đổi lúc 09:15, Thứ Hai 28/10/2019"."""
     if received_at is None:
         return status_name(status, lang)
     local = received_at.astimezone(tz)
     when = f"{local:%H:%M}, {format_day(local.date(), lang)}"
+    if corrected_at is not None and status in ("on_time", "resubmitted"):
+        fixed = corrected_at.astimezone(tz)
+        fixed_when = f"{fixed:%H:%M}, {format_day(fixed.date(), lang)}"
+        if lang == "vi":
+            return f"Đã nộp đúng hạn lúc {when}; đã bổ sung, sửa đổi lúc {fixed_when} (vẫn tính là đúng hạn)"
+        return f"Submitted on time at {when}; corrected at {fixed_when} (still counted on time)"
     if lang == "vi":
         if status == "on_time":
             return f"Đã nộp đúng hạn lúc {when}"

@@ -188,7 +188,7 @@ def _closed_message(campaign_state: str, status: str, grace_ended: bool, tl: Tim
 def _status_sentence(status: str, p: Participation, tz: ZoneInfo) -> str:
     if status == "not_submitted" and lang() == "vi":
         return _("Chưa nộp hồ sơ")
-    return standing.status_sentence(status, p.received_at, p.late_working_days, tz, lang())
+    return standing.status_sentence(status, p.received_at, p.late_working_days, tz, lang(), p.corrected_at)
 
 
 def _page_context(campaign: Campaign, unit: Unit, p: Participation) -> dict:
