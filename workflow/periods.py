@@ -214,7 +214,7 @@ def calendar_days_from(start: date, n: int, cal: VietnamCalendar | None = None,
         raise ValueError("the number of days cannot be negative")
     cal = cal or national_calendar()
     nominal = start + timedelta(days=n)
-    last = nominal if cal.is_working_day(nominal) else cal.find_following_working_day(nominal)
+    last = cal.next_working_day(nominal)
     days = ()
     if explain:
         days = _days_between(cal, start + timedelta(days=1), nominal, False)

@@ -41,6 +41,36 @@ CORRECTIONS_FILE = Path(__file__).with_name("data") / "holiday_corrections.yaml"
 
 #: Years that are precomputed together; the window grows on demand.
 _WINDOW_MARGIN = 2
+#: The years the calendar answers for (wider than the accepted input range, periods.FIRST_DATE..LAST_DATE,
+#: so that a period counted from a date near its edge can end after it).  A day or a result outside raises
+#: :class:`CalendarRangeError` instead of wrapping around.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
+class CalendarRangeError(ValueError):
+    """A day, or the result of a computation, outside the years the calendar supports."""
+
+    def __init__(self, day: object):
+        super().__init__(f"{day} is outside the working-day calendar's years {FIRST_YEAR}..{LAST_YEAR}")
+
+
+def _whole(delta) -> int:
+    """A whole number of working days; 1.5 is refused rather than truncated, as are bools and NaN."""
+    if isinstance(delta, bool):
+        raise TypeError("the number of working days must be a whole number, not a bool")
+    try:
+        whole = int(delta)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"the number of working days must be a whole number, not {delta!r}") from None
+    if whole != delta:
+        raise ValueError(f"the number of working days must be a whole number, not {delta!r}")
+    return whole
+
+
+def _supported(day: date) -> date:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise CalendarRangeError(day)
+    return day
 
 
 @dataclass(frozen=True)
@@ -216,7 +246,7 @@ class VietnamCalendar(Calendar):
             else:
                 lo = min(self._first_year, first_year - _WINDOW_MARGIN)
                 hi = max(self._last_year, last_year + _WINDOW_MARGIN)
-            lo, hi = max(lo, 1), min(hi, 9998)
+            lo, hi = max(lo, FIRST_YEAR - _WINDOW_MARGIN), min(hi, LAST_YEAR + _WINDOW_MARGIN)
             self._build(lo, hi)
 
     def working_day_ordinals(self, first_year: int, last_year: int) -> list[int]:
@@ -227,7 +257,7 @@ class VietnamCalendar(Calendar):
     # -- workalendar API -----------------------------------------------------
 
     def is_working_day(self, day, extra_working_days=None, extra_holidays=None) -> bool:
-        day = cleaned_date(day)
+        day = _supported(cleaned_date(day))
         if extra_working_days and day in tuple(map(cleaned_date, extra_working_days)):
             return True
         if extra_holidays and day in tuple(map(cleaned_date, extra_holidays)):
@@ -254,13 +284,15 @@ class VietnamCalendar(Calendar):
         """Return the ``delta``-th working day after ``day`` (before, if negative).
 
         ``day`` itself is never counted, as in stock workalendar and as the
-        Civil Code counts a period from a given day.
+        Civil Code counts a period from a given day.  ``delta`` must be a whole number (1.5 raises
+        ValueError rather than being truncated); a day or result outside the calendar's years
+        (FIRST_YEAR..LAST_YEAR) raises :class:`CalendarRangeError`.
         """
+        delta = _whole(delta)
         if extra_working_days or extra_holidays:
             return super().add_working_days(day, delta, extra_working_days, extra_holidays, keep_datetime)
         original = day
-        day = cleaned_date(day)
-        delta = int(delta)
+        day = _supported(cleaned_date(day))
         if delta == 0:
             return cleaned_date(original, keep_datetime)
         ordinal = day.toordinal()
@@ -274,7 +306,9 @@ class VietnamCalendar(Calendar):
             self._ensure(day.year - years, day.year)
             work = self._work
             index = bisect.bisect_left(work, ordinal) + delta
-        result = date.fromordinal(work[index])
+        if not 0 <= index < len(work):
+            raise CalendarRangeError(f"{delta:+d} working days from {day.isoformat()}")
+        result = _supported(date.fromordinal(work[index]))
         if keep_datetime and isinstance(original, datetime):
             return datetime.combine(result, original.timetz())
         return result
@@ -283,7 +317,7 @@ class VietnamCalendar(Calendar):
         """Working days after ``start`` up to and including ``end`` (order-free)."""
         if extra_working_days or extra_holidays:
             return super().get_working_days_delta(start, end, include_start, extra_working_days, extra_holidays)
-        start, end = cleaned_date(start), cleaned_date(end)
+        start, end = _supported(cleaned_date(start)), _supported(cleaned_date(end))
         if start == end:
             return 0
         if start > end:
@@ -293,11 +327,21 @@ class VietnamCalendar(Calendar):
         lo = bisect.bisect_left(work, start.toordinal()) if include_start else bisect.bisect_right(work, start.toordinal())
         return bisect.bisect_right(work, end.toordinal()) - lo
 
-    def find_following_working_day(self, day):
-        day = cleaned_date(day)
-        while not self.is_working_day(day):
-            day += timedelta(days=1)
-        return day
+    def sub_working_days(self, day, delta, extra_working_days=None, extra_holidays=None, keep_datetime=False):
+        """Stock workalendar's: ``add_working_days(day, -abs(delta))``; a fractional delta is refused."""
+        return super().sub_working_days(day, _whole(delta), extra_working_days, extra_holidays, keep_datetime)
+
+    # find_following_working_day is NOT overridden: it keeps workalendar's documented meaning (the day itself
+    # or the first day after it that is not a weekend day; holidays and make-up Saturdays are ignored).
+    # The holiday-aware roll-forward of the Civil Code (art. 148) is next_working_day.
+
+    def next_working_day(self, day) -> date:
+        """``day`` if it is a working day, else the first working day after it: holidays, compensatory and
+        local days off skipped, make-up Saturdays counted (what a period rolled forward ends on)."""
+        day = _supported(cleaned_date(day))
+        if self.is_working_day(day):
+            return day
+        return self.add_working_days(day, 1)
 
     # -- explanations --------------------------------------------------------
 
