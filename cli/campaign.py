@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -19,30 +18,19 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from cli.jobs import tick
-from cli.workdays import fail, parse_date
+from cli.workdays import fail, parse_date, parse_instant
 from workflow import campaigns as reads
 from workflow import operations as ops
 from workflow.campaign_files import CampaignFileError, export, import_file
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, state_name
 from workflow.models import Campaign, Unit
-from workflow.periods import REPAIR_EN, DateOutOfRange, parse_iso_instant
+from workflow.periods import REPAIR_EN, DateOutOfRange
 from workflow.standing import status_name
 from workflow.storage import DocumentRefused, remove_stored, store_document
 
 campaign_cli = AppGroup("campaign", help="Evaluation campaigns: import, export, status, the organizer's actions.")
 submission_cli = AppGroup("submission", help="Dossiers received from units.")
-
-
-def parse_instant(value: str | None, what: str = "--now") -> datetime:
-    """An ISO instant; without an offset it is read as local time (TIMEZONE)."""
-    if value is None:
-        return utcnow()
-    try:
-        instant = parse_iso_instant(value, current_app.config["TZ"])
-    except ValueError:
-        fail(f"{what} {value!r} is not an ISO instant, e.g. 2019-10-25T23:59:59+07:00 or 2019-10-25T24:00")
-    return instant.astimezone(UTC)
 
 
 def refused(exc: ops.OperationError) -> None:

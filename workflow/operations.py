@@ -24,16 +24,26 @@ from notifications.queue import (
     replan_reminders,
 )
 
-from . import machine, revisions, standing, tick_health
+from . import calendars, machine, revisions, standing, tick_health
 from .audit import SYSTEM, record
 from .campaign_files import CampaignFileError, apply, spec_of
 from .campaigns import CHANNELS, calendar_of, out_of_range_dates, timeline_of, tz_of, unit_status_at
 from .db import db
-from .models import AuditEvent, Campaign, Milestone, Participation, Submission, SubmissionDocument, Unit
-from .periods import DateOutOfRange, check_date
+from .models import (
+    AuditEvent,
+    CalendarOverride,
+    Campaign,
+    Milestone,
+    Organizer,
+    Participation,
+    Submission,
+    SubmissionDocument,
+    Unit,
+)
+from .periods import DateOutOfRange, check_date, deadline_on
 from .storage import StoredDocument
-from .timeline import MILESTONES
-from .workdays import VietnamCalendar
+from .timeline import MILESTONES, grace_period
+from .workdays import Override, VietnamCalendar, calendar_with
 
 log = logging.getLogger(__name__)
 
@@ -635,3 +645,123 @@ def run_tick(now: datetime) -> dict[str, int]:
     db.session.flush()
     return {"campaigns_checked": checked, "campaigns_moved": moved, "reminders_queued": planned,
             "campaigns_failed": failed}
+
+
+# -- calendar changes after the fact -------------------------------------------------
+
+@dataclass(frozen=True)
+class CalendarImpact:
+    """What a calendar change does to a campaign whose deadline or grace end has passed (or would)."""
+
+    campaign: Campaign
+    #: (``deadline`` | ``grace_end``, the instant before, the instant after)
+    moves: tuple[tuple[str, datetime, datetime], ...]
+    #: Codes of the units whose standing the change touches: excluded units a later grace end would reopen,
+    #: dossiers received between the old and the new instant.
+    units: tuple[str, ...]
+
+
+class CalendarChangeNeedsReasons(OperationError):
+    """The change moves a passed deadline or grace end: the organizer's written reason is needed per campaign."""
+
+    def __init__(self, impacts: list[CalendarImpact], missing: list[str]):
+        codes = ", ".join(missing)
+        super().__init__(
+            f"Thay đổi lịch này dời hạn chót hoặc thời hạn gia hạn đã qua của đợt {codes}; cần ghi lý do bằng văn "
+            "bản cho từng đợt.",
+            f"This calendar change moves a passed deadline or grace end of {codes}; a written reason is required "
+            "for each of these campaigns.", field="campaign_reasons", status=409)
+        self.impacts = impacts
+        self.missing = missing
+
+
+def calendar_change_impact(overrides_after: Sequence[Override], organizer_id: int | None,
+                           now: datetime) -> list[CalendarImpact]:
+    """The campaigns (of the organizer, or of every organizer for a nationwide change) whose passed deadline or
+    grace end the calendar ``overrides_after`` would move (or move into the past), with the units touched."""
+    query = select(Campaign).where(Campaign.state.notin_(("draft", "cancelled"))).order_by(Campaign.code)
+    if organizer_id is not None:
+        query = query.where(Campaign.organizer_id == organizer_id)
+    impacts = []
+    for campaign in db.session.scalars(query):
+        if out_of_range_dates(campaign):
+            continue
+        before_cal = calendar_of(campaign)
+        after_cal = calendar_with([o for o in overrides_after
+                                   if o.scope is None or o.scope == str(campaign.organizer_id)])
+        tz = tz_of(campaign)
+        old_dl, new_dl = deadline_on(campaign.deadline, before_cal, tz), deadline_on(campaign.deadline, after_cal, tz)
+        old_gr = grace_period(campaign.deadline, campaign.grace_working_days, before_cal, tz)
+        new_gr = grace_period(campaign.deadline, campaign.grace_working_days, after_cal, tz)
+        moves = tuple((what, old.ends_at, new.ends_at)
+                      for what, old, new in (("deadline", old_dl, new_dl), ("grace_end", old_gr, new_gr))
+                      if old.ends_at != new.ends_at and min(old.ends_at, new.ends_at) <= now)
+        if not moves:
+            continue
+        touched = set()
+        for p in campaign.participations:
+            for what, old, new in moves:
+                lo, hi = min(old, new), max(old, new)
+                if what == "grace_end" and p.status == "excluded" and new > old:
+                    touched.add(p.unit.code)
+                if p.received_at is not None and lo <= p.received_at < hi:
+                    touched.add(p.unit.code)
+        impacts.append(CalendarImpact(campaign, moves, tuple(sorted(touched))))
+    return impacts
+
+
+def _overrides_now(organizer_id: int | None) -> list[Override]:
+    """Every override in force for the organizer's campaigns (its own and everyone's), or all of them."""
+    rows = db.session.scalars(select(CalendarOverride).order_by(CalendarOverride.day)).all()
+    return [Override(day=r.day, kind=r.kind, reason=r.reason, document=r.document,  # type: ignore[arg-type]
+                     scope=None if r.organizer_id is None else str(r.organizer_id), reason_en=r.reason)
+            for r in rows if organizer_id is None or r.organizer_id in (None, organizer_id)]
+
+
+def _apply_calendar_change(impacts: list[CalendarImpact], campaign_reasons: dict[str, str], *, what: str,
+                           actor: str, now: datetime) -> None:
+    reasons = {code: (text or "").strip() for code, text in (campaign_reasons or {}).items()}
+    missing = [i.campaign.code for i in impacts if not reasons.get(i.campaign.code)]
+    if missing:
+        raise CalendarChangeNeedsReasons(impacts, missing)
+    for impact in impacts:
+        c = impact.campaign
+        moved = "; ".join(f"{kind} {old.astimezone(tz_of(c)).isoformat()} -> {new.astimezone(tz_of(c)).isoformat()}"
+                          for kind, old, new in impact.moves)
+        record(actor=actor, action="calendar.change_after_the_fact", organizer_id=c.organizer_id, campaign_id=c.id,
+               from_value=what, to_value=moved + (f"; units: {', '.join(impact.units)}" if impact.units else ""),
+               reason=reasons[c.code], at=now)
+
+
+def add_calendar_override(*, day: date, kind: str, reason: str, document: str, organizer: Organizer | None,
+                          actor: str, now: datetime, campaign_reasons: dict[str, str] | None = None
+                          ) -> CalendarOverride:
+    """Add a local day off or working day.  When it would move a deadline or grace end that has passed (or
+    bring one into the past), every affected campaign needs the organizer's written reason
+    (``campaign_reasons``: campaign code -> reason), else :class:`CalendarChangeNeedsReasons` lists them and
+    nothing changes; with them, each affected campaign's audit records the person, the moves and the reason."""
+    checked_dates(day=day)
+    organizer_id = organizer.id if organizer else None
+    new = Override(day=day, kind=kind, reason=reason, document=document,  # type: ignore[arg-type]
+                   scope=None if organizer_id is None else str(organizer_id))
+    after = [o for o in _overrides_now(organizer_id) if not (o.day == day and o.scope == new.scope)] + [new]
+    impacts = calendar_change_impact(after, organizer_id, now)
+    _apply_calendar_change(impacts, campaign_reasons or {}, what=f"{day.isoformat()} {kind} added: {reason}",
+                           actor=actor, now=now)
+    return calendars.add_override(day=day, kind=kind, reason=reason, document=document, organizer=organizer,
+                                  actor=actor)
+
+
+def remove_calendar_override(override_id: int, *, actor: str, now: datetime, reason: str = "",
+                             campaign_reasons: dict[str, str] | None = None) -> CalendarOverride:
+    """Remove an override, by the same rule as :func:`add_calendar_override`."""
+    row = db.session.get(CalendarOverride, override_id)
+    if row is None:
+        raise OperationError(f"Không có quyết định #{override_id}.", f"No override #{override_id}.", field="id",
+                             status=404)
+    after = [o for o in _overrides_now(row.organizer_id)
+             if not (o.day == row.day and o.scope == (None if row.organizer_id is None else str(row.organizer_id)))]
+    impacts = calendar_change_impact(after, row.organizer_id, now)
+    _apply_calendar_change(impacts, campaign_reasons or {}, what=f"{row.day.isoformat()} {row.kind} removed",
+                           actor=actor, now=now)
+    return calendars.remove_override(override_id, actor=actor, reason=reason)
