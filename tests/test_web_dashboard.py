@@ -564,11 +564,13 @@ def test_calendar_shows_holidays_makeup_days_and_local_overrides(client, tgg):
 def test_admin_adds_and_removes_local_overrides_audited(client, tgg):
     campaign = tgg["tgg"]
     sign_in(client, "admin@tgg.example")
-    response = client.post("/calendar/overrides", data={"day": "30/10/2019", "kind": "day_off",
-                                                        "reason": "Nghỉ tránh bão số 5",
-                                                        "document": "Công điện 1/CĐ-UBND"})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/calendar/2019")
-    html = client.get("/calendar/2019").get_data(as_text=True)
+    # Decided before the deadline (a change after the fact needs more: the test after this one).
+    with time_machine.travel(local(2019, 10, 22, 9), tick=False):
+        response = client.post("/calendar/overrides", data={"day": "30/10/2019", "kind": "day_off",
+                                                            "reason": "Nghỉ tránh bão số 5",
+                                                            "document": "Công điện 1/CĐ-UBND"})
+        assert response.status_code == 302 and response.headers["Location"].endswith("/calendar/2019")
+        html = client.get("/calendar/2019").get_data(as_text=True)
     assert "Đã thêm ngày nghỉ Thứ Tư 30/10/2019" in html
     assert 'data-day="2019-10-30" data-reason="local_day_off"' in html and "Nghỉ tránh bão số 5" in html
     row = db.session.scalar(select(CalendarOverride).where(CalendarOverride.day == date(2019, 10, 30)))
@@ -586,13 +588,41 @@ def test_admin_adds_and_removes_local_overrides_audited(client, tgg):
     client.post("/calendar/overrides", data={"day": "2019-10-31", "kind": "holiday", "reason": "x"})
     assert db.session.scalar(select(func.count()).select_from(CalendarOverride)) == 1
 
-    response = client.post(f"/calendar/overrides/{row.id}/remove", data={"reason": "Bão đã tan"})
-    assert response.status_code == 302
-    assert "Đã bỏ quyết định riêng cho ngày Thứ Tư 30/10/2019" in client.get("/calendar/2019").get_data(as_text=True)
+    with time_machine.travel(local(2019, 10, 23, 9), tick=False):
+        response = client.post(f"/calendar/overrides/{row.id}/remove", data={"reason": "Bão đã tan"})
+        assert response.status_code == 302
+        assert "Đã bỏ quyết định riêng cho ngày Thứ Tư 30/10/2019" in client.get("/calendar/2019").get_data(
+            as_text=True)
     assert db.session.scalar(select(func.count()).select_from(CalendarOverride)) == 0
     actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor == "admin@tgg.example")))
     assert actions == ["calendar.override_added", "calendar.override_removed"]
     assert client.post(f"/calendar/overrides/{row.id}/remove").status_code == 404
+
+
+def test_a_day_off_inside_an_ended_grace_period_asks_for_a_reason_per_campaign(client, tgg):
+    from cli.jobs import tick
+
+    campaign = tgg["tgg"]
+    tick(AFTER_GRACE)
+    db.session.expire_all()
+    excluded = {p.unit.code for p in campaign.participations if p.status == "excluded"}
+    assert excluded
+    sign_in(client, "admin@tgg.example")
+    data = {"day": "2019-10-30", "kind": "day_off", "reason": "Nghỉ tránh bão số 5"}
+    with time_machine.travel(AFTER_GRACE, tick=False):
+        response = client.post("/calendar/overrides", data=data)
+        assert response.status_code == 409
+        html = response.get_data(as_text=True)
+        assert 'id="calendar-impact"' in html and f'data-campaign="{campaign.code}"' in html
+        assert all(code in html for code in excluded)
+        assert f'name="campaign_reason-{campaign.code}"' in html
+        assert db.session.scalar(select(func.count()).select_from(CalendarOverride)) == 0
+        reason = "Công điện 1/CĐ-UBND: nghỉ tránh bão áp dụng cả thời gian gia hạn"
+        response = client.post("/calendar/overrides", data=data | {f"campaign_reason-{campaign.code}": reason})
+        assert response.status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(CalendarOverride)) == 1
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "calendar.change_after_the_fact"))
+    assert (event.campaign_id, event.actor, event.reason) == (campaign.id, "admin@tgg.example", reason)
 
 
 # -- the number of queries does not grow with the units -----------------------------------------
