@@ -71,6 +71,8 @@ def import_command(path: str, actor: str, now_text: str | None) -> None:
     verb = "created" if result.created else "updated"
     click.echo(f"{verb} {c.code}: {len(c.participations)} units ({result.units_added} new), deadline "
                f"{c.deadline.isoformat()}, grace {c.grace_working_days} working days, state {c.state}")
+    for w in reads.warnings_of(c):
+        click.echo(f"warning: {w.message('en')}", err=True)
 
 
 @campaign_cli.command("export")
@@ -114,6 +116,8 @@ def status_command(code: str, now_text: str | None, as_json: bool) -> None:
         flag = " OVERDUE" if m["overdue"] else (" done" if m["reached"] else "")
         span = f"{m['start']}..{m['end']}" if m["start"] else m["end"]
         click.echo(f"milestone\t{m['kind']}\t{span}\t{m['ends_at']}{flag}")
+    for w in doc["warnings"]:
+        click.echo(f"warning\t{w['kind']}\t{w['end']}\tgrace ends {w['grace_end']}\t{w['message_en']}")
     click.echo("counts\t" + " ".join(f"{k}={v}" for k, v in sorted(doc["counts"].items())))
     for u in doc["units"]:
         extra = []

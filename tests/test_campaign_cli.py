@@ -644,3 +644,18 @@ def test_a_tier_minimum_out_of_range_is_refused_in_the_file(runner, tmp_path, va
     result = cli(runner, "campaign", "import", str(path), "--now", "2019-10-07T08:00:00+07:00")
     assert result.exit_code == 2, result.output  # a file refused, as for every other error in it
     assert "line 51, field 'min'" in result.output and "between 0 and 1000" in result.output
+
+
+def test_a_milestone_before_the_grace_end_gets_a_warning_naming_both_dates(runner):
+    """Seed 000: preliminary review "before 01/11/2019" while grace runs to Friday 01/11/2019."""
+    result = cli(runner, "campaign", "import", str(TGG_2019), "--now", "2019-10-07T08:00:00+07:00")
+    assert result.exit_code == 0, result.output
+    assert "warning: Milestone “Preliminary review done” (Thursday 31/10/2019) is not after the grace end " \
+           "(Friday 01/11/2019)" in result.stderr
+    doc = json.loads(ok(runner, "campaign", "status", "TGG-UDCNTT-2019", "--json", "--now",
+                        "2019-10-08T08:00:00+07:00"))
+    assert [(w["kind"], w["end"], w["grace_end"]) for w in doc["warnings"]] == [
+        ("preliminary_review", "2019-10-31", "2019-11-01")]
+    assert "31/10/2019" in doc["warnings"][0]["message"] and "01/11/2019" in doc["warnings"][0]["message"]
+    text = ok(runner, "campaign", "status", "TGG-UDCNTT-2019", "--now", "2019-10-08T08:00:00+07:00")
+    assert "warning\tpreliminary_review\t2019-10-31\tgrace ends 2019-11-01" in text

@@ -456,3 +456,23 @@ def test_a_dossier_recorded_after_the_tick_reverses_the_exclusion(tgg):
     assert "đã bị loại" in err
     assert len(audit("unit.exclusion_reversed")) == 1
     assert db.session.scalar(select(func.count()).select_from(Submission)) == 1
+
+
+@pytest.mark.parametrize("text", ["2019-10-25T24:00", "2019-10-25T24:00:00+07:00", "2019-10-25 24:00:00.000+07:00"])
+def test_an_instant_at_24_00_is_the_end_of_its_day(tgg, text):
+    """ISO 8601 allows 24:00 (officials write "24 giờ ngày 25/10"): it is the next day's 00:00, so late."""
+    result = cli(tgg, "submission", "record", "--campaign", CODE, "--unit", "STP", "--at", text,
+                 "--channel", "eoffice", "--doc-number", "24/VBĐ", "--now", "2019-10-26T08:00:00+07:00")
+    assert result.exit_code == 0, result.output
+    unit = unit_status(tgg, local(2019, 10, 26, 9))["STP"]
+    assert (unit["received_at"], unit["status"], unit["late_working_days"]) == (
+        "2019-10-26T00:00:00+07:00", "late", 1)
+
+
+def test_iso_24_00_in_the_domain_parser():
+    from workflow.periods import LOCAL_TZ, parse_iso_instant
+
+    assert parse_iso_instant("2019-12-31T24:00Z") == datetime(2020, 1, 1, tzinfo=UTC)
+    assert parse_iso_instant("2019-10-25T24:00", LOCAL_TZ) == local(2019, 10, 26, 0, 0)
+    with pytest.raises(ValueError):
+        parse_iso_instant("2019-10-25T24:01")

@@ -21,7 +21,15 @@ from .machine import state_name
 from .models import Campaign, Participation, Unit
 from .periods import in_range
 from .standing import status_name
-from .timeline import MILESTONES, MilestoneDates, Timeline, compute, effective_state
+from .timeline import (
+    MILESTONES,
+    MilestoneDates,
+    MilestoneWarning,
+    Timeline,
+    compute,
+    effective_state,
+    milestone_warnings,
+)
 from .workdays import VietnamCalendar
 
 CHANNELS = {"upload": ("Nộp trực tuyến", "Uploaded here"),
@@ -54,6 +62,14 @@ def out_of_range_dates(campaign: Campaign) -> list[tuple[str, date]]:
         if day is not None and not in_range(day):
             found.append((what, day))
     return found
+
+
+def warnings_of(campaign: Campaign, cal: VietnamCalendar | None = None) -> list[MilestoneWarning]:
+    """What the organizer should look at in the campaign's dates (timeline.milestone_warnings)."""
+    if out_of_range_dates(campaign):
+        return []
+    return milestone_warnings(campaign.deadline, campaign.grace_working_days, milestone_dates(campaign),
+                              cal or calendar_of(campaign))
 
 
 def milestone_dates(campaign: Campaign) -> dict[str, MilestoneDates]:
@@ -164,6 +180,8 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
             "ends_at": i.ends_at.isoformat(), "computed": i.computed, "reached": i.reached, "overdue": i.overdue,
             "explanation": {"vi": i.period.explain("vi"), "en": i.period.explain("en")} if i.period else None,
         } for i in tl.items],
+        "warnings": [{"kind": w.kind, "end": w.end.isoformat(), "grace_end": w.grace_end.isoformat(),
+                      "message": w.message("vi"), "message_en": w.message("en")} for w in warnings_of(campaign)],
         "counts": counts,
         "units": [{
             "code": r.participation.unit.code, "name": r.participation.unit.name,

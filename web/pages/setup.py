@@ -100,7 +100,7 @@ from workflow.standing import (
     status_name,
     stored_points,
 )
-from workflow.timeline import MILESTONES, RANGED_MILESTONES, grace_period
+from workflow.timeline import MILESTONES, RANGED_MILESTONES, MilestoneDates, grace_period, milestone_warnings
 from workflow.workdays import VietnamCalendar, format_day
 
 bp = Blueprint("setup", __name__)
@@ -413,6 +413,23 @@ def date_warnings(form: CampaignFields, cal: VietnamCalendar) -> dict[str, str]:
             messages.append(_("Ngày này không sau hạn nộp hồ sơ (%(deadline)s).", deadline=format_day(deadline, lang())))
         if any(messages):
             out[name] = " ".join(m for m in messages if m)
+    grace = form.grace_working_days.data if not form.grace_working_days.errors else None
+    if deadline is not None and isinstance(grace, int) and 0 <= grace <= 60:
+        ends = {kind: MilestoneDates(start, end) for kind, (start, end) in _form_milestones(form).items()}
+        for w in milestone_warnings(deadline, grace, ends, cal):  # one rule, shared with files and status
+            name = MILESTONE_FIELDS[w.kind][1]
+            out[name] = " ".join(m for m in (out.get(name), w.message(lang())) if m)
+    return out
+
+
+def _form_milestones(form: CampaignFields) -> dict[str, tuple[date | None, date]]:
+    out = {}
+    for kind, (start_name, end_name) in MILESTONE_FIELDS.items():
+        end = getattr(form, end_name)
+        if end.errors or not isinstance(end.data, date):
+            continue
+        start = getattr(form, start_name) if start_name else None
+        out[kind] = (start.data if start is not None and isinstance(start.data, date) else None, end.data)
     return out
 
 
