@@ -745,3 +745,29 @@ def test_a_campaign_with_a_stored_date_out_of_range_gets_a_repair_page_and_the_t
         page = client.get(DASH)
         html = page.get_data(as_text=True)
         assert page.status_code == 200 and 'id="out-of-range"' not in html and 'id="campaign-state"' in html
+
+
+def test_a_district_coordinator_nominates_its_own_leading_commune(client, tgg):
+    campaign = tgg["tgg"]
+    campaign.commune_nomination = True
+    db.session.commit()
+    sign_in(client, "mytho@tgg.example")
+    page = client.get(f"{DASH}/districts/MYTHO/nomination")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert table_units(html) == ["MYTHO-P1"]
+    response = client.post(f"{DASH}/districts/MYTHO/nomination", data={"unit": "MYTHO-P1"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert participation(campaign, "MYTHO-P1").nominated
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "unit.nominated"))
+    assert event.actor == "mytho@tgg.example"
+    # Another district's commune, or another district's page: refused.
+    client.post(f"{DASH}/districts/MYTHO/nomination", data={"unit": "CAIBE-TT"})
+    db.session.expire_all()
+    assert not participation(campaign, "CAIBE-TT").nominated
+    assert client.get(f"{DASH}/districts/CAIBE/nomination").status_code == 404
+    # The organizer may open any district's page.
+    client.post("/logout")
+    sign_in(client, "admin@tgg.example")
+    assert client.get(f"{DASH}/districts/CAIBE/nomination").status_code == 200

@@ -571,12 +571,21 @@ def set_scores(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, sel
     return p
 
 
-def nominate(campaign: Campaign, unit: Unit, *, actor: str, now: datetime) -> Participation:
-    """A district nominates its leading commune (seed 000); one per district."""
+def nominate(campaign: Campaign, unit: Unit, *, actor: str, now: datetime,
+             by_district: Unit | None = None) -> Participation:
+    """A district nominates its leading commune (seed 000); one per district.  The organizer may nominate for
+    any district; a district coordinator (``by_district``: their district) only among its own communes."""
     p = participation_of(campaign, unit)
     if unit.parent_id is None:
         raise OperationError("Chỉ đơn vị cấp xã (có huyện quản lý) mới được đề cử.",
                              "Only a commune under a district can be nominated.", field="unit")
+    if by_district is not None and unit.parent_id != by_district.id:
+        raise OperationError(f"Đơn vị {unit.code} không thuộc {by_district.name}; chỉ đề cử xã của huyện mình.",
+                             f"Unit {unit.code} is not under {by_district.code}; a district nominates only its own "
+                             "communes.", field="unit", status=403)
+    if not campaign.commune_nomination:
+        raise OperationError("Đợt đánh giá này không có bước huyện đề cử xã dẫn đầu.",
+                             "This campaign has no commune nomination.", field="unit")
     siblings = db.session.scalars(
         select(Participation).join(Unit).where(Participation.campaign_id == campaign.id,
                                                Unit.parent_id == unit.parent_id, Participation.nominated)).all()
