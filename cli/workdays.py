@@ -142,6 +142,10 @@ def holidays_command(year: str, organizer_code: str | None) -> None:
             name = days[d]
         if status.document and status.reason.startswith("local_"):
             name = f"{name} ({status.document})"  # a province's own decision: say which
+        elif status.document:
+            name = f"{name} (theo {status.document})"  # the legal source (workflow/data/holiday_sources.yaml)
+        if status.unconfirmed:
+            name = f"{name} [CHƯA XÁC NHẬN / UNCONFIRMED]"
         click.echo(f"{d.isoformat()}\t{name}")
 
 

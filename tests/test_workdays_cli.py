@@ -135,7 +135,9 @@ def test_holidays_lines_are_iso_tab_name(runner):
         assert day.year == 2019
         rows[day] = name
     assert [d.isoformat() for d in rows] == sorted(d.isoformat() for d in rows)
-    assert rows[date(2019, 2, 5)] == "Tết Nguyên Đán"
+    # Each day with the legal source an official would cite (issue 13).
+    assert rows[date(2019, 2, 5)] == "Tết Nguyên Đán (theo 3238/TB-LĐTBXH của Bộ Lao động - Thương binh và Xã hội)"
+    assert rows[date(2019, 4, 30)].endswith("(theo Bộ luật Lao động 2012, Điều 115)")
     assert "làm việc bù" in rows[date(2019, 5, 4)]
     assert "làm việc bù" in rows[date(2019, 1, 5)]
     assert "Ngày Chiến thắng" in rows[date(2019, 4, 30)]

@@ -38,6 +38,9 @@ OverrideKind = Literal["day_off", "working_day"]
 #: Shipped corrections to the package's data, each citing its source
 #: (docs/holiday-verification.md explains how they were checked).
 CORRECTIONS_FILE = Path(__file__).with_name("data") / "holiday_corrections.yaml"
+#: The legal source of each national day off and make-up day (the notice that decided it, or the Labour
+#: Code), and the package's days that nothing enacted confirms.
+SOURCES_FILE = Path(__file__).with_name("data") / "holiday_sources.yaml"
 
 #: Years that are precomputed together; the window grows on demand.
 _WINDOW_MARGIN = 2
@@ -105,12 +108,19 @@ class DayStatus:
     name_vi: str
     name_en: str
     document: str = ""
+    #: A day off the holidays package lists that no enacted law or shipped notice confirms.
+    unconfirmed: bool = False
+    document_en: str = ""
 
     def describe(self, lang: str = "vi") -> str:
         name = self.name_vi if lang == "vi" else self.name_en
-        if self.document:
+        document = self.document_en if lang != "vi" and self.document_en else self.document
+        if document:
             doc = "theo" if lang == "vi" else "per"
-            return f"{name} ({doc} {self.document})"
+            name = f"{name} ({doc} {document})"
+        if self.unconfirmed:
+            name += (" [CHƯA XÁC NHẬN: chưa có văn bản pháp lý đã ban hành]" if lang == "vi"
+                     else " [UNCONFIRMED: no enacted legal source]")
         return name
 
 
@@ -145,6 +155,63 @@ def load_corrections(path: Path = CORRECTIONS_FILE) -> tuple[Override, ...]:
     )
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A government notice that decided days off and make-up days of a year."""
+
+    number: str
+    date: date | None
+    issuer: str
+    days: frozenset[date]
+
+    def cite(self) -> str:
+        when = f" ngày {self.date:%d/%m/%Y}" if self.date else ""
+        return f"{self.number}{when} của {self.issuer}"
+
+    def cite_en(self) -> str:
+        when = f" of {self.date:%d/%m/%Y}" if self.date else ""
+        return f"{self.number}{when} ({self.issuer})"
+
+
+@dataclass(frozen=True)
+class Sources:
+    notices: tuple[Notice, ...]
+    #: (first year, source vi, source en), newest first.
+    labour_code: tuple[tuple[int, str, str], ...]
+    #: (name fragment, note vi, note en)
+    unconfirmed: tuple[tuple[str, str, str], ...]
+
+    def notice_of(self, day: date) -> Notice | None:
+        return next((n for n in self.notices if day in n.days), None)
+
+    def code_of(self, year: int) -> tuple[str, str]:
+        return next(((vi, en) for first, vi, en in self.labour_code if year >= first), ("", ""))
+
+    def is_unconfirmed(self, name_vi: str) -> bool:
+        return any(fragment in name_vi for fragment, _vi, _en in self.unconfirmed)
+
+
+def _as_date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def load_sources(path: Path = SOURCES_FILE) -> Sources:
+    """Read the shipped table of legal sources (workflow/data/holiday_sources.yaml)."""
+    if not path.exists():
+        return Sources((), (), ())
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    notices = tuple(Notice(str(n["number"]), _as_date(n.get("date")), str(n["issuer"]),
+                           frozenset(d for d in (_as_date(x) for x in n.get("days") or ()) if d is not None))
+                    for n in doc.get("notices") or ())
+    code = tuple(sorted(((int(r["from"]), str(r["source"]), str(r.get("source_en", r["source"])))
+                         for r in doc.get("labour_code") or ()), reverse=True))
+    unconfirmed = tuple((str(r["name"]), str(r.get("note", "")), str(r.get("note_en", "")))
+                        for r in doc.get("unconfirmed") or ())
+    return Sources(notices, code, unconfirmed)
+
+
 _SWAP_RE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 
 
@@ -167,6 +234,7 @@ class VietnamCalendar(Calendar):
         self._work: list[int] = []
         self._work_set: frozenset[int] = frozenset()
         self._years: dict[int, tuple[dict[date, tuple[str, str]], frozenset[date]]] = {}
+        self.sources = load_sources()
 
     # -- data ----------------------------------------------------------------
 
@@ -368,12 +436,22 @@ class VietnamCalendar(Calendar):
                 vi, en = f"Ngày làm việc bù (cho ngày nghỉ {off})", f"Make-up working day (for the day off on {off})"
             else:
                 vi, en = "Ngày làm việc bù", "Make-up working day"
-            return DayStatus(day, True, "makeup_workday", vi, en)
+            notice = self.sources.notice_of(day)
+            return DayStatus(day, True, "makeup_workday", vi, en, notice.cite() if notice else "",
+                             document_en=notice.cite_en() if notice else "")
         if day in national:
             vi, en = national[day]
             if weekend:
                 return DayStatus(day, False, "weekend", f"{weekday_name(day)}, {vi}", f"{weekday_name(day, 'en')}, {en}")
-            return DayStatus(day, False, "holiday", vi, en)
+            notice = self.sources.notice_of(day)
+            if notice is not None:
+                source, source_en = notice.cite(), notice.cite_en()
+            elif self.sources.is_unconfirmed(vi):
+                source, source_en = "", ""  # the Labour Code does not list it (yet)
+            else:
+                source, source_en = self.sources.code_of(day.year)
+            return DayStatus(day, False, "holiday", vi, en, source, unconfirmed=self.sources.is_unconfirmed(vi),
+                             document_en=source_en)
         if weekend:
             return DayStatus(day, False, "weekend", weekday_name(day), weekday_name(day, "en"))
         return DayStatus(day, True, "working", "Ngày làm việc", "Working day")
