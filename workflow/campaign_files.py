@@ -451,6 +451,7 @@ def apply(spec: CampaignSpec, *, actor: str, now: datetime, source: str = "") ->
     campaign.tiers, campaign.required_documents = spec.tiers, spec.required_documents
     campaign.commune_nomination = spec.commune_nomination
     campaign.reminder_rules, campaign.council_emails = spec.reminder_rules, spec.council_emails
+    assert campaign is not None
     campaign.score_maximum, campaign.score_bonus = spec.score_maximum, spec.score_bonus
     campaign.correction_keeps_on_time = spec.correction_keeps_on_time
     db.session.flush()

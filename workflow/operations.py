@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import cast
 
 from sqlalchemy import and_, insert, literal, select, update
 
@@ -646,7 +647,7 @@ def run_tick(now: datetime) -> dict[str, int]:
             log.exception("tick: campaign #%s failed; the others go on, it is retried next tick", campaign_id)
             if organizer_id is None:
                 organizer_id = db.session.scalar(select(Campaign.organizer_id).where(Campaign.id == campaign_id))
-            tick_health.record_failure(campaign_id, organizer_id, exc, now)
+            tick_health.record_failure(campaign_id, cast(int, organizer_id), exc, now)
             continue
         checked += running
         moved += was_moved

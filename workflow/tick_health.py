@@ -11,9 +11,10 @@ dashboard and digest read :func:`failures_of` (the digest's template can render
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import ForeignKey, Integer, Text, delete, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from . import revisions
 from .db import UTCDateTime, db
@@ -41,6 +42,10 @@ class TickFailure(db.Model):
         return self.campaign.code
 
 
+def _session() -> Session:
+    return cast(Session, db.session)
+
+
 def describe(exc: BaseException) -> str:
     message = getattr(exc, "message_en", None) or str(exc) or repr(exc)
     return f"{type(exc).__name__}: {message}"[:2000]
@@ -55,15 +60,15 @@ def record_failure(campaign_id: int, organizer_id: int, exc: BaseException, now:
     else:
         row.error, row.last_seen, row.count = describe(exc), now, (row.count or 0) + 1
     db.session.flush()
-    revisions.touch(db.session, (revisions.CAMPAIGN, campaign_id))  # its dashboard shows the failure
+    revisions.touch(_session(), (revisions.CAMPAIGN, campaign_id))  # its dashboard shows the failure
     return row
 
 
 def clear_failure(campaign_id: int) -> None:
     result = db.session.execute(delete(TickFailure).where(TickFailure.campaign_id == campaign_id)
                                 .execution_options(synchronize_session=False))
-    if result.rowcount:
-        revisions.touch(db.session, (revisions.CAMPAIGN, campaign_id))
+    if getattr(result, "rowcount", 0):
+        revisions.touch(_session(), (revisions.CAMPAIGN, campaign_id))
 
 
 def failures_of(organizer_id: int | None = None, campaign_id: int | None = None) -> list[TickFailure]:

@@ -106,10 +106,10 @@ def compute(deadline: date, grace_working_days: int, milestones: dict[str, Miles
     :class:`~workflow.periods.DateOutOfRange` naming it, before any arithmetic.
     """
     check_date(deadline, "deadline")
-    for kind, dates in milestones.items():
-        check_date(dates.end, kind)
-        if dates.start is not None:
-            check_date(dates.start, kind)
+    for kind, span in milestones.items():
+        check_date(span.end, kind)
+        if span.start is not None:
+            check_date(span.start, kind)
     dl = deadline_on(deadline, cal, tz)
     grace = grace_period(deadline, grace_working_days, cal, tz)
     current = effective_state(state, dl.ends_at, grace.ends_at, now) if now else state

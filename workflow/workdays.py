@@ -34,6 +34,7 @@ import yaml
 from workalendar.core import SAT, SUN, Calendar, cleaned_date
 
 OverrideKind = Literal["day_off", "working_day"]
+_Date = date
 
 #: Shipped corrections to the package's data, each citing its source
 #: (docs/holiday-verification.md explains how they were checked).
@@ -160,16 +161,16 @@ class Notice:
     """A government notice that decided days off and make-up days of a year."""
 
     number: str
-    date: date | None
+    issued: _Date | None
     issuer: str
     days: frozenset[date]
 
     def cite(self) -> str:
-        when = f" ngày {self.date:%d/%m/%Y}" if self.date else ""
+        when = f" ngày {self.issued:%d/%m/%Y}" if self.issued else ""
         return f"{self.number}{when} của {self.issuer}"
 
     def cite_en(self) -> str:
-        when = f" of {self.date:%d/%m/%Y}" if self.date else ""
+        when = f" of {self.issued:%d/%m/%Y}" if self.issued else ""
         return f"{self.number}{when} ({self.issuer})"
 
 
