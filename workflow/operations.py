@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import and_, insert, literal, select, update
+from sqlalchemy import and_, insert, literal, select, text, update
 
 from notifications.queue import (
     PLANNED_NOT,
@@ -553,7 +553,10 @@ def set_scores(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, sel
     for name, value in (("self_score", self_score), ("verified_score", verified_score)):
         if value is None:
             continue
-        if not value.is_finite() or not (Decimal(0) <= value <= highest) or value != value.quantize(Decimal("0.01")):
+        if not value.is_finite() or not (Decimal(0) <= value <= Decimal(1000)):
+            raise OperationError("Điểm phải từ 0 đến 1000.", "A score must be between 0 and 1000.", field=name,
+                                 status=422)
+        if value > highest or value != value.quantize(Decimal("0.01")):
             raise OperationError(
                 f"Điểm phải từ 0 đến {highest} (điểm tối đa {campaign.score_maximum}, điểm thưởng "
                 f"{campaign.score_bonus}), tối đa hai chữ số thập phân; nhận được {value}.",
@@ -584,9 +587,6 @@ def nominate(campaign: Campaign, unit: Unit, *, actor: str, now: datetime,
         raise OperationError(f"Đơn vị {unit.code} không thuộc {by_district.name}; chỉ đề cử xã của huyện mình.",
                              f"Unit {unit.code} is not under {by_district.code}; a district nominates only its own "
                              "communes.", field="unit", status=403)
-    if not campaign.commune_nomination:
-        raise OperationError("Đợt đánh giá này không có bước huyện đề cử xã dẫn đầu.",
-                             "This campaign has no commune nomination.", field="unit")
     siblings = db.session.scalars(
         select(Participation).join(Unit).where(Participation.campaign_id == campaign.id,
                                                Unit.parent_id == unit.parent_id, Participation.nominated)).all()
@@ -613,6 +613,11 @@ def run_tick(now: datetime) -> dict[str, int]:
     ids = db.session.scalars(select(Campaign.id).where(Campaign.state.notin_(PLANNED_NOT))
                              .order_by(Campaign.id)).all()
     postgres = db.session.get_bind().dialect.name == "postgresql"
+    if not postgres:
+        # SQLite: take the write lock first (a no-op write, waiting on busy_timeout).  A savepoint opened
+        # outside a transaction starts a deferred one whose later upgrade to writing fails at once with
+        # "database is locked" when another process writes; this way a second tick waits its turn.
+        db.session.execute(text("UPDATE campaign SET id = id WHERE 0 = 1"))
     checked = moved = planned = failed = 0
     calendars: dict[int, VietnamCalendar] = {}
     for campaign_id in ids:
