@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -19,34 +18,19 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from cli.jobs import tick
-from cli.workdays import fail, parse_date
+from cli.workdays import fail, parse_date, parse_instant
 from workflow import campaigns as reads
 from workflow import operations as ops
 from workflow.campaign_files import CampaignFileError, export, import_file
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, state_name
 from workflow.models import Campaign, Unit
+from workflow.periods import REPAIR_EN, DateOutOfRange
 from workflow.standing import status_name
 from workflow.storage import DocumentRefused, remove_stored, store_document
 
 campaign_cli = AppGroup("campaign", help="Evaluation campaigns: import, export, status, the organizer's actions.")
 submission_cli = AppGroup("submission", help="Dossiers received from units.")
-
-
-def parse_instant(value: str | None, what: str = "--now") -> datetime:
-    """An ISO instant; without an offset it is read as local time (TIMEZONE)."""
-    if value is None:
-        return utcnow()
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{what} {value!r} is not an ISO instant, e.g. 2019-10-25T23:59:59+07:00")
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=current_app.config["TZ"])
-    return instant.astimezone(UTC)
 
 
 def refused(exc: ops.OperationError) -> None:
@@ -87,6 +71,8 @@ def import_command(path: str, actor: str, now_text: str | None) -> None:
     verb = "created" if result.created else "updated"
     click.echo(f"{verb} {c.code}: {len(c.participations)} units ({result.units_added} new), deadline "
                f"{c.deadline.isoformat()}, grace {c.grace_working_days} working days, state {c.state}")
+    for w in reads.warnings_of(c):
+        click.echo(f"warning: {w.message('en')}", err=True)
 
 
 @campaign_cli.command("export")
@@ -116,7 +102,10 @@ def status_command(code: str, now_text: str | None, as_json: bool) -> None:
     """Print the campaign's state, each milestone's computed instant, each unit's status."""
     now = parse_instant(now_text)
     campaign = get_campaign(code)
-    doc = reads.status_document(campaign, now)
+    try:
+        doc = reads.status_document(campaign, now)
+    except DateOutOfRange as exc:
+        fail(f"{exc.message_en} {REPAIR_EN}")
     if as_json:
         click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
@@ -130,6 +119,8 @@ def status_command(code: str, now_text: str | None, as_json: bool) -> None:
         flag = " OVERDUE" if m["overdue"] else (" done" if m["reached"] else "")
         span = f"{m['start']}..{m['end']}" if m["start"] else m["end"]
         click.echo(f"milestone\t{m['kind']}\t{span}\t{m['ends_at']}{flag}")
+    for w in doc["warnings"]:
+        click.echo(f"warning\t{w['kind']}\t{w['end']}\tgrace ends {w['grace_end']}\t{w['message_en']}")
     click.echo("counts\t" + " ".join(f"{k}={v}" for k, v in sorted(doc["counts"].items())))
     for u in doc["units"]:
         extra = []

@@ -9,15 +9,17 @@ Malformed input prints one line and exits with status 2.
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from workflow.calendars import OverrideError, add_override, calendar_for, overrides_for, remove_override
-from workflow.db import db
+from workflow import operations as ops
+from workflow.calendars import OverrideError, calendar_for, overrides_for
+from workflow.db import db, utcnow
 from workflow.models import CalendarOverride, Organizer
-from workflow.periods import calendar_days_from, working_days_from
+from workflow.periods import DateOutOfRange, calendar_days_from, check_date, parse_iso_instant, working_days_from
 
 workdays = AppGroup("workdays", help="Working days of Vietnamese state agencies.")
 
@@ -29,11 +31,29 @@ def fail(message: str) -> None:
 
 
 def parse_date(value: str, what: str = "DATE") -> date:
+    """A date as YYYY-MM-DD inside the one accepted range (periods.FIRST_DATE..LAST_DATE)."""
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         fail(f"{what} {value!r} is not a valid date; use YYYY-MM-DD, e.g. 2019-10-25")
+        raise AssertionError from None  # unreachable
+    try:
+        return check_date(day, what)
+    except DateOutOfRange as exc:
+        fail(exc.message_en)
     raise AssertionError  # unreachable
+
+
+def parse_instant(value: str | None, what: str = "--now") -> datetime:
+    """An ISO instant (``24:00`` is the end of the day); without an offset it is read as local time (TIMEZONE)."""
+    if value is None:
+        return utcnow()
+    try:
+        instant = parse_iso_instant(value, current_app.config["TZ"])
+    except ValueError:
+        fail(f"{what} {value!r} is not an ISO instant, e.g. 2019-10-25T23:59:59+07:00 or 2019-10-25T24:00")
+        raise AssertionError from None  # unreachable
+    return instant.astimezone(UTC)
 
 
 def parse_count(value: str) -> int:
@@ -122,6 +142,10 @@ def holidays_command(year: str, organizer_code: str | None) -> None:
             name = days[d]
         if status.document and status.reason.startswith("local_"):
             name = f"{name} ({status.document})"  # a province's own decision: say which
+        elif status.document:
+            name = f"{name} (theo {status.document})"  # the legal source (workflow/data/holiday_sources.yaml)
+        if status.unconfirmed:
+            name = f"{name} [CHƯA XÁC NHẬN / UNCONFIRMED]"
         click.echo(f"{d.isoformat()}\t{name}")
 
 
@@ -136,16 +160,50 @@ workdays.add_command(override)
 @click.option("--document", default="", help="The decision, e.g. 'Công văn 4567/UBND-KT ngày 25/10/2024'.")
 @click.option("--organizer", "organizer_code", help="The organizer it applies to; everyone when omitted.")
 @click.option("--actor", default="cli", show_default=True, help="Who records it (for the audit trail).")
-def override_add(day: str, kind: str, reason: str, document: str, organizer_code: str | None, actor: str) -> None:
-    """Add a local day off or an extra working day."""
+@click.option("--campaign-reason", "campaign_reasons", multiple=True, metavar="CODE=REASON",
+              help="The written reason for a campaign whose passed deadline or grace end the change moves (repeatable).")
+@click.option("--now", "now_text", help="As of this instant (default: the clock).")
+def override_add(day: str, kind: str, reason: str, document: str, organizer_code: str | None, actor: str,
+                 campaign_reasons: tuple[str, ...], now_text: str | None) -> None:
+    """Add a local day off or an extra working day.
+
+    A change that would move a deadline or grace end that has already passed is refused, listing the
+    campaigns and units it affects, unless --campaign-reason CODE=REASON is given for each of them."""
     d = parse_date(day)
     org = organizer_by_code(organizer_code)
+    now = parse_instant(now_text)
     try:
-        row = add_override(day=d, kind=kind, reason=reason, document=document, organizer=org, actor=actor)
-    except OverrideError as exc:
-        fail(str(exc))
+        row = ops.add_calendar_override(day=d, kind=kind, reason=reason, document=document, organizer=org,
+                                        actor=actor, now=now, campaign_reasons=_campaign_reasons(campaign_reasons))
+    except ops.CalendarChangeNeedsReasons as exc:
+        db.session.rollback()
+        _print_impacts(exc)
+        fail(exc.message_en + " Give --campaign-reason CODE=REASON for each.")
+    except (OverrideError, ops.OperationError) as exc:
+        db.session.rollback()
+        fail(getattr(exc, "message_en", str(exc)))
     db.session.commit()
     click.echo(f"{row.id}\t{row.day.isoformat()}\t{row.kind}\t{org.code if org else '*'}\t{row.reason}\t{row.document}")
+
+
+def _campaign_reasons(items: tuple[str, ...]) -> dict[str, str]:
+    reasons = {}
+    for item in items:
+        code, sep, text = item.partition("=")
+        if not sep or not code.strip() or not text.strip():
+            fail(f"--campaign-reason {item!r}: use CODE=REASON")
+        reasons[code.strip()] = text.strip()
+    return reasons
+
+
+def _print_impacts(exc) -> None:
+    """The campaigns and units a refused calendar change affects: one line per move, one per campaign's units."""
+    for impact in exc.impacts:
+        code = impact.campaign.code
+        for what, old, new in impact.moves:
+            click.echo(f"affected\t{code}\t{what}\t{old.isoformat()}\t{new.isoformat()}", err=True)
+        if impact.units:
+            click.echo(f"units\t{code}\t{' '.join(impact.units)}", err=True)
 
 
 @override.command("list")
@@ -166,15 +224,25 @@ def override_list(organizer_code: str | None) -> None:
 @click.argument("override_id", metavar="ID")
 @click.option("--reason", default="", help="Why it is removed.")
 @click.option("--actor", default="cli", show_default=True)
-def override_remove(override_id: str, reason: str, actor: str) -> None:
-    """Remove an override by its id."""
+@click.option("--campaign-reason", "campaign_reasons", multiple=True, metavar="CODE=REASON",
+              help="As for `override add`: the reason for each campaign whose passed dates the removal moves.")
+@click.option("--now", "now_text", help="As of this instant (default: the clock).")
+def override_remove(override_id: str, reason: str, actor: str, campaign_reasons: tuple[str, ...],
+                    now_text: str | None) -> None:
+    """Remove an override by its id (refused like `override add` when it moves passed dates without reasons)."""
     try:
         oid = int(override_id)
     except ValueError:
         fail(f"ID {override_id!r} is not a number")
     try:
-        row = remove_override(oid, actor=actor, reason=reason)
-    except OverrideError as exc:
-        fail(str(exc))
+        row = ops.remove_calendar_override(oid, actor=actor, reason=reason, now=parse_instant(now_text),
+                                           campaign_reasons=_campaign_reasons(campaign_reasons))
+    except ops.CalendarChangeNeedsReasons as exc:
+        db.session.rollback()
+        _print_impacts(exc)
+        fail(exc.message_en + " Give --campaign-reason CODE=REASON for each.")
+    except (OverrideError, ops.OperationError) as exc:
+        db.session.rollback()
+        fail(getattr(exc, "message_en", str(exc)))
     db.session.commit()
     click.echo(f"removed {row.id}\t{row.day.isoformat()}\t{row.kind}")

@@ -348,20 +348,34 @@ def plan_reminders(now: datetime) -> int:
     """Queue what is due at ``now`` for every running campaign (the tick's part)."""
     now = now.astimezone(UTC)
     queued = 0
-    campaigns = db.session.scalars(select(Campaign).where(Campaign.state.notin_(("draft", "approved", "cancelled"))))
+    campaigns = db.session.scalars(select(Campaign).where(Campaign.state.notin_(PLANNED_NOT)))
     for campaign in campaigns:
-        cal, tz, rules = calendar_of(campaign), tz_of(campaign), rules_of(campaign)
-        if campaign.state in ("open", "grace"):
-            occurrences = reminder_rules.unit_reminders(campaign.deadline, campaign.grace_working_days, cal, rules)
-            occurrence = reminder_rules.due_unit_reminder(occurrences, now, cal, rules, tz)
-            if occurrence is not None:
-                queued += _queue_unit_reminders(campaign, occurrence, now, rules)
-            if reminder_rules.digest_due(now, cal, rules, tz):
-                queued += _queue_digest(campaign, now)
-        due = reminder_rules.due_milestone_reminders({m.kind: m.end_date for m in campaign.milestones}, now, cal,
-                                                     rules, tz)
-        if due:
-            queued += _queue_milestone_reminders(campaign, due, now)
+        queued += plan_campaign_reminders(campaign, now)
+    return queued
+
+
+#: States of campaigns for which nothing is planned.
+PLANNED_NOT = ("draft", "approved", "cancelled")
+
+
+def plan_campaign_reminders(campaign: Campaign, now: datetime) -> int:
+    """Queue what is due at ``now`` for one campaign (the tick calls it campaign by campaign)."""
+    if campaign.state in PLANNED_NOT:
+        return 0
+    now = now.astimezone(UTC)
+    queued = 0
+    cal, tz, rules = calendar_of(campaign), tz_of(campaign), rules_of(campaign)
+    if campaign.state in ("open", "grace"):
+        occurrences = reminder_rules.unit_reminders(campaign.deadline, campaign.grace_working_days, cal, rules)
+        occurrence = reminder_rules.due_unit_reminder(occurrences, now, cal, rules, tz)
+        if occurrence is not None:
+            queued += _queue_unit_reminders(campaign, occurrence, now, rules)
+        if reminder_rules.digest_due(now, cal, rules, tz):
+            queued += _queue_digest(campaign, now)
+    due = reminder_rules.due_milestone_reminders({m.kind: m.end_date for m in campaign.milestones}, now, cal,
+                                                 rules, tz)
+    if due:
+        queued += _queue_milestone_reminders(campaign, due, now)
     return queued
 
 

@@ -248,6 +248,7 @@ campaign:
   document: {number: "1270/STTTT-CNTT&BCVT", date: 2019-10-07}
   deadline: 2019-10-25
   grace_working_days: 5
+  scoring: {maximum: 100, bonus: 5}  # "Tốt ≥ 100": scores above 100 come from bonus points
   milestones:
     preliminary_review: 2019-10-31
     field_inspection: {start: 2019-11-01, end: 2019-11-15}

@@ -157,7 +157,7 @@ def test_organizer_and_agency_walk_through_a_campaign(app, live_server, browser,
 
     # -- the clock passes grace end -------------------------------------------------
     after = datetime.combine(grace_end + timedelta(days=1), time(9, 0), tzinfo=VN)
-    after = datetime.combine(cal.find_following_working_day(after.date()), time(9, 0), tzinfo=VN)
+    after = datetime.combine(cal.next_working_day(after.date()), time(9, 0), tzinfo=VN)
     with time_machine.travel(after, tick=True):
         from cli.jobs import tick
 

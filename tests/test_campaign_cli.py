@@ -333,7 +333,10 @@ def test_scores_ranks_and_tiers(runner, path):
     assert record(runner, plan, p["after_end"], now - timedelta(hours=1), "--channel", "eoffice",
                   "--doc-number", "3001/VBĐ").exit_code == 0
 
-    ok(runner, "campaign", "score", plan.code, p["early"], "--self", "101", "--verified", "100", "--now", at)
+    # Above the campaign's maximum (100 without a declared bonus) is refused, naming the maximum (issue 13).
+    err = refused(runner, "campaign", "score", plan.code, p["early"], "--self", "150", "--now", at)
+    assert "từ 0 đến 100" in err and "150" in err
+    ok(runner, "campaign", "score", plan.code, p["early"], "--self", "100", "--verified", "100", "--now", at)
     ok(runner, "campaign", "score", plan.code, p["on_time"], "--self", "98", "--now", at)  # provisional
     ok(runner, "campaign", "score", plan.code, p["before_end"], "--self", "90", "--verified", "98", "--now", at)
     ok(runner, "campaign", "score", plan.code, p["after_end"], "--verified", "95", "--now", at)
@@ -631,3 +634,44 @@ def test_status_shows_the_data_period_in_text_and_json(app, runner):
     code = yaml.safe_load((EXAMPLES / "cao-bang-2018.yaml").read_text(encoding="utf-8"))["campaign"]["code"]
     assert "data_period" not in ok(runner, "campaign", "status", code, "--now", now)
     assert json.loads(ok(runner, "campaign", "status", code, "--json", "--now", now))["campaign"]["data_period"] is None
+def test_a_declared_bonus_raises_the_ceiling_and_the_file_keeps_it(runner, tmp_path):
+    text = TGG_2019.read_text(encoding="utf-8").replace(
+        "  grace_working_days: 5\n", "  grace_working_days: 5\n  scoring:\n    maximum: 100\n    bonus: 5.5\n", 1)
+    assert "bonus: 5.5" in text
+    path = tmp_path / "tgg-bonus.yaml"
+    path.write_text(text, encoding="utf-8")
+    plan = play(runner, path)
+    at = (plan.after + timedelta(days=5)).isoformat()
+    ok(runner, "campaign", "score", plan.code, plan.picks["early"], "--self", "105.5", "--now", at)
+    err = refused(runner, "campaign", "score", plan.code, plan.picks["early"], "--self", "105.51", "--now", at)
+    assert "105.5" in err
+    exported = yaml.safe_load(ok(runner, "campaign", "export", plan.code))
+    assert exported["campaign"]["scoring"] == {"maximum": 100, "bonus": 5.5}
+
+
+@pytest.mark.parametrize("value", ["1e309", "inf", ".nan", "1001", "-1", "99.999"])
+def test_a_tier_minimum_out_of_range_is_refused_in_the_file(runner, tmp_path, value):
+    text = TGG_2019.read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    assert doc["campaign"]["tiers"][0]["min"] == 100
+    text = text.replace("min: 100", f"min: {value}", 1)
+    path = tmp_path / "tgg-tier.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = cli(runner, "campaign", "import", str(path), "--now", "2019-10-07T08:00:00+07:00")
+    assert result.exit_code == 2, result.output  # a file refused, as for every other error in it
+    assert "line 51, field 'min'" in result.output and "between 0 and 1000" in result.output
+
+
+def test_a_milestone_before_the_grace_end_gets_a_warning_naming_both_dates(runner):
+    """Seed 000: preliminary review "before 01/11/2019" while grace runs to Friday 01/11/2019."""
+    result = cli(runner, "campaign", "import", str(TGG_2019), "--now", "2019-10-07T08:00:00+07:00")
+    assert result.exit_code == 0, result.output
+    assert "warning: Milestone “Preliminary review done” (Thursday 31/10/2019) is not after the grace end " \
+           "(Friday 01/11/2019)" in result.stderr
+    doc = json.loads(ok(runner, "campaign", "status", "TGG-UDCNTT-2019", "--json", "--now",
+                        "2019-10-08T08:00:00+07:00"))
+    assert [(w["kind"], w["end"], w["grace_end"]) for w in doc["warnings"]] == [
+        ("preliminary_review", "2019-10-31", "2019-11-01")]
+    assert "31/10/2019" in doc["warnings"][0]["message"] and "01/11/2019" in doc["warnings"][0]["message"]
+    text = ok(runner, "campaign", "status", "TGG-UDCNTT-2019", "--now", "2019-10-08T08:00:00+07:00")
+    assert "warning\tpreliminary_review\t2019-10-31\tgrace ends 2019-11-01" in text

@@ -21,6 +21,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import EXAMPLES as EXAMPLES_DIR
 from tests.conftest import import_example, local
 from workflow import machine, standing
 from workflow.db import db
@@ -251,14 +252,19 @@ def test_resubmission_before_grace_end_replaces_the_dossier_and_keeps_history(tg
     second = send(tgg, "SNV", local(2019, 10, 29, 9, 0), "--channel", "upload", "--sha256",
                   "bang-diem.xlsx=" + "b" * 64)
     assert second.exit_code == 0, second.output
-    assert second.stdout.split("\t")[:3] == ["SNV", "late", f"{CODE}/SNV/2"]
+    # Issue 13: a correction of a dossier received on time keeps its on-time standing (the default),
+    # marked corrected with its own instant; the history keeps both versions.
+    assert second.stdout.split("\t")[:3] == ["SNV", "on_time", f"{CODE}/SNV/2"]
     subs = versions("SNV")
-    assert [(s.version, s.channel, s.late_working_days) for s in subs] == [(1, "eoffice", 0), (2, "upload", 2)]
+    assert [(s.version, s.channel, s.late_working_days) for s in subs] == [(1, "eoffice", 0), (2, "upload", 0)]
     assert [s.receipt_number for s in subs] == [f"{CODE}/SNV/1", f"{CODE}/SNV/2"]
     assert subs[0].doc_number == "501/VBĐ" and [d.sha256 for d in subs[1].documents] == ["b" * 64]
     unit = unit_status(tgg, local(2019, 10, 30))["SNV"]
-    assert (unit["status"], unit["late_working_days"], unit["versions"]) == ("late", 2, 2)
-    assert unit["received_at"] == "2019-10-29T09:00:00+07:00"
+    assert (unit["status"], unit["late_working_days"], unit["versions"]) == ("on_time", 0, 2)
+    assert unit["received_at"] == "2019-10-24T10:00:00+07:00"
+    assert unit["corrected_at"] == "2019-10-29T09:00:00+07:00"
+    (event,) = [e for e in audit("submission.received") if "v2" in e.to_value]
+    assert "corrected (on time since 2019-10-24T03:00:00+00:00)" in event.to_value
     assert len(audit("submission.received")) == 2
 
     # After grace end: no replacement, with a message saying why; history untouched.
@@ -267,7 +273,21 @@ def test_resubmission_before_grace_end_replaces_the_dossier_and_keeps_history(tg
     assert "Đã hết thời gian nhận hồ sơ (kể cả thời gian gia hạn)" in err and "thay thế" in err
     assert "grace included" in err
     assert len(versions("SNV")) == 2
-    assert unit_status(tgg, local(2019, 11, 5))["SNV"]["status"] == "late"
+    assert unit_status(tgg, local(2019, 11, 5))["SNV"]["status"] == "on_time"
+
+
+def test_a_campaign_may_choose_to_reclassify_corrections_as_late(runner, tmp_path):
+    text = (EXAMPLES_DIR / "tien-giang-2019.yaml").read_text(encoding="utf-8").replace(
+        "  grace_working_days: 5\n", "  grace_working_days: 5\n  corrections: reclassify\n", 1)
+    path = tmp_path / "tgg-reclassify.yaml"
+    path.write_text(text, encoding="utf-8")
+    ok(runner, "campaign", "import", str(path), "--now", "2019-10-08T08:00:00+07:00")
+    assert send(runner, "SNV", local(2019, 10, 24, 10, 0)).exit_code == 0
+    second = send(runner, "SNV", local(2019, 10, 29, 9, 0), doc="502/VBĐ")
+    assert second.stdout.split("\t")[:2] == ["SNV", "late"]
+    unit = unit_status(runner, local(2019, 10, 30))["SNV"]
+    assert (unit["status"], unit["late_working_days"], unit["corrected_at"]) == ("late", 2, None)
+    assert unit["received_at"] == "2019-10-29T09:00:00+07:00"
 
 
 def test_returned_dossier_may_come_back_after_grace_end(tgg):
@@ -436,3 +456,23 @@ def test_a_dossier_recorded_after_the_tick_reverses_the_exclusion(tgg):
     assert "đã bị loại" in err
     assert len(audit("unit.exclusion_reversed")) == 1
     assert db.session.scalar(select(func.count()).select_from(Submission)) == 1
+
+
+@pytest.mark.parametrize("text", ["2019-10-25T24:00", "2019-10-25T24:00:00+07:00", "2019-10-25 24:00:00.000+07:00"])
+def test_an_instant_at_24_00_is_the_end_of_its_day(tgg, text):
+    """ISO 8601 allows 24:00 (officials write "24 giờ ngày 25/10"): it is the next day's 00:00, so late."""
+    result = cli(tgg, "submission", "record", "--campaign", CODE, "--unit", "STP", "--at", text,
+                 "--channel", "eoffice", "--doc-number", "24/VBĐ", "--now", "2019-10-26T08:00:00+07:00")
+    assert result.exit_code == 0, result.output
+    unit = unit_status(tgg, local(2019, 10, 26, 9))["STP"]
+    assert (unit["received_at"], unit["status"], unit["late_working_days"]) == (
+        "2019-10-26T00:00:00+07:00", "late", 1)
+
+
+def test_iso_24_00_in_the_domain_parser():
+    from workflow.periods import LOCAL_TZ, parse_iso_instant
+
+    assert parse_iso_instant("2019-12-31T24:00Z") == datetime(2020, 1, 1, tzinfo=UTC)
+    assert parse_iso_instant("2019-10-25T24:00", LOCAL_TZ) == local(2019, 10, 26, 0, 0)
+    with pytest.raises(ValueError):
+        parse_iso_instant("2019-10-25T24:01")

@@ -372,6 +372,9 @@ ROUTES: list[Route] = [
           campaign_path("/actions/{action}", action=segment("launch", "delete")), form({"reason": REASON})),
     Route("act-move-in-grace", "/campaigns/<code>/actions/<action>", "POST",
           campaign_path("/actions/move_milestone"), form(ACTION_FORMS["move_milestone"]), when=GRACE),
+    Route("nominate-district", "/campaigns/<code>/districts/<district_code>/nomination", "POST",
+          campaign_path("/districts/{district}/nomination", district=segment("MYTHO", "CAIBE", "STC", "KHONGCO")),
+          form({"unit": UNIT_CODE})),
     # -- the calendar --
     Route("override-add", "/calendar/overrides", "POST", st.just("/calendar/overrides"),
           form({"day": DAY, "kind": one("day_off", "working_day"), "reason": REASON,

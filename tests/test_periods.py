@@ -254,6 +254,10 @@ def test_working_days_late(cal):
 
 # -- explanations ------------------------------------------------------------------
 
+#: The legal sources the explanations name (workflow/data/holiday_sources.yaml).
+N2019 = "(theo 3238/TB-LĐTBXH của Bộ Lao động - Thương binh và Xã hội)"
+N2019_EN = "(per 3238/TB-LĐTBXH (Bộ Lao động - Thương binh và Xã hội))"
+
 def test_explain_tet_vi(cal):
     lines = working_days_from(date(2019, 2, 1), 5, cal).explain("vi")
     assert_clean_vietnamese(lines)
@@ -261,11 +265,11 @@ def test_explain_tet_vi(cal):
     assert lines[1:] == [
         "Thứ Bảy 02/02/2019: không tính — Thứ Bảy",
         "Chủ Nhật 03/02/2019: không tính — Chủ Nhật",
-        "Thứ Hai 04/02/2019: không tính — Giao thừa Tết Nguyên Đán",
-        "Thứ Ba 05/02/2019: không tính — Tết Nguyên Đán",
-        "Thứ Tư 06/02/2019: không tính — Mùng hai Tết Nguyên Đán",
-        "Thứ Năm 07/02/2019: không tính — Mùng ba Tết Nguyên Đán",
-        "Thứ Sáu 08/02/2019: không tính — Mùng bốn Tết Nguyên Đán",
+        "Thứ Hai 04/02/2019: không tính — Giao thừa Tết Nguyên Đán (theo 3238/TB-LĐTBXH của Bộ Lao động - Thương binh và Xã hội)",
+        "Thứ Ba 05/02/2019: không tính — Tết Nguyên Đán (theo 3238/TB-LĐTBXH của Bộ Lao động - Thương binh và Xã hội)",
+        "Thứ Tư 06/02/2019: không tính — Mùng hai Tết Nguyên Đán (theo 3238/TB-LĐTBXH của Bộ Lao động - Thương binh và Xã hội)",
+        "Thứ Năm 07/02/2019: không tính — Mùng ba Tết Nguyên Đán (theo 3238/TB-LĐTBXH của Bộ Lao động - Thương binh và Xã hội)",
+        "Thứ Sáu 08/02/2019: không tính — Mùng bốn Tết Nguyên Đán (theo 3238/TB-LĐTBXH của Bộ Lao động - Thương binh và Xã hội)",
         "Thứ Bảy 09/02/2019: không tính — Thứ Bảy",
         "Chủ Nhật 10/02/2019: không tính — Chủ Nhật",
         "Thứ Hai 11/02/2019: ngày thứ 1",
@@ -280,7 +284,7 @@ def test_explain_tet_en(cal):
     lines = working_days_from(date(2019, 2, 1), 5, cal).explain("en")
     assert lines[0] == "5 working days counted from Friday 01/02/2019: ends at 24:00 on Friday 15/02/2019"
     assert "Saturday 02/02/2019: skipped — Saturday" in lines
-    assert "Wednesday 06/02/2019: skipped — Second Day of Lunar New Year" in lines
+    assert "Wednesday 06/02/2019: skipped — Second Day of Lunar New Year" f" {N2019_EN}" in lines
     assert "Monday 11/02/2019: day 1" in lines
     assert lines[-1] == "Friday 15/02/2019: day 5"
 
@@ -289,14 +293,14 @@ def test_explain_makeup_saturday(cal):
     period = working_days_from(date(2019, 4, 26), 5, cal)
     vi, en = period.explain("vi"), period.explain("en")
     assert_clean_vietnamese(vi)
-    assert "Thứ Hai 29/04/2019: không tính — Ngày nghỉ (thay cho ngày 04/05/2019)" in vi
-    assert "Thứ Ba 30/04/2019: không tính — Ngày Chiến thắng" in vi
-    assert "Thứ Tư 01/05/2019: không tính — Ngày Quốc tế Lao động" in vi
-    assert "Thứ Bảy 04/05/2019: ngày thứ 3 — Ngày làm việc bù (cho ngày nghỉ 29/04/2019)" in vi
+    assert "Thứ Hai 29/04/2019: không tính — Ngày nghỉ (thay cho ngày 04/05/2019)" f" {N2019}" in vi
+    assert "Thứ Ba 30/04/2019: không tính — Ngày Chiến thắng (theo Bộ luật Lao động 2012, Điều 115)" in vi
+    assert "Thứ Tư 01/05/2019: không tính — Ngày Quốc tế Lao động (theo Bộ luật Lao động 2012, Điều 115)" in vi
+    assert "Thứ Bảy 04/05/2019: ngày thứ 3 — Ngày làm việc bù (cho ngày nghỉ 29/04/2019)" f" {N2019}" in vi
     assert "Chủ Nhật 05/05/2019: không tính — Chủ Nhật" in vi
     # English: day/month dates, not the package's US-style "05/04/2019".
-    assert "Monday 29/04/2019: skipped — Day off (in lieu of working on 04/05/2019)" in en
-    assert "Saturday 04/05/2019: day 3 — Make-up working day (for the day off on 29/04/2019)" in en
+    assert "Monday 29/04/2019: skipped — Day off (in lieu of working on 04/05/2019)" f" {N2019_EN}" in en
+    assert "Saturday 04/05/2019: day 3 — Make-up working day (for the day off on 29/04/2019)" f" {N2019_EN}" in en
     assert period.as_dict()["explanation"] == {"vi": vi, "en": en}
 
 
@@ -307,7 +311,7 @@ def test_explain_weekend_holiday(cal):
     assert lines[1:] == [
         "Thứ Bảy 13/04/2019: không tính — Thứ Bảy",
         "Chủ Nhật 14/04/2019: không tính — Chủ Nhật, Ngày Giỗ Tổ Hùng Vương",
-        "Thứ Hai 15/04/2019: không tính — Ngày Giỗ Tổ Hùng Vương (nghỉ bù)",
+        "Thứ Hai 15/04/2019: không tính — Ngày Giỗ Tổ Hùng Vương (nghỉ bù) (theo Bộ luật Lao động 2012, Điều 115)",
         "Thứ Ba 16/04/2019: ngày thứ 1",
     ]
 

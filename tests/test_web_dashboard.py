@@ -564,11 +564,13 @@ def test_calendar_shows_holidays_makeup_days_and_local_overrides(client, tgg):
 def test_admin_adds_and_removes_local_overrides_audited(client, tgg):
     campaign = tgg["tgg"]
     sign_in(client, "admin@tgg.example")
-    response = client.post("/calendar/overrides", data={"day": "30/10/2019", "kind": "day_off",
-                                                        "reason": "Nghỉ tránh bão số 5",
-                                                        "document": "Công điện 1/CĐ-UBND"})
-    assert response.status_code == 302 and response.headers["Location"].endswith("/calendar/2019")
-    html = client.get("/calendar/2019").get_data(as_text=True)
+    # Decided before the deadline (a change after the fact needs more: the test after this one).
+    with time_machine.travel(local(2019, 10, 22, 9), tick=False):
+        response = client.post("/calendar/overrides", data={"day": "30/10/2019", "kind": "day_off",
+                                                            "reason": "Nghỉ tránh bão số 5",
+                                                            "document": "Công điện 1/CĐ-UBND"})
+        assert response.status_code == 302 and response.headers["Location"].endswith("/calendar/2019")
+        html = client.get("/calendar/2019").get_data(as_text=True)
     assert "Đã thêm ngày nghỉ Thứ Tư 30/10/2019" in html
     assert 'data-day="2019-10-30" data-reason="local_day_off"' in html and "Nghỉ tránh bão số 5" in html
     row = db.session.scalar(select(CalendarOverride).where(CalendarOverride.day == date(2019, 10, 30)))
@@ -586,13 +588,41 @@ def test_admin_adds_and_removes_local_overrides_audited(client, tgg):
     client.post("/calendar/overrides", data={"day": "2019-10-31", "kind": "holiday", "reason": "x"})
     assert db.session.scalar(select(func.count()).select_from(CalendarOverride)) == 1
 
-    response = client.post(f"/calendar/overrides/{row.id}/remove", data={"reason": "Bão đã tan"})
-    assert response.status_code == 302
-    assert "Đã bỏ quyết định riêng cho ngày Thứ Tư 30/10/2019" in client.get("/calendar/2019").get_data(as_text=True)
+    with time_machine.travel(local(2019, 10, 23, 9), tick=False):
+        response = client.post(f"/calendar/overrides/{row.id}/remove", data={"reason": "Bão đã tan"})
+        assert response.status_code == 302
+        assert "Đã bỏ quyết định riêng cho ngày Thứ Tư 30/10/2019" in client.get("/calendar/2019").get_data(
+            as_text=True)
     assert db.session.scalar(select(func.count()).select_from(CalendarOverride)) == 0
     actions = list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor == "admin@tgg.example")))
     assert actions == ["calendar.override_added", "calendar.override_removed"]
     assert client.post(f"/calendar/overrides/{row.id}/remove").status_code == 404
+
+
+def test_a_day_off_inside_an_ended_grace_period_asks_for_a_reason_per_campaign(client, tgg):
+    from cli.jobs import tick
+
+    campaign = tgg["tgg"]
+    tick(AFTER_GRACE)
+    db.session.expire_all()
+    excluded = {p.unit.code for p in campaign.participations if p.status == "excluded"}
+    assert excluded
+    sign_in(client, "admin@tgg.example")
+    data = {"day": "2019-10-30", "kind": "day_off", "reason": "Nghỉ tránh bão số 5"}
+    with time_machine.travel(AFTER_GRACE, tick=False):
+        response = client.post("/calendar/overrides", data=data)
+        assert response.status_code == 409
+        html = response.get_data(as_text=True)
+        assert 'id="calendar-impact"' in html and f'data-campaign="{campaign.code}"' in html
+        assert all(code in html for code in excluded)
+        assert f'name="campaign_reason-{campaign.code}"' in html
+        assert db.session.scalar(select(func.count()).select_from(CalendarOverride)) == 0
+        reason = "Công điện 1/CĐ-UBND: nghỉ tránh bão áp dụng cả thời gian gia hạn"
+        response = client.post("/calendar/overrides", data=data | {f"campaign_reason-{campaign.code}": reason})
+        assert response.status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(CalendarOverride)) == 1
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "calendar.change_after_the_fact"))
+    assert (event.campaign_id, event.actor, event.reason) == (campaign.id, "admin@tgg.example", reason)
 
 
 # -- the number of queries does not grow with the units -----------------------------------------
@@ -675,3 +705,69 @@ def test_dashboard_of_5000_units(client, make_campaign, make_user, count_stateme
         html = client.get("/campaigns/BIG-5000", query_string={"status": "late", "sort": "rating"}).get_data(
             as_text=True)
     assert "Hiển thị 1000 / 5000 đơn vị." in html
+
+
+# -- one campaign must never stop the others (issue 13) ---------------------------------
+
+def test_move_milestone_form_refuses_a_date_out_of_range(client, tgg):
+    campaign = tgg["tgg"]
+    sign_in(client, "admin@tgg.example")
+    with time_machine.travel(IN_GRACE, tick=False):
+        messages = post(client, "move_milestone", kind="approval", end="9999-12-31", reason="Nhập thử")
+    assert any("31/12/9999" in m and "31/12/2100" in m for m in messages), messages
+    db.session.expire_all()
+    assert all(m.end_date.year < 9999 for m in campaign.milestones)
+
+
+def test_a_campaign_with_a_stored_date_out_of_range_gets_a_repair_page_and_the_tick_failure_shows(client, tgg):
+    from cli.jobs import tick
+    from workflow.models import Milestone
+
+    campaign = tgg["tgg"]
+    approval = next(m for m in campaign.milestones if m.kind == "approval")
+    approval.end_date = date(9999, 12, 31)  # as if written before the check, or by hand
+    db.session.commit()
+    summary = tick(AFTER_GRACE)
+    assert summary["campaigns_failed"] == 1
+    sign_in(client, "admin@tgg.example")
+    with time_machine.travel(AFTER_GRACE, tick=False):
+        page = client.get(DASH)
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert 'id="out-of-range"' in html and "9999-12-31" in html and 'id="tick-failure"' in html
+        db.session.expire_all()
+        response = client.post(f"{DASH}/actions/move_milestone",
+                               data={"kind": "approval", "end": "2019-12-02", "reason": "Sửa ngày nhập sai"})
+        assert response.status_code == 302
+        db.session.expire_all()
+        assert db.session.get(Milestone, approval.id).end_date == date(2019, 12, 2)
+        assert "milestone.repaired" in audit_actions(campaign)
+        page = client.get(DASH)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and 'id="out-of-range"' not in html and 'id="campaign-state"' in html
+
+
+def test_a_district_coordinator_nominates_its_own_leading_commune(client, tgg):
+    campaign = tgg["tgg"]
+    campaign.commune_nomination = True
+    db.session.commit()
+    sign_in(client, "mytho@tgg.example")
+    page = client.get(f"{DASH}/districts/MYTHO/nomination")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert table_units(html) == ["MYTHO-P1"]
+    response = client.post(f"{DASH}/districts/MYTHO/nomination", data={"unit": "MYTHO-P1"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert participation(campaign, "MYTHO-P1").nominated
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "unit.nominated"))
+    assert event.actor == "mytho@tgg.example"
+    # Another district's commune, or another district's page: refused.
+    client.post(f"{DASH}/districts/MYTHO/nomination", data={"unit": "CAIBE-TT"})
+    db.session.expire_all()
+    assert not participation(campaign, "CAIBE-TT").nominated
+    assert client.get(f"{DASH}/districts/CAIBE/nomination").status_code == 404
+    # The organizer may open any district's page.
+    client.post("/logout")
+    sign_in(client, "admin@tgg.example")
+    assert client.get(f"{DASH}/districts/CAIBE/nomination").status_code == 200

@@ -216,7 +216,8 @@ def test_grace_preview_json(client, world):
         assert response.status_code == 400 and message in response.get_json()["error"], query
 
     day = client.get("/campaigns/day-status?day=2019-09-02").get_json()
-    assert day["working"] is False and day["warning"] == "Thứ Hai 02/09/2019 không phải ngày làm việc (Quốc khánh)."
+    assert day["working"] is False and day["warning"] == (
+        "Thứ Hai 02/09/2019 không phải ngày làm việc (Quốc khánh (theo Bộ luật Lao động 2012, Điều 115)).")
     assert client.get("/campaigns/day-status?day=2019-10-25").get_json()["warning"] is None
     assert client.get("/campaigns/day-status?day=x").status_code == 400
 

@@ -154,7 +154,8 @@ def test_replacement_dossier_keeps_history(client, two_provinces):
         sign_in(client, "stc@tgg.example")
         post_files(client, [("v2.pdf", pdf_bytes("v2"))])
         html = text_of(client.get(PAGE))
-    assert "Đã nộp trễ 1 ngày làm việc" in html
+    # Issue 13: the correction of an on-time dossier keeps its on-time standing; both instants are shown.
+    assert "Đã nộp đúng hạn lúc 09:00, Thứ Tư 23/10/2019; đã bổ sung, sửa đổi lúc 09:00, Thứ Hai 28/10/2019" in html
     assert "Các phiên bản hồ sơ" in html
     assert "TGG-2019/STC/1" in html and "TGG-2019/STC/2" in html
     assert "v1.pdf" in html and "v2.pdf" in html

@@ -23,7 +23,7 @@ from workalendar.core import SAT, SUN, Calendar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workflow.workdays import Override, VietnamCalendar  # noqa: E402
+from workflow.workdays import CalendarRangeError, Override, VietnamCalendar  # noqa: E402
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -227,9 +227,9 @@ def test_makeup_saturdays_where_stock_workalendar_fails(cal):
     assert cal.add_working_days(date(2019, 5, 3), 1) == date(2019, 5, 4)
     assert cal.sub_working_days(date(2019, 5, 6), 1) == date(2019, 5, 4)
     assert cal.get_working_days_delta(date(2019, 5, 3), date(2019, 5, 6)) == 2
-    assert cal.find_following_working_day(date(2019, 5, 4)) == date(2019, 5, 4)
-    # ... and, unlike stock, find_following_working_day skips holidays.
-    assert cal.find_following_working_day(date(2019, 2, 2)) == date(2019, 2, 11)
+    assert cal.next_working_day(date(2019, 5, 4)) == date(2019, 5, 4)
+    # ... and the holiday-aware roll-forward, next_working_day, skips Tết.
+    assert cal.next_working_day(date(2019, 2, 2)) == date(2019, 2, 11)
     # Stock only gets it right when told through extra_working_days.
     assert stock.add_working_days(date(2019, 5, 3), 1, extra_working_days=[date(2019, 5, 4)]) == date(2019, 5, 4)
 
@@ -365,3 +365,42 @@ def test_batch_agrees_with_scalar(cal, pairs):
     deltas = np.array([n for _, n in pairs], dtype=np.int64)
     out = cal.add_working_days_many(days, deltas)
     assert out.tolist() == [cal.add_working_days(d, n) for d, n in pairs]
+
+
+# -- workalendar's contract where we override it (issue 13) ------------------------------------
+
+def test_find_following_working_day_keeps_workalendars_documented_meaning(cal):
+    stock = _StockVN(cal)
+    # Stock: weekends only ("doesn't take into account the calendar holidays").
+    for day in (date(2019, 2, 2), date(2019, 2, 4), date(2019, 5, 4), date(2019, 10, 25)):
+        assert cal.find_following_working_day(day) == stock.find_following_working_day(day)
+    assert cal.find_following_working_day(date(2019, 2, 4)) == date(2019, 2, 4)  # a Tết Monday: not a weekend
+    assert cal.next_working_day(date(2019, 2, 4)) == date(2019, 2, 11)
+
+
+@pytest.mark.parametrize("delta", [1.5, -0.5, 2.0000001, float("nan"), float("inf"), True])
+def test_a_fractional_delta_is_refused_not_truncated(cal, delta):
+    with pytest.raises((ValueError, TypeError)):
+        cal.add_working_days(date(2019, 10, 25), delta)
+    with pytest.raises((ValueError, TypeError)):
+        cal.sub_working_days(date(2019, 10, 25), delta)
+
+
+def test_a_whole_float_delta_still_counts(cal):
+    assert cal.add_working_days(date(2019, 10, 25), 5.0) == date(2019, 11, 1)
+
+
+@pytest.mark.parametrize(("day", "delta"), [(date(1, 1, 10), -20), (date(1899, 12, 31), 1), (date(2200, 12, 20), 30),
+                                            (date(9999, 12, 31), 1), (date(1900, 1, 3), -5)])
+def test_dates_outside_the_supported_years_raise_a_clear_error(cal, day, delta):
+    with pytest.raises(CalendarRangeError, match="1900..2200"):
+        cal.add_working_days(day, delta)
+
+
+def test_outside_the_supported_years_every_question_raises(cal):
+    with pytest.raises(CalendarRangeError):
+        cal.is_working_day(date(1, 1, 10))
+    with pytest.raises(CalendarRangeError):
+        cal.get_working_days_delta(date(2019, 1, 1), date(9999, 1, 1))
+    assert cal.add_working_days(date(1990, 1, 2), -1) == date(1989, 12, 29)  # inside: answers (1/1 is New Year)
+    assert cal.add_working_days(date(2100, 12, 31), 5).year == 2101

@@ -135,7 +135,9 @@ def test_holidays_lines_are_iso_tab_name(runner):
         assert day.year == 2019
         rows[day] = name
     assert [d.isoformat() for d in rows] == sorted(d.isoformat() for d in rows)
-    assert rows[date(2019, 2, 5)] == "Tết Nguyên Đán"
+    # Each day with the legal source an official would cite (issue 13).
+    assert rows[date(2019, 2, 5)] == "Tết Nguyên Đán (theo 3238/TB-LĐTBXH của Bộ Lao động - Thương binh và Xã hội)"
+    assert rows[date(2019, 4, 30)].endswith("(theo Bộ luật Lao động 2012, Điều 115)")
     assert "làm việc bù" in rows[date(2019, 5, 4)]
     assert "làm việc bù" in rows[date(2019, 1, 5)]
     assert "Ngày Chiến thắng" in rows[date(2019, 4, 30)]
@@ -323,3 +325,62 @@ def test_override_add_rejects_bad_input(runner):
         assert result.stdout == ""
         assert len(result.stderr.splitlines()) == 1
     assert audit("calendar.override_added") == []
+
+
+# -- calendar changes after the fact (issue 13) -----------------------------------------------
+
+def test_a_day_off_inside_an_ended_grace_period_needs_a_reason_per_campaign(runner):
+    from sqlalchemy import select
+
+    from tests.conftest import import_example
+    from workflow.models import Campaign, Participation
+
+    import_example(runner, "tien-giang-2019.yaml")
+    code = "TGG-UDCNTT-2019"
+    # Grace ended at 24:00 on Friday 01/11/2019; the tick excluded the silent units.
+    assert runner.invoke(args=["tick", "--now", "2019-11-02T00:05:00+07:00"]).exit_code == 0
+    excluded = db.session.scalars(select(Participation).join(Campaign).where(
+        Campaign.code == code, Participation.status == "excluded")).all()
+    assert excluded
+    now = "2019-11-04T09:00:00+07:00"
+
+    # A local day off dated inside that grace period would move its end to Monday 04/11: refused, naming the
+    # campaign, the move and the excluded units it would reopen; nothing changes.
+    result = run(runner, "override", "add", "2019-10-30", "--reason", "Nghỉ tránh bão", "--organizer", "TGG",
+                 "--now", now)
+    assert result.exit_code == 2, result.output
+    assert f"affected\t{code}\tgrace_end\t2019-11-02T00:00:00+07:00\t2019-11-05T00:00:00+07:00" in result.stderr
+    units_line = next(line for line in result.stderr.splitlines() if line.startswith(f"units\t{code}\t"))
+    assert set(units_line.split("\t")[2].split()) >= {p.unit.code for p in excluded}
+    assert "--campaign-reason" in result.stderr
+    assert db.session.scalar(select(CalendarOverride.id)) is None
+    assert not audit("calendar.change_after_the_fact")
+    # The excluded unit cannot file "late" as if grace had reopened.
+    unit = excluded[0].unit.code
+    late = runner.invoke(args=["submission", "record", "--campaign", code, "--unit", unit, "--at", now,
+                               "--channel", "eoffice", "--doc-number", "9/VBĐ", "--now", now])
+    assert late.exit_code == 1 and "đã bị loại" in late.stderr
+
+    # With the organizer's written reason for the campaign: applied, and the campaign's audit shows who and why.
+    reason = "Quyết định 55/QĐ-UBND: nghỉ tránh bão ngày 30/10 áp dụng cả thời gian gia hạn"
+    lines = ok(runner, "override", "add", "2019-10-30", "--reason", "Nghỉ tránh bão", "--organizer", "TGG",
+               "--actor", "giamdoc@stttt.tiengiang.gov.vn", "--campaign-reason", f"{code}={reason}", "--now", now)
+    assert lines[0].split("\t")[1:3] == ["2019-10-30", "day_off"]
+    (event,) = audit("calendar.change_after_the_fact")
+    assert (event.actor, event.reason) == ("giamdoc@stttt.tiengiang.gov.vn", reason)
+    assert event.campaign_id == db.session.scalar(select(Campaign.id).where(Campaign.code == code))
+    assert "grace_end 2019-11-02T00:00:00+07:00 -> 2019-11-05T00:00:00+07:00" in event.to_value
+
+
+def test_a_change_that_moves_no_passed_date_needs_no_campaign_reason(runner):
+    from tests.conftest import import_example
+
+    import_example(runner, "tien-giang-2019.yaml")
+    ok(runner, "override", "add", "2019-12-20", "--reason", "Nghỉ lễ địa phương", "--organizer", "TGG",
+       "--now", "2019-11-04T09:00:00+07:00")
+    assert not audit("calendar.change_after_the_fact")
+
+
+def test_an_override_out_of_the_date_range_is_refused(runner):
+    result = run(runner, "override", "add", "9999-12-31", "--reason", "thử")
+    assert result.exit_code == 2 and "2100-12-31" in result.stderr

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from .audit import record
 from .db import db
 from .models import CalendarOverride, Organizer
+from .periods import DateOutOfRange, check_date
 from .workdays import Override, VietnamCalendar, calendar_with
 
 
@@ -50,6 +51,10 @@ def add_override(*, day: date, kind: str, reason: str, document: str, organizer:
         raise OverrideError(f"unknown kind {kind!r}: use day_off or working_day")
     if not reason.strip():
         raise OverrideError("a reason is required")
+    try:
+        check_date(day, "day")
+    except DateOutOfRange as exc:
+        raise OverrideError(exc.message_en) from None
     organizer_id = organizer.id if organizer else None
     existing = db.session.scalar(
         select(CalendarOverride).where(CalendarOverride.day == day,

@@ -24,7 +24,8 @@ from notifications.rules import ReminderRules, RulesError
 from .audit import record
 from .db import db
 from .models import Campaign, Milestone, Organizer, Participation, Unit
-from .standing import DEFAULT_TIERS
+from .periods import DateOutOfRange, check_date, in_range
+from .standing import DEFAULT_TIERS, POINTS_MAX, PointsRefused, checked_points, stored_points
 from .timeline import MILESTONES
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -112,6 +113,11 @@ class CampaignSpec:
     commune_nomination: bool = False
     milestones: dict[str, tuple[date | None, date]] = field(default_factory=dict)
     tiers: list[dict] = field(default_factory=lambda: list(DEFAULT_TIERS))
+    #: Without criteria, the highest score is score_maximum + score_bonus (``scoring`` in the file).
+    score_maximum: Decimal = Decimal(100)
+    score_bonus: Decimal = Decimal(0)
+    #: A correction of a dossier received on time keeps its on-time standing (``corrections`` in the file).
+    correction_keeps_on_time: bool = True
     required_documents: dict[str, list[str]] = field(default_factory=dict)
     reminder_rules: dict[str, Any] | None = None
     council_emails: list[str] = field(default_factory=list)
@@ -161,12 +167,28 @@ class _Reader:
             return None
         if isinstance(value, datetime):
             self.fail("must be a date (YYYY-MM-DD), not a date and time", m, key)
-        if isinstance(value, date):
-            return value
+        if not isinstance(value, date):
+            try:
+                value = date.fromisoformat(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a valid date (YYYY-MM-DD)", m, key)
         try:
-            return date.fromisoformat(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not a valid date (YYYY-MM-DD)", m, key)
+            return check_date(value, key)
+        except DateOutOfRange as exc:
+            self.fail(exc.message_en, m, key)
+        return None
+
+    def points(self, m: dict, key: str, what: str) -> Decimal | None:
+        """A number of points, read as a decimal (never through float) and bounded."""
+        value = m.get(key)
+        if value is None:
+            return None
+        if isinstance(value, float):  # YAML read it as a float: use the text it was written as
+            value = repr(value)
+        try:
+            return checked_points(value, what)
+        except PointsRefused as exc:
+            self.fail(exc.message_en, m, key)
         return None
 
     def required_day(self, m: dict, key: str) -> date:
@@ -218,7 +240,9 @@ KNOWN_KEYS = {
     "top": {"organizer", "campaign", "units"},
     "organizer": {"code", "name", "province", "email"},
     "campaign": {"code", "title", "year", "deadline", "grace_working_days", "document", "data_period", "state",
-                 "commune_nomination", "milestones", "tiers", "required_documents", "reminders", "council_emails"},
+                 "commune_nomination", "milestones", "tiers", "required_documents", "reminders", "council_emails",
+                 "scoring", "corrections"},
+    "scoring": {"maximum", "bonus"},
     "document": {"number", "date"},
     "data_period": {"start", "end"},
     "unit": {"code", "name", "group", "emails", "head_email", "parent", "language", "self_score"},
@@ -306,12 +330,26 @@ def parse(text: str, path: str = "") -> CampaignSpec:
                 r.fail("each tier must be a mapping {name, min}", c, "tiers")
             _known(r, t, "tier")
             name = r.text(t, "name")
-            minimum = r.number(t, "min")
+            minimum = r.points(t, "min", "min")
             if minimum is not None and previous is not None and minimum >= previous:
                 r.fail("tiers must be listed best first, with decreasing minimums", t, "min")
             previous = minimum
             spec.tiers.append({"name": name, "name_en": r.text(t, "name_en", False, name),
-                               "min": float(minimum) if minimum is not None else None})
+                               "min": stored_points(minimum) if minimum is not None else None})
+    if "scoring" in c:
+        sc = r.mapping(c, "scoring")
+        _known(r, sc, "scoring")
+        maximum = r.points(sc, "maximum", "maximum")
+        bonus = r.points(sc, "bonus", "bonus")
+        spec.score_maximum = maximum if maximum is not None else spec.score_maximum
+        spec.score_bonus = bonus if bonus is not None else spec.score_bonus
+        if spec.score_maximum + spec.score_bonus > POINTS_MAX:
+            r.fail(f"maximum + bonus must not exceed {POINTS_MAX}", sc, "bonus")
+    if "corrections" in c:
+        value = c["corrections"]
+        if value not in ("keep_on_time", "reclassify"):
+            r.fail("must be keep_on_time (the default) or reclassify", c, "corrections")
+        spec.correction_keeps_on_time = value == "keep_on_time"
     if "reminders" in c:
         try:
             spec.reminder_rules = ReminderRules.from_dict(r.mapping(c, "reminders")).as_dict()
@@ -361,8 +399,29 @@ class ImportResult:
     units_updated: int
 
 
+def _check_values(spec: CampaignSpec, source: str) -> None:
+    dates = [("deadline", spec.deadline), ("document_date", spec.document_date),
+             ("data_period", spec.data_period[0]), ("data_period", spec.data_period[1])]
+    dates += [(kind, day) for kind, pair in spec.milestones.items() for day in pair]
+    for what, day in dates:
+        if day is not None and not in_range(day):
+            raise CampaignFileError(DateOutOfRange(day, what).message_en, None, what, source)
+    try:
+        for tier in spec.tiers:
+            if tier.get("min") is not None:
+                checked_points(tier["min"], "min")
+        checked_points(spec.score_maximum, "maximum")
+        checked_points(spec.score_bonus, "bonus")
+    except PointsRefused as exc:
+        raise CampaignFileError(exc.message_en, None, "tiers", source) from None
+
+
 def apply(spec: CampaignSpec, *, actor: str, now: datetime, source: str = "") -> ImportResult:
-    """Load or update a campaign from a checked spec (the caller commits)."""
+    """Load or update a campaign from a checked spec (the caller commits).
+
+    The dates and points of a spec built by a form (not read by ``parse``) are checked here, by the same
+    rules: one date range (periods.check_date), points as bounded decimals (standing.checked_points)."""
+    _check_values(spec, source)
     org = db.session.scalar(select(Organizer).where(Organizer.code == spec.organizer["code"]))
     if org is None:
         org = Organizer(code=spec.organizer["code"], name=spec.organizer["name"],
@@ -399,6 +458,9 @@ def apply(spec: CampaignSpec, *, actor: str, now: datetime, source: str = "") ->
     campaign.tiers, campaign.required_documents = spec.tiers, spec.required_documents
     campaign.commune_nomination = spec.commune_nomination
     campaign.reminder_rules, campaign.council_emails = spec.reminder_rules, spec.council_emails
+    assert campaign is not None
+    campaign.score_maximum, campaign.score_bonus = spec.score_maximum, spec.score_bonus
+    campaign.correction_keeps_on_time = spec.correction_keeps_on_time
     db.session.flush()
     existing = {m.kind: m for m in campaign.milestones}
     for kind, (start, end) in spec.milestones.items():
@@ -502,6 +564,9 @@ def spec_of(campaign: Campaign, units: dict[int, Unit] | None = None) -> Campaig
         milestones={m.kind: (m.start_date, m.end_date) for m in campaign.milestones},
         tiers=list(campaign.tiers or DEFAULT_TIERS), required_documents=dict(campaign.required_documents or {}),
         reminder_rules=campaign.reminder_rules, council_emails=list(campaign.council_emails or []),
+        score_maximum=Decimal(campaign.score_maximum if campaign.score_maximum is not None else 100),
+        score_bonus=Decimal(campaign.score_bonus or 0),
+        correction_keeps_on_time=campaign.correction_keeps_on_time is not False,
         units=sorted((unit_spec(units[i], units) for i in unit_ids), key=lambda u: u.code))
 
 
@@ -524,6 +589,10 @@ def export(campaign: Campaign) -> str:
             "required_documents": campaign.required_documents,
             **({"reminders": campaign.reminder_rules} if campaign.reminder_rules else {}),
             **({"council_emails": list(campaign.council_emails)} if campaign.council_emails else {}),
+            **({"scoring": {"maximum": stored_points(Decimal(campaign.score_maximum)),
+                            "bonus": stored_points(Decimal(campaign.score_bonus))}}
+               if (campaign.score_maximum, campaign.score_bonus) != (100, 0) else {}),
+            **({"corrections": "reclassify"} if campaign.correction_keeps_on_time is False else {}),
         },
         "units": [],
     }

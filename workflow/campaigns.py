@@ -8,7 +8,7 @@ reads from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -19,8 +19,17 @@ from .calendars import calendar_for
 from .db import db
 from .machine import state_name
 from .models import Campaign, Participation, Unit
+from .periods import in_range
 from .standing import status_name
-from .timeline import MilestoneDates, Timeline, compute, effective_state
+from .timeline import (
+    MILESTONES,
+    MilestoneDates,
+    MilestoneWarning,
+    Timeline,
+    compute,
+    effective_state,
+    milestone_warnings,
+)
 from .workdays import VietnamCalendar
 
 CHANNELS = {"upload": ("Nộp trực tuyến", "Uploaded here"),
@@ -56,6 +65,33 @@ def tz_of(campaign: Campaign) -> ZoneInfo:
 
 def calendar_of(campaign: Campaign) -> VietnamCalendar:
     return calendar_for(campaign.organizer_id)
+
+
+def out_of_range_dates(campaign: Campaign) -> list[tuple[str, date]]:
+    """The campaign's stored dates outside the accepted range (what a repair must fix), in timeline order.
+
+    Each item is (``deadline`` | a milestone kind | ``document_date`` | ``data_period``, the date)."""
+    found = []
+    if campaign.deadline is not None and not in_range(campaign.deadline):
+        found.append(("deadline", campaign.deadline))
+    for m in sorted(campaign.milestones, key=lambda m: list(MILESTONES).index(m.kind) if m.kind in MILESTONES else 99):
+        for day in (m.start_date, m.end_date):
+            if day is not None and not in_range(day):
+                found.append((m.kind, day))
+                break
+    for what, day in (("document_date", campaign.document_date), ("data_period", campaign.data_period_start),
+                      ("data_period", campaign.data_period_end)):
+        if day is not None and not in_range(day):
+            found.append((what, day))
+    return found
+
+
+def warnings_of(campaign: Campaign, cal: VietnamCalendar | None = None) -> list[MilestoneWarning]:
+    """What the organizer should look at in the campaign's dates (timeline.milestone_warnings)."""
+    if out_of_range_dates(campaign):
+        return []
+    return milestone_warnings(campaign.deadline, campaign.grace_working_days, milestone_dates(campaign),
+                              cal or calendar_of(campaign))
 
 
 def milestone_dates(campaign: Campaign) -> dict[str, MilestoneDates]:
@@ -167,6 +203,8 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
             "ends_at": i.ends_at.isoformat(), "computed": i.computed, "reached": i.reached, "overdue": i.overdue,
             "explanation": {"vi": i.period.explain("vi"), "en": i.period.explain("en")} if i.period else None,
         } for i in tl.items],
+        "warnings": [{"kind": w.kind, "end": w.end.isoformat(), "grace_end": w.grace_end.isoformat(),
+                      "message": w.message("vi"), "message_en": w.message("en")} for w in warnings_of(campaign)],
         "counts": counts,
         "units": [{
             "code": r.participation.unit.code, "name": r.participation.unit.name,
@@ -176,6 +214,8 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
             "received_at": r.participation.received_at.astimezone(tz).isoformat()
             if r.participation.received_at else None,
             "late_working_days": r.participation.late_working_days,
+            "corrected_at": r.participation.corrected_at.astimezone(tz).isoformat()
+            if r.participation.corrected_at else None,
             "versions": len(r.participation.submissions),
             "reinstated_reason": r.participation.reinstated_reason or None,
             "returned_reason": r.participation.returned_reason or None,

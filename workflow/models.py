@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -99,6 +100,11 @@ class Campaign(Model):
     reminder_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: The appraisal council's addresses, reminded of later milestones.
     council_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Without criteria: the highest score a unit can have is score_maximum + score_bonus.
+    score_maximum: Mapped[Decimal] = mapped_column(Numeric(8, 2), default=Decimal(100), server_default="100")
+    score_bonus: Mapped[Decimal] = mapped_column(Numeric(8, 2), default=Decimal(0), server_default="0")
+    #: A correction (a new version) of a dossier received on time keeps its on-time standing.
+    correction_keeps_on_time: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organizer: Mapped[Organizer] = relationship(back_populates="campaigns")
@@ -146,6 +152,8 @@ class Participation(Model):
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Working days late (0 when on time).
     late_working_days: Mapped[int] = mapped_column(Integer, default=0)
+    #: When an on-time dossier was last corrected (a new version that kept its on-time standing).
+    corrected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     excluded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The written reason a unit was reinstated after exclusion.
     reinstated_reason: Mapped[str] = mapped_column(Text, default="")

@@ -11,20 +11,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import and_, insert, literal, select, update
+from sqlalchemy import and_, insert, literal, select, text, update
 
-from notifications.queue import plan_reminders, queue_exclusion_notices, queue_receipt, queue_results, queue_unit_notice, replan_reminders
+from notifications.queue import (
+    PLANNED_NOT,
+    plan_campaign_reminders,
+    queue_exclusion_notices,
+    queue_receipt,
+    queue_results,
+    queue_unit_notice,
+    replan_reminders,
+)
 
-from . import machine, revisions, standing
+from . import calendars, machine, revisions, standing, tick_health
 from .audit import SYSTEM, record
 from .campaign_files import CampaignFileError, apply, spec_of
-from .campaigns import CHANNELS, calendar_of, timeline_of, tz_of, unit_status_at
+from .campaigns import CHANNELS, calendar_of, out_of_range_dates, timeline_of, tz_of, unit_status_at
 from .db import affected, db
-from .models import AuditEvent, Campaign, Milestone, Participation, Submission, SubmissionDocument, Unit
+from .models import (
+    AuditEvent,
+    CalendarOverride,
+    Campaign,
+    Milestone,
+    Organizer,
+    Participation,
+    Submission,
+    SubmissionDocument,
+    Unit,
+)
+from .periods import DateOutOfRange, check_date, deadline_on
 from .storage import StoredDocument
-from .timeline import MILESTONES
-from .workdays import VietnamCalendar
+from .timeline import MILESTONES, grace_period
+from .workdays import Override, VietnamCalendar, calendar_with
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +154,13 @@ def move_milestone(campaign: Campaign, kind: str, *, end: date, start: date | No
     if not reason.strip():
         raise OperationError("Cần ghi rõ lý do điều chỉnh mốc thời gian.", "A reason is required to move a milestone.",
                              field="reason", status=422)
+    checked_dates(end=end, start=start)
     if start and start > end:
         raise OperationError("Ngày bắt đầu sau ngày kết thúc.", "The start date is after the end date.",
                              field="start", status=422)
+    if out_of_range_dates(campaign):
+        _repair_date(campaign, kind, end=end, start=start, reason=reason, actor=actor, now=now)
+        return
     advance_campaign(campaign, now)  # what time has done first: the state must not be stale
     if kind == "deadline":
         if campaign.state not in ("draft", "open", "grace"):
@@ -165,6 +189,52 @@ def move_milestone(campaign: Campaign, kind: str, *, end: date, start: date | No
     db.session.flush()
 
     replan_reminders(campaign, now)
+
+
+def checked_dates(**dates: date | None) -> None:
+    """Refuse any date outside the one accepted range (periods.FIRST_DATE..LAST_DATE), naming the field.
+
+    Every write of a date goes through here or ``periods.check_date``: the dashboard's forms, the API,
+    the CLI, campaign files and calendar overrides."""
+    for field, day in dates.items():
+        if day is None:
+            continue
+        try:
+            check_date(day, field)
+        except DateOutOfRange as exc:
+            raise OperationError(exc.message_vi, exc.message_en, field=field, status=422) from None
+
+
+def _repair_date(campaign: Campaign, kind: str, *, end: date, start: date | None, reason: str, actor: str,
+                 now: datetime) -> None:
+    """The repair path: the campaign holds a stored date outside the range (nothing can be computed with it),
+    so the date is written first, audited as ``milestone.repaired``; once every date is in range, what time has
+    done is recorded as usual."""
+    bad = out_of_range_dates(campaign)
+    kinds = {k for k, _ in bad}
+    if kind not in kinds:
+        names = ", ".join(f"{k} {d.isoformat()}" for k, d in bad)
+        raise OperationError(f"Đợt đánh giá có ngày nằm ngoài khoảng cho phép ({names}); hãy sửa ngày đó trước.",
+                             f"The campaign holds dates outside the accepted range ({names}); repair those first.",
+                             field="kind", status=409)
+    if kind == "deadline":
+        old = f"deadline {campaign.deadline.isoformat()}"
+        campaign.deadline = end
+    elif kind in MILESTONES:
+        current = next(m for m in campaign.milestones if m.kind == kind)
+        old = f"{kind} {current.start_date or ''}..{current.end_date}"
+        current.start_date, current.end_date = start, end
+    else:
+        raise OperationError(f"Không thể sửa “{kind}” bằng lệnh này.", f"{kind!r} cannot be repaired here.",
+                             field="kind", status=422)
+    record(actor=actor, action="milestone.repaired", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           from_value=old, to_value=f"{kind} {start or ''}..{end}" if kind != "deadline" else f"deadline {end}",
+           reason=reason, at=now)
+    db.session.flush()
+    if not out_of_range_dates(campaign):
+        advance_campaign(campaign, now)
+        replan_reminders(campaign, now)
+        tick_health.clear_failure(campaign.id)
 
 
 class MilestoneRefused(OperationError):
@@ -345,8 +415,16 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
         raise OperationError(exc.message_vi, exc.message_en, field="received_at") from exc
     version = len(p.submissions) + 1
     before = p.status
+    # A correction of a dossier received on time keeps its on-time standing (the campaign's setting, on by
+    # default): the unit stays on time with its first instant, and the correction is marked with its own.
+    keeps_on_time = (campaign.correction_keeps_on_time is not False and in_time and c.status == "late"
+                     and p.status in ("on_time", "resubmitted") and p.late_working_days == 0
+                     and p.received_at is not None and p.received_at < tl.deadline_at)
+    first_received = p.received_at
     if status_now == "returned":
         new_status, late_days = "resubmitted", p.late_working_days
+    elif keeps_on_time:
+        new_status, late_days = p.status, 0
     else:
         new_status, late_days = c.status, c.late_working_days
     sub = Submission(version=version, received_at=received_at, channel=channel, doc_number=doc_number.strip(),
@@ -359,11 +437,17 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
             size=s.size if s else doc.size, content_type=s.content_type if s else ""))
     p.submissions.append(sub)
     p.status, p.late_working_days, p.received_at = new_status, late_days, received_at
+    if keeps_on_time:
+        p.received_at, p.corrected_at = first_received, received_at
+    elif status_now != "returned":
+        p.corrected_at = None
     p.returned_reason = "" if new_status == "resubmitted" else p.returned_reason
     record(actor=recorded_by, action="submission.received", organizer_id=campaign.organizer_id,
            campaign_id=campaign.id, unit_id=unit.id, from_value=before,
            to_value=f"{new_status} v{version} {received_at.isoformat()} via {channel}"
-                    + (f" #{doc_number}" if doc_number else ""), at=now)
+                    + (f" #{doc_number}" if doc_number else "")
+                    + (f" corrected (on time since {first_received.isoformat()})" if keeps_on_time and first_received
+                       else ""), at=now)
     if reversed_exclusion:
         record(actor=recorded_by, action="unit.exclusion_reversed", organizer_id=campaign.organizer_id,
                campaign_id=campaign.id, unit_id=unit.id, from_value="excluded", to_value=new_status,
@@ -450,6 +534,12 @@ def confirm_figures(campaign: Campaign, unit: Unit, *, actor: str, now: datetime
     return p
 
 
+def score_ceiling(campaign: Campaign) -> Decimal:
+    """The highest score a unit can have: the campaign's declared maximum plus its declared bonus."""
+    maximum = Decimal(campaign.score_maximum if campaign.score_maximum is not None else 100)
+    return maximum + Decimal(campaign.score_bonus or 0)
+
+
 def set_scores(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, self_score: Decimal | None = None,
                verified_score: Decimal | None = None, reason: str = "") -> Participation:
     """Enter the self-assessed and/or verified score; a verified score marks the unit verified."""
@@ -459,10 +549,19 @@ def set_scores(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, sel
         raise OperationError(f"Đơn vị {unit.code} không được đánh giá, xếp hạng ({standing.status_name(status)}).",
                              f"Unit {unit.code} is not evaluated ({standing.status_name(status, 'en')}).",
                              field="unit")
+    highest = score_ceiling(campaign)
     for name, value in (("self_score", self_score), ("verified_score", verified_score)):
-        if value is not None and not (Decimal(0) <= value <= Decimal(1000)):
+        if value is None:
+            continue
+        if not value.is_finite() or not (Decimal(0) <= value <= Decimal(1000)):
             raise OperationError("Điểm phải từ 0 đến 1000.", "A score must be between 0 and 1000.", field=name,
                                  status=422)
+        if value > highest or value != value.quantize(Decimal("0.01")):
+            raise OperationError(
+                f"Điểm phải từ 0 đến {highest} (điểm tối đa {campaign.score_maximum}, điểm thưởng "
+                f"{campaign.score_bonus}), tối đa hai chữ số thập phân; nhận được {value}.",
+                f"A score must be between 0 and {highest} (maximum {campaign.score_maximum}, bonus "
+                f"{campaign.score_bonus}) with at most two decimals; got {value}.", field=name, status=422)
     before = f"self={p.self_score} verified={p.verified_score}"
     if self_score is not None:
         p.self_score = self_score
@@ -476,12 +575,18 @@ def set_scores(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, sel
     return p
 
 
-def nominate(campaign: Campaign, unit: Unit, *, actor: str, now: datetime) -> Participation:
-    """A district nominates its leading commune (seed 000); one per district."""
+def nominate(campaign: Campaign, unit: Unit, *, actor: str, now: datetime,
+             by_district: Unit | None = None) -> Participation:
+    """A district nominates its leading commune (seed 000); one per district.  The organizer may nominate for
+    any district; a district coordinator (``by_district``: their district) only among its own communes."""
     p = participation_of(campaign, unit)
     if unit.parent_id is None:
         raise OperationError("Chỉ đơn vị cấp xã (có huyện quản lý) mới được đề cử.",
                              "Only a commune under a district can be nominated.", field="unit")
+    if by_district is not None and unit.parent_id != by_district.id:
+        raise OperationError(f"Đơn vị {unit.code} không thuộc {by_district.name}; chỉ đề cử xã của huyện mình.",
+                             f"Unit {unit.code} is not under {by_district.code}; a district nominates only its own "
+                             "communes.", field="unit", status=403)
     siblings = db.session.scalars(
         select(Participation).join(Unit).where(Participation.campaign_id == campaign.id,
                                                Unit.parent_id == unit.parent_id, Participation.nominated)).all()
@@ -499,23 +604,179 @@ def run_tick(now: datetime) -> dict[str, int]:
     """The time-driven work as of ``now``: campaign moves, exclusions, reminder planning.
 
     Idempotent: running it twice, or after downtime, does each thing once.
+    Each campaign's work runs in its own savepoint: a campaign that fails (data
+    out of range, a bug) is rolled back, logged, recorded in ``tick_failure``
+    (shown on its dashboard and in the organizer's digest) and retried on the
+    next tick, while every other campaign proceeds.
     """
     now = now.astimezone(UTC)
-    query = select(Campaign).where(Campaign.state.in_(("open", "grace"))).order_by(Campaign.id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Two ticks at once (two schedulers, a scheduler and `flask tick`):
-        # each campaign is moved by one of them only.
-        query = query.with_for_update(skip_locked=True, of=Campaign)
-    campaigns = db.session.scalars(query).all()
-    moved = 0
+    ids = db.session.scalars(select(Campaign.id).where(Campaign.state.notin_(PLANNED_NOT))
+                             .order_by(Campaign.id)).all()
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    if not postgres:
+        # SQLite: take the write lock first (a no-op write, waiting on busy_timeout).  A savepoint opened
+        # outside a transaction starts a deferred one whose later upgrade to writing fails at once with
+        # "database is locked" when another process writes; this way a second tick waits its turn.
+        db.session.execute(text("UPDATE campaign SET id = id WHERE 0 = 1"))
+    checked = moved = planned = failed = 0
     calendars: dict[int, VietnamCalendar] = {}
-    for campaign in campaigns:
-        cal = calendars.get(campaign.organizer_id)
-        if cal is None:
-            cal = calendars[campaign.organizer_id] = calendar_of(campaign)
-        if advance_campaign(campaign, now, cal):
-            moved += 1
-
-    planned = plan_reminders(now)
+    for campaign_id in ids:
+        savepoint = db.session.begin_nested()
+        organizer_id = None
+        try:
+            query = select(Campaign).where(Campaign.id == campaign_id)
+            if postgres:
+                # Two ticks at once (two schedulers, a scheduler and `flask tick`):
+                # each campaign is moved by one of them only.
+                query = query.with_for_update(skip_locked=True, of=Campaign)
+            campaign = db.session.scalar(query)
+            if campaign is None or campaign.state in PLANNED_NOT:
+                savepoint.commit()
+                continue
+            organizer_id = campaign.organizer_id
+            running = campaign.state in ("open", "grace")
+            bad = [(k, d) for k, d in out_of_range_dates(campaign) if k == "deadline" or k in MILESTONES]
+            if bad:
+                raise DateOutOfRange(bad[0][1], bad[0][0])
+            cal = calendars.get(campaign.organizer_id)
+            if cal is None:
+                cal = calendars[campaign.organizer_id] = calendar_of(campaign)
+            was_moved = bool(advance_campaign(campaign, now, cal))
+            queued = plan_campaign_reminders(campaign, now)
+            tick_health.clear_failure(campaign_id)
+            db.session.flush()
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            failed += 1
+            log.exception("tick: campaign #%s failed; the others go on, it is retried next tick", campaign_id)
+            if organizer_id is None:
+                organizer_id = db.session.scalar(select(Campaign.organizer_id).where(Campaign.id == campaign_id))
+            tick_health.record_failure(campaign_id, cast(int, organizer_id), exc, now)
+            continue
+        checked += running
+        moved += was_moved
+        planned += queued
     db.session.flush()
-    return {"campaigns_checked": len(campaigns), "campaigns_moved": moved, "reminders_queued": planned}
+    return {"campaigns_checked": checked, "campaigns_moved": moved, "reminders_queued": planned,
+            "campaigns_failed": failed}
+
+
+# -- calendar changes after the fact -------------------------------------------------
+
+@dataclass(frozen=True)
+class CalendarImpact:
+    """What a calendar change does to a campaign whose deadline or grace end has passed (or would)."""
+
+    campaign: Campaign
+    #: (``deadline`` | ``grace_end``, the instant before, the instant after)
+    moves: tuple[tuple[str, datetime, datetime], ...]
+    #: Codes of the units whose standing the change touches: excluded units a later grace end would reopen,
+    #: dossiers received between the old and the new instant.
+    units: tuple[str, ...]
+
+
+class CalendarChangeNeedsReasons(OperationError):
+    """The change moves a passed deadline or grace end: the organizer's written reason is needed per campaign."""
+
+    def __init__(self, impacts: list[CalendarImpact], missing: list[str]):
+        codes = ", ".join(missing)
+        super().__init__(
+            f"Thay đổi lịch này dời hạn chót hoặc thời hạn gia hạn đã qua của đợt {codes}; cần ghi lý do bằng văn "
+            "bản cho từng đợt.",
+            f"This calendar change moves a passed deadline or grace end of {codes}; a written reason is required "
+            "for each of these campaigns.", field="campaign_reasons", status=409)
+        self.impacts = impacts
+        self.missing = missing
+
+
+def calendar_change_impact(overrides_after: Sequence[Override], organizer_id: int | None,
+                           now: datetime) -> list[CalendarImpact]:
+    """The campaigns (of the organizer, or of every organizer for a nationwide change) whose passed deadline or
+    grace end the calendar ``overrides_after`` would move (or move into the past), with the units touched."""
+    query = select(Campaign).where(Campaign.state.notin_(("draft", "cancelled"))).order_by(Campaign.code)
+    if organizer_id is not None:
+        query = query.where(Campaign.organizer_id == organizer_id)
+    impacts = []
+    for campaign in db.session.scalars(query):
+        if out_of_range_dates(campaign):
+            continue
+        before_cal = calendar_of(campaign)
+        after_cal = calendar_with([o for o in overrides_after
+                                   if o.scope is None or o.scope == str(campaign.organizer_id)])
+        tz = tz_of(campaign)
+        old_dl, new_dl = deadline_on(campaign.deadline, before_cal, tz), deadline_on(campaign.deadline, after_cal, tz)
+        old_gr = grace_period(campaign.deadline, campaign.grace_working_days, before_cal, tz)
+        new_gr = grace_period(campaign.deadline, campaign.grace_working_days, after_cal, tz)
+        moves = tuple((what, old.ends_at, new.ends_at)
+                      for what, old, new in (("deadline", old_dl, new_dl), ("grace_end", old_gr, new_gr))
+                      if old.ends_at != new.ends_at and min(old.ends_at, new.ends_at) <= now)
+        if not moves:
+            continue
+        touched = set()
+        for p in campaign.participations:
+            for what, old, new in moves:
+                lo, hi = min(old, new), max(old, new)
+                if what == "grace_end" and p.status == "excluded" and new > old:
+                    touched.add(p.unit.code)
+                if p.received_at is not None and lo <= p.received_at < hi:
+                    touched.add(p.unit.code)
+        impacts.append(CalendarImpact(campaign, moves, tuple(sorted(touched))))
+    return impacts
+
+
+def _overrides_now(organizer_id: int | None) -> list[Override]:
+    """Every override in force for the organizer's campaigns (its own and everyone's), or all of them."""
+    rows = db.session.scalars(select(CalendarOverride).order_by(CalendarOverride.day)).all()
+    return [Override(day=r.day, kind=r.kind, reason=r.reason, document=r.document,  # type: ignore[arg-type]
+                     scope=None if r.organizer_id is None else str(r.organizer_id), reason_en=r.reason)
+            for r in rows if organizer_id is None or r.organizer_id in (None, organizer_id)]
+
+
+def _apply_calendar_change(impacts: list[CalendarImpact], campaign_reasons: dict[str, str], *, what: str,
+                           actor: str, now: datetime) -> None:
+    reasons = {code: (text or "").strip() for code, text in (campaign_reasons or {}).items()}
+    missing = [i.campaign.code for i in impacts if not reasons.get(i.campaign.code)]
+    if missing:
+        raise CalendarChangeNeedsReasons(impacts, missing)
+    for impact in impacts:
+        c = impact.campaign
+        moved = "; ".join(f"{kind} {old.astimezone(tz_of(c)).isoformat()} -> {new.astimezone(tz_of(c)).isoformat()}"
+                          for kind, old, new in impact.moves)
+        record(actor=actor, action="calendar.change_after_the_fact", organizer_id=c.organizer_id, campaign_id=c.id,
+               from_value=what, to_value=moved + (f"; units: {', '.join(impact.units)}" if impact.units else ""),
+               reason=reasons[c.code], at=now)
+
+
+def add_calendar_override(*, day: date, kind: str, reason: str, document: str, organizer: Organizer | None,
+                          actor: str, now: datetime, campaign_reasons: dict[str, str] | None = None
+                          ) -> CalendarOverride:
+    """Add a local day off or working day.  When it would move a deadline or grace end that has passed (or
+    bring one into the past), every affected campaign needs the organizer's written reason
+    (``campaign_reasons``: campaign code -> reason), else :class:`CalendarChangeNeedsReasons` lists them and
+    nothing changes; with them, each affected campaign's audit records the person, the moves and the reason."""
+    checked_dates(day=day)
+    organizer_id = organizer.id if organizer else None
+    new = Override(day=day, kind=kind, reason=reason, document=document,  # type: ignore[arg-type]
+                   scope=None if organizer_id is None else str(organizer_id))
+    after = [o for o in _overrides_now(organizer_id) if not (o.day == day and o.scope == new.scope)] + [new]
+    impacts = calendar_change_impact(after, organizer_id, now)
+    _apply_calendar_change(impacts, campaign_reasons or {}, what=f"{day.isoformat()} {kind} added: {reason}",
+                           actor=actor, now=now)
+    return calendars.add_override(day=day, kind=kind, reason=reason, document=document, organizer=organizer,
+                                  actor=actor)
+
+
+def remove_calendar_override(override_id: int, *, actor: str, now: datetime, reason: str = "",
+                             campaign_reasons: dict[str, str] | None = None) -> CalendarOverride:
+    """Remove an override, by the same rule as :func:`add_calendar_override`."""
+    row = db.session.get(CalendarOverride, override_id)
+    if row is None:
+        raise OperationError(f"Không có quyết định #{override_id}.", f"No override #{override_id}.", field="id",
+                             status=404)
+    after = [o for o in _overrides_now(row.organizer_id)
+             if not (o.day == row.day and o.scope == (None if row.organizer_id is None else str(row.organizer_id)))]
+    impacts = calendar_change_impact(after, row.organizer_id, now)
+    _apply_calendar_change(impacts, campaign_reasons or {}, what=f"{row.day.isoformat()} {row.kind} removed",
+                           actor=actor, now=now)
+    return calendars.remove_override(override_id, actor=actor, reason=reason)

@@ -14,8 +14,9 @@ aware datetimes, with an explanation of every day counted or skipped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from .workdays import DayStatus, VietnamCalendar, format_day, national_calendar
@@ -23,6 +24,61 @@ from .workdays import DayStatus, VietnamCalendar, format_day, national_calendar
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 PeriodKind = str  # "working_days" | "calendar_days" | "deadline"
+
+#: The one range of dates every date input accepts (forms, campaign files, the
+#: API, the CLI, calendar overrides): years 1990 to 2100.  Stored data outside
+#: it (written before the check, or by hand) is reported, never computed with.
+FIRST_DATE, LAST_DATE = date(1990, 1, 1), date(2100, 12, 31)
+
+
+class DateOutOfRange(ValueError):
+    """A date outside :data:`FIRST_DATE`..:data:`LAST_DATE`, with messages for people."""
+
+    def __init__(self, day: date, what: str = "date"):
+        self.day, self.what = day, what
+        self.message_vi = (f"Ngày {day:%d/%m/%Y} ({what}) nằm ngoài khoảng cho phép "
+                           f"{FIRST_DATE:%d/%m/%Y}–{LAST_DATE:%d/%m/%Y}.")
+        self.message_en = (f"{day.isoformat()} ({what}) is outside the accepted range "
+                           f"{FIRST_DATE.isoformat()}..{LAST_DATE.isoformat()}.")
+        super().__init__(self.message_en)
+
+
+#: How a campaign whose stored dates are out of range is repaired (CLI, dashboard, API).
+REPAIR_VI = ("Sửa bằng lệnh `flask campaign move MÃ_ĐỢT MỐC --end YYYY-MM-DD --reason …`, "
+             "biểu mẫu “Sửa ngày” trên bảng điều hành của đợt, hoặc POST /api/v1/campaigns/MÃ_ĐỢT/milestones/MỐC/move.")
+REPAIR_EN = ("Repair it with `flask campaign move CODE KIND --end YYYY-MM-DD --reason …`, the “Sửa ngày” form "
+             "on the campaign's dashboard, or POST /api/v1/campaigns/CODE/milestones/KIND/move.")
+
+
+_MIDNIGHT_END = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ]24:00(?::00(?:[.,]0+)?)?(.*)$")
+
+
+def parse_iso_instant(text: str, default_tz: tzinfo | None = None) -> datetime:
+    """``datetime.fromisoformat`` plus ISO 8601's end of day: ``2019-10-25T24:00+07:00`` is
+    ``2019-10-26T00:00+07:00`` (officials write "24 giờ ngày 25/10").  ``Z`` is UTC.  Without an offset
+    the instant is read in ``default_tz`` (left naive when None).  Raises ValueError."""
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    match = _MIDNIGHT_END.match(text)
+    if match:
+        instant = datetime.fromisoformat(f"{match[1]}T00:00{match[2]}") + timedelta(days=1)
+    else:
+        instant = datetime.fromisoformat(text)
+    if instant.tzinfo is None and default_tz is not None:
+        instant = instant.replace(tzinfo=default_tz)
+    return instant
+
+
+def in_range(day: date) -> bool:
+    return FIRST_DATE <= day <= LAST_DATE
+
+
+def check_date(day: date, what: str = "date") -> date:
+    """``day`` itself when it is inside the accepted range, else :class:`DateOutOfRange`."""
+    if not in_range(day):
+        raise DateOutOfRange(day, what)
+    return day
 
 
 def end_of_day(day: date, tz: ZoneInfo = LOCAL_TZ) -> datetime:
@@ -158,7 +214,7 @@ def calendar_days_from(start: date, n: int, cal: VietnamCalendar | None = None,
         raise ValueError("the number of days cannot be negative")
     cal = cal or national_calendar()
     nominal = start + timedelta(days=n)
-    last = nominal if cal.is_working_day(nominal) else cal.find_following_working_day(nominal)
+    last = cal.next_working_day(nominal)
     days: tuple[CountedDay, ...] = ()
     if explain:
         days = _days_between(cal, start + timedelta(days=1), nominal, False)

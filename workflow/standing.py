@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from .periods import LOCAL_TZ, end_of_day, working_days_late
@@ -100,6 +100,38 @@ def may_submit(status: str, *, reinstated: bool, grace_ended: bool) -> bool:
     return reinstated and status == "not_submitted"
 
 
+#: Every number of points (a tier's minimum, a score, a campaign's maximum and bonus) lies in this range,
+#: with at most two decimals (the database keeps NUMERIC(8, 2)); read as Decimal, never through float.
+POINTS_MIN, POINTS_MAX = Decimal(0), Decimal(1000)
+
+
+class PointsRefused(ValueError):
+    def __init__(self, value: object, what: str):
+        self.message_vi = (f"{what}: “{value}” không hợp lệ; cần một số điểm từ {POINTS_MIN} đến {POINTS_MAX}, "
+                           "tối đa hai chữ số thập phân.")
+        self.message_en = (f"{what}: {value!r} is not a number of points between {POINTS_MIN} and {POINTS_MAX} "
+                           "with at most two decimals.")
+        super().__init__(self.message_en)
+
+
+def checked_points(value: object, what: str = "points") -> Decimal:
+    """``value`` as a Decimal of points, or :class:`PointsRefused` (infinity, NaN, 1e309, out of range, 0.001)."""
+    if isinstance(value, bool):
+        raise PointsRefused(value, what)
+    try:
+        number = Decimal(str(value).strip().replace(",", ".")) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError):
+        raise PointsRefused(value, what) from None
+    if not number.is_finite() or not POINTS_MIN <= number <= POINTS_MAX or number != number.quantize(Decimal("0.01")):
+        raise PointsRefused(value, what)
+    return number
+
+
+def stored_points(number: Decimal) -> int | float:
+    """How a checked number of points is kept in JSON (tiers): exact, since it has at most two decimals."""
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
 def rating(score: Decimal | float | None, tiers: Sequence[dict]) -> str | None:
     """The tier a score reaches; tiers are best first, the last may have min None."""
     if score is None:
@@ -143,12 +175,19 @@ def rank_within_groups(entries: Iterable[tuple[object, str, Decimal | None]], ti
 
 
 def status_sentence(status: str, received_at: datetime | None, late_days: int, tz: ZoneInfo = LOCAL_TZ,
-                    lang: str = "vi") -> str:
-    """One sentence: "Đã nộp đúng hạn lúc 10:42, Thứ Năm 24/10/2019"."""
+                    lang: str = "vi", corrected_at: datetime | None = None) -> str:
+    """One sentence: "Đã nộp đúng hạn lúc 10:42, Thứ Năm 24/10/2019"; a correction that kept the on-time
+    standing adds its own instant: "…; đã bổ sung, sửa đổi lúc 09:15, Thứ Hai 28/10/2019"."""
     if received_at is None:
         return status_name(status, lang)
     local = received_at.astimezone(tz)
     when = f"{local:%H:%M}, {format_day(local.date(), lang)}"
+    if corrected_at is not None and status in ("on_time", "resubmitted"):
+        fixed = corrected_at.astimezone(tz)
+        fixed_when = f"{fixed:%H:%M}, {format_day(fixed.date(), lang)}"
+        if lang == "vi":
+            return f"Đã nộp đúng hạn lúc {when}; đã bổ sung, sửa đổi lúc {fixed_when} (vẫn tính là đúng hạn)"
+        return f"Submitted on time at {when}; corrected at {fixed_when} (still counted on time)"
     if lang == "vi":
         if status == "on_time":
             return f"Đã nộp đúng hạn lúc {when}"

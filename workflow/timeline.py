@@ -12,7 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from .machine import ORDER, advance_by_time
-from .periods import LOCAL_TZ, Period, deadline_on, end_of_day, working_days_from
+from .periods import LOCAL_TZ, Period, check_date, deadline_on, end_of_day, working_days_from
 from .workdays import VietnamCalendar, format_day
 
 #: Later milestones in timeline order: kind -> (vi, en, the state that is
@@ -100,7 +100,16 @@ class Timeline:
 def compute(deadline: date, grace_working_days: int, milestones: dict[str, MilestoneDates],
             cal: VietnamCalendar, *, state: str = "open", now: datetime | None = None,
             tz: ZoneInfo = LOCAL_TZ) -> Timeline:
-    """The campaign's milestones with computed instants and overdue flags."""
+    """The campaign's milestones with computed instants and overdue flags.
+
+    A date outside the accepted range (periods.FIRST_DATE..LAST_DATE) raises
+    :class:`~workflow.periods.DateOutOfRange` naming it, before any arithmetic.
+    """
+    check_date(deadline, "deadline")
+    for kind, span in milestones.items():
+        check_date(span.end, kind)
+        if span.start is not None:
+            check_date(span.start, kind)
     dl = deadline_on(deadline, cal, tz)
     grace = grace_period(deadline, grace_working_days, cal, tz)
     current = effective_state(state, dl.ends_at, grace.ends_at, now) if now else state
@@ -133,3 +142,29 @@ def effective_state(state: str, deadline_at: datetime, grace_ends_at: datetime, 
         return state
     new_state, _ = advance_by_time(state, deadline_passed=now >= deadline_at, grace_ended=now >= grace_ends_at)
     return new_state
+
+
+@dataclass(frozen=True)
+class MilestoneWarning:
+    """A later milestone that ends on or before the grace end: its work cannot start before it is due."""
+
+    kind: str
+    end: date
+    grace_end: date
+
+    def message(self, lang: str = "vi") -> str:
+        vi, en, _state = MILESTONES[self.kind]
+        if lang == "vi":
+            return (f"Mốc “{vi}” ({format_day(self.end)}) không sau ngày hết thời gian gia hạn "
+                    f"({format_day(self.grace_end)}): việc của mốc này chỉ bắt đầu được khi hết gia hạn.")
+        return (f"Milestone “{en}” ({format_day(self.end, 'en')}) is not after the grace end "
+                f"({format_day(self.grace_end, 'en')}): its work can only start once grace is over.")
+
+
+def milestone_warnings(deadline: date, grace_working_days: int, milestones: dict[str, MilestoneDates],
+                       cal: VietnamCalendar) -> list[MilestoneWarning]:
+    """Later milestones that end on or before the grace period's last day (seed 000: preliminary review
+    "before 01/11" while grace runs to 01/11), in timeline order."""
+    grace_end = grace_period(deadline, grace_working_days, cal).last_day
+    return [MilestoneWarning(kind, milestones[kind].end, grace_end) for kind in MILESTONES
+            if kind in milestones and milestones[kind].end <= grace_end]

@@ -25,7 +25,7 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -34,13 +34,47 @@ import yaml
 from workalendar.core import SAT, SUN, Calendar, cleaned_date
 
 OverrideKind = Literal["day_off", "working_day"]
+_Date = date
 
 #: Shipped corrections to the package's data, each citing its source
 #: (docs/holiday-verification.md explains how they were checked).
 CORRECTIONS_FILE = Path(__file__).with_name("data") / "holiday_corrections.yaml"
+#: The legal source of each national day off and make-up day (the notice that decided it, or the Labour
+#: Code), and the package's days that nothing enacted confirms.
+SOURCES_FILE = Path(__file__).with_name("data") / "holiday_sources.yaml"
 
 #: Years that are precomputed together; the window grows on demand.
 _WINDOW_MARGIN = 2
+#: The years the calendar answers for (wider than the accepted input range, periods.FIRST_DATE..LAST_DATE,
+#: so that a period counted from a date near its edge can end after it).  A day or a result outside raises
+#: :class:`CalendarRangeError` instead of wrapping around.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
+class CalendarRangeError(ValueError):
+    """A day, or the result of a computation, outside the years the calendar supports."""
+
+    def __init__(self, day: object):
+        super().__init__(f"{day} is outside the working-day calendar's years {FIRST_YEAR}..{LAST_YEAR}")
+
+
+def _whole(delta) -> int:
+    """A whole number of working days; 1.5 is refused rather than truncated, as are bools and NaN."""
+    if isinstance(delta, bool):
+        raise TypeError("the number of working days must be a whole number, not a bool")
+    try:
+        whole = int(delta)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"the number of working days must be a whole number, not {delta!r}") from None
+    if whole != delta:
+        raise ValueError(f"the number of working days must be a whole number, not {delta!r}")
+    return whole
+
+
+def _supported(day: date) -> date:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise CalendarRangeError(day)
+    return day
 
 
 @dataclass(frozen=True)
@@ -75,12 +109,19 @@ class DayStatus:
     name_vi: str
     name_en: str
     document: str = ""
+    #: A day off the holidays package lists that no enacted law or shipped notice confirms.
+    unconfirmed: bool = False
+    document_en: str = ""
 
     def describe(self, lang: str = "vi") -> str:
         name = self.name_vi if lang == "vi" else self.name_en
-        if self.document:
+        document = self.document_en if lang != "vi" and self.document_en else self.document
+        if document:
             doc = "theo" if lang == "vi" else "per"
-            return f"{name} ({doc} {self.document})"
+            name = f"{name} ({doc} {document})"
+        if self.unconfirmed:
+            name += (" [CHƯA XÁC NHẬN: chưa có văn bản pháp lý đã ban hành]" if lang == "vi"
+                     else " [UNCONFIRMED: no enacted legal source]")
         return name
 
 
@@ -115,6 +156,63 @@ def load_corrections(path: Path = CORRECTIONS_FILE) -> tuple[Override, ...]:
     )
 
 
+@dataclass(frozen=True)
+class Notice:
+    """A government notice that decided days off and make-up days of a year."""
+
+    number: str
+    issued: _Date | None
+    issuer: str
+    days: frozenset[date]
+
+    def cite(self) -> str:
+        when = f" ngày {self.issued:%d/%m/%Y}" if self.issued else ""
+        return f"{self.number}{when} của {self.issuer}"
+
+    def cite_en(self) -> str:
+        when = f" of {self.issued:%d/%m/%Y}" if self.issued else ""
+        return f"{self.number}{when} ({self.issuer})"
+
+
+@dataclass(frozen=True)
+class Sources:
+    notices: tuple[Notice, ...]
+    #: (first year, source vi, source en), newest first.
+    labour_code: tuple[tuple[int, str, str], ...]
+    #: (name fragment, note vi, note en)
+    unconfirmed: tuple[tuple[str, str, str], ...]
+
+    def notice_of(self, day: date) -> Notice | None:
+        return next((n for n in self.notices if day in n.days), None)
+
+    def code_of(self, year: int) -> tuple[str, str]:
+        return next(((vi, en) for first, vi, en in self.labour_code if year >= first), ("", ""))
+
+    def is_unconfirmed(self, name_vi: str) -> bool:
+        return any(fragment in name_vi for fragment, _vi, _en in self.unconfirmed)
+
+
+def _as_date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def load_sources(path: Path = SOURCES_FILE) -> Sources:
+    """Read the shipped table of legal sources (workflow/data/holiday_sources.yaml)."""
+    if not path.exists():
+        return Sources((), (), ())
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    notices = tuple(Notice(str(n["number"]), _as_date(n.get("date")), str(n["issuer"]),
+                           frozenset(d for d in (_as_date(x) for x in n.get("days") or ()) if d is not None))
+                    for n in doc.get("notices") or ())
+    code = tuple(sorted(((int(r["from"]), str(r["source"]), str(r.get("source_en", r["source"])))
+                         for r in doc.get("labour_code") or ()), reverse=True))
+    unconfirmed = tuple((str(r["name"]), str(r.get("note", "")), str(r.get("note_en", "")))
+                        for r in doc.get("unconfirmed") or ())
+    return Sources(notices, code, unconfirmed)
+
+
 _SWAP_RE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 
 
@@ -137,6 +235,7 @@ class VietnamCalendar(Calendar):
         self._work: list[int] = []
         self._work_set: frozenset[int] = frozenset()
         self._years: dict[int, tuple[dict[date, tuple[str, str]], frozenset[date]]] = {}
+        self.sources = load_sources()
 
     # -- data ----------------------------------------------------------------
 
@@ -216,7 +315,7 @@ class VietnamCalendar(Calendar):
             else:
                 lo = min(self._first_year, first_year - _WINDOW_MARGIN)
                 hi = max(self._last_year, last_year + _WINDOW_MARGIN)
-            lo, hi = max(lo, 1), min(hi, 9998)
+            lo, hi = max(lo, FIRST_YEAR - _WINDOW_MARGIN), min(hi, LAST_YEAR + _WINDOW_MARGIN)
             self._build(lo, hi)
 
     def working_day_ordinals(self, first_year: int, last_year: int) -> list[int]:
@@ -227,7 +326,7 @@ class VietnamCalendar(Calendar):
     # -- workalendar API -----------------------------------------------------
 
     def is_working_day(self, day, extra_working_days=None, extra_holidays=None) -> bool:
-        day = cleaned_date(day)
+        day = _supported(cleaned_date(day))
         if extra_working_days and day in tuple(map(cleaned_date, extra_working_days)):
             return True
         if extra_holidays and day in tuple(map(cleaned_date, extra_holidays)):
@@ -254,13 +353,15 @@ class VietnamCalendar(Calendar):
         """Return the ``delta``-th working day after ``day`` (before, if negative).
 
         ``day`` itself is never counted, as in stock workalendar and as the
-        Civil Code counts a period from a given day.
+        Civil Code counts a period from a given day.  ``delta`` must be a whole number (1.5 raises
+        ValueError rather than being truncated); a day or result outside the calendar's years
+        (FIRST_YEAR..LAST_YEAR) raises :class:`CalendarRangeError`.
         """
+        delta = _whole(delta)
         if extra_working_days or extra_holidays:
             return super().add_working_days(day, delta, extra_working_days, extra_holidays, keep_datetime)
         original = day
-        day = cleaned_date(day)
-        delta = int(delta)
+        day = _supported(cleaned_date(day))
         if delta == 0:
             return cleaned_date(original, keep_datetime)
         ordinal = day.toordinal()
@@ -274,7 +375,9 @@ class VietnamCalendar(Calendar):
             self._ensure(day.year - years, day.year)
             work = self._work
             index = bisect.bisect_left(work, ordinal) + delta
-        result = date.fromordinal(work[index])
+        if not 0 <= index < len(work):
+            raise CalendarRangeError(f"{delta:+d} working days from {day.isoformat()}")
+        result = _supported(date.fromordinal(work[index]))
         if keep_datetime and isinstance(original, datetime):
             return datetime.combine(result, original.timetz())
         return result
@@ -283,7 +386,7 @@ class VietnamCalendar(Calendar):
         """Working days after ``start`` up to and including ``end`` (order-free)."""
         if extra_working_days or extra_holidays:
             return super().get_working_days_delta(start, end, include_start, extra_working_days, extra_holidays)
-        start, end = cleaned_date(start), cleaned_date(end)
+        start, end = _supported(cleaned_date(start)), _supported(cleaned_date(end))
         if start == end:
             return 0
         if start > end:
@@ -293,11 +396,21 @@ class VietnamCalendar(Calendar):
         lo = bisect.bisect_left(work, start.toordinal()) if include_start else bisect.bisect_right(work, start.toordinal())
         return bisect.bisect_right(work, end.toordinal()) - lo
 
-    def find_following_working_day(self, day):
-        day = cleaned_date(day)
-        while not self.is_working_day(day):
-            day += timedelta(days=1)
-        return day
+    def sub_working_days(self, day, delta, extra_working_days=None, extra_holidays=None, keep_datetime=False):
+        """Stock workalendar's: ``add_working_days(day, -abs(delta))``; a fractional delta is refused."""
+        return super().sub_working_days(day, _whole(delta), extra_working_days, extra_holidays, keep_datetime)
+
+    # find_following_working_day is NOT overridden: it keeps workalendar's documented meaning (the day itself
+    # or the first day after it that is not a weekend day; holidays and make-up Saturdays are ignored).
+    # The holiday-aware roll-forward of the Civil Code (art. 148) is next_working_day.
+
+    def next_working_day(self, day) -> date:
+        """``day`` if it is a working day, else the first working day after it: holidays, compensatory and
+        local days off skipped, make-up Saturdays counted (what a period rolled forward ends on)."""
+        day = _supported(cleaned_date(day))
+        if self.is_working_day(day):
+            return day
+        return self.add_working_days(day, 1)
 
     # -- explanations --------------------------------------------------------
 
@@ -324,12 +437,22 @@ class VietnamCalendar(Calendar):
                 vi, en = f"Ngày làm việc bù (cho ngày nghỉ {off})", f"Make-up working day (for the day off on {off})"
             else:
                 vi, en = "Ngày làm việc bù", "Make-up working day"
-            return DayStatus(day, True, "makeup_workday", vi, en)
+            notice = self.sources.notice_of(day)
+            return DayStatus(day, True, "makeup_workday", vi, en, notice.cite() if notice else "",
+                             document_en=notice.cite_en() if notice else "")
         if day in national:
             vi, en = national[day]
             if weekend:
                 return DayStatus(day, False, "weekend", f"{weekday_name(day)}, {vi}", f"{weekday_name(day, 'en')}, {en}")
-            return DayStatus(day, False, "holiday", vi, en)
+            notice = self.sources.notice_of(day)
+            if notice is not None:
+                source, source_en = notice.cite(), notice.cite_en()
+            elif self.sources.is_unconfirmed(vi):
+                source, source_en = "", ""  # the Labour Code does not list it (yet)
+            else:
+                source, source_en = self.sources.code_of(day.year)
+            return DayStatus(day, False, "holiday", vi, en, source, unconfirmed=self.sources.is_unconfirmed(vi),
+                             document_en=source_en)
         if weekend:
             return DayStatus(day, False, "weekend", weekday_name(day), weekday_name(day, "en"))
         return DayStatus(day, True, "working", "Ngày làm việc", "Working day")

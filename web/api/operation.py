@@ -33,6 +33,7 @@ from workflow import operations as ops
 from workflow.api_tokens import SCOPES, authenticate, touch
 from workflow.db import db, utcnow
 from workflow.models import IdempotencyRecord
+from workflow.periods import REPAIR_EN, REPAIR_VI, DateOutOfRange
 from workflow.storage import remove_stored
 
 # -- tokens and scopes -------------------------------------------------------------------------------------------
@@ -165,6 +166,9 @@ def operation(operation_id: str, tag, *, scope: str | None, answer: type[BaseMod
             except ops.OperationError as exc:
                 db.session.rollback()
                 return problem(exc.status, exc.message_vi, exc.message_en, exc.field)
+            except DateOutOfRange as exc:  # stored data out of range: say so, and how to repair it
+                db.session.rollback()
+                return problem(409, f"{exc.message_vi} {REPAIR_VI}", f"{exc.message_en} {REPAIR_EN}", exc.what)
 
         describe(operation_id, path_model=path, write=write, public=public)
         return wrapper
@@ -249,6 +253,11 @@ def run_write(token, action: Callable[[datetime], tuple[int, dict]]) -> Response
             db.session.rollback()
             _remove_stored()
             status, payload = exc.status, problem_body(exc.status, exc.message_vi, exc.message_en, exc.field)
+        except DateOutOfRange as exc:
+            db.session.rollback()
+            _remove_stored()
+            status, payload = 409, problem_body(409, f"{exc.message_vi} {REPAIR_VI}", f"{exc.message_en} {REPAIR_EN}",
+                                                exc.what)
         text = json.dumps(payload, ensure_ascii=False)
         touch(token, now)
         if key is not None:

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, PlainValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from workflow.periods import parse_iso_instant
+
 MIN_YEAR, MAX_YEAR = 1900, 2199
 #: The largest id a cursor may carry: the database's integer (PostgreSQL ``integer`` is 32-bit).
 MAX_ID = 2**31 - 1
@@ -79,7 +81,7 @@ def parse_instant(value: Any) -> datetime:
     fraction = (fraction or "")[:7]  # at most microseconds
     offset = "+00:00" if offset in ("Z", "z") else offset
     try:
-        instant = datetime.fromisoformat(f"{day}T{clock}{fraction}{offset}")
+        instant = parse_iso_instant(f"{day}T{clock}{fraction}{offset}")  # 24:00:00 is the end of the day
     except ValueError:
         raise refuse(*message) from None
     _in_years(instant)

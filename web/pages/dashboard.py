@@ -29,11 +29,12 @@ from workflow import campaigns as reads
 from workflow import dashboard as dq
 from workflow import operations as ops
 from workflow import revisions
-from workflow.calendars import OverrideError, add_override, calendar_for, remove_override
+from workflow.calendars import OverrideError, calendar_for
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, STATES, state_name
 from workflow.models import CalendarOverride, Campaign, Participation, Unit
 from workflow.standing import DEFAULT_TIERS, STATUSES, status_name
+from workflow.tick_health import failures_of
 from workflow.timeline import MILESTONES
 from workflow.workdays import WEEKDAYS_VI, format_day
 
@@ -249,6 +250,12 @@ def campaign(code: str):
     """The campaign's dashboard: where it stands, who has sent, what is overdue, what to do."""
     campaign = campaign_or_404(code)
     _organizer_only()
+    bad = reads.out_of_range_dates(campaign)
+    if bad:
+        # Nothing can be computed with these dates: the repair page instead of the dashboard.
+        return render_template("dashboard/repair.html", campaign=campaign, bad=bad, milestones=MILESTONES,
+                               manage=may_manage(current_user), tick_failures=failures_of(campaign_id=campaign.id),
+                               lang=lang())
     now = utcnow()
     tz = reads.tz_of(campaign)
     cal = reads.calendar_of(campaign)
@@ -290,7 +297,7 @@ def campaign(code: str):
         descending=descending, args=args, preview=preview, failed=failed, failed_total=failed_total, audit=audit,
         units=units, manage=manage, pickers=pickers, statuses=STATUSES, manual_steps=MANUAL_STEPS,
         milestones=MILESTONES, lang=lang(), endpoints_has_unit_page="units.page" in current_app.view_functions,
-        grace_open=grace_open)
+        grace_open=grace_open, tick_failures=failures_of(campaign_id=campaign.id))
 
 
 #: Datalists of the action forms: at most this many codes each.
@@ -651,6 +658,19 @@ def calendar_year(year: int):
         override_kinds=OVERRIDE_KINDS, today=today)
 
 
+def _campaign_reasons() -> dict[str, str]:
+    """The organizer's written reason per affected campaign: fields ``campaign_reason-<CODE>``."""
+    prefix = "campaign_reason-"
+    return {k[len(prefix):]: v.strip()[:2000] for k, v in request.form.items() if k.startswith(prefix) and v.strip()}
+
+
+def _confirm_calendar_change(exc, reasons: dict[str, str], hidden: dict[str, str], action: str, back: str,
+                             what: str):
+    """The campaigns and units a calendar change affects, with a reason to write for each (status 409)."""
+    return render_template("dashboard/calendar_confirm.html", impacts=exc.impacts, reasons=reasons, hidden=hidden,
+                           action=action, back=back, what=what), 409
+
+
 @bp.post("/calendar/overrides")
 @login_required
 def add_calendar_override():
@@ -670,12 +690,23 @@ def add_calendar_override():
         flash(_("Ngày %(day)s đã có quyết định riêng của tỉnh; hãy bỏ quyết định đó trước.",
                 day=format_day(day, lang())), "danger")
         return redirect(target)
+    reasons = _campaign_reasons()
     try:
-        add_override(day=day, kind=form.kind.data, reason=form.reason.data, document=form.document.data or "",
-                     organizer=user.organizer, actor=user.email)
-    except OverrideError as exc:
+        ops.add_calendar_override(day=day, kind=form.kind.data, reason=form.reason.data,
+                                  document=form.document.data or "", organizer=user.organizer, actor=user.email,
+                                  now=utcnow(), campaign_reasons=reasons)
+    except ops.CalendarChangeNeedsReasons as exc:
         db.session.rollback()
-        flash(_("Không thêm được: %(error)s", error=str(exc)), "danger")
+        hidden = {"day": day.isoformat(), "kind": form.kind.data, "reason": form.reason.data,
+                  "document": form.document.data or ""}
+        return _confirm_calendar_change(exc, reasons, hidden, url_for("dashboard.add_calendar_override"), target,
+                                        f"{format_day(day, lang())}: {OVERRIDE_KINDS[form.kind.data]} — "
+                                        f"{form.reason.data}")
+    except (OverrideError, ops.OperationError) as exc:
+        db.session.rollback()
+        message = exc.message_vi if isinstance(exc, ops.OperationError) and lang() == "vi" else \
+            getattr(exc, "message_en", str(exc))
+        flash(_("Không thêm được: %(error)s", error=message), "danger")
         return redirect(target)
     db.session.commit()
     flash(_("Đã thêm %(kind)s %(day)s. Các thời hạn tính theo ngày làm việc được tính lại theo lịch mới.",
@@ -695,8 +726,16 @@ def remove_calendar_override(override_id: int):
         flash(_form_errors(form), "danger")
         return redirect(url_for("dashboard.calendar_year", year=row.day.year))
     day = row.day
+    reasons = _campaign_reasons()
     try:
-        remove_override(override_id, actor=user.email, reason=form.reason.data or "")
+        ops.remove_calendar_override(override_id, actor=user.email, reason=form.reason.data or "", now=utcnow(),
+                                     campaign_reasons=reasons)
+    except ops.CalendarChangeNeedsReasons as exc:
+        db.session.rollback()
+        return _confirm_calendar_change(exc, reasons, {"reason": form.reason.data or ""},
+                                        url_for("dashboard.remove_calendar_override", override_id=override_id),
+                                        url_for("dashboard.calendar_year", year=day.year),
+                                        f"{format_day(day, lang())}: {_('bỏ quyết định riêng')} — {row.reason}")
     except OverrideError as exc:
         db.session.rollback()
         flash(_("Không bỏ được: %(error)s", error=str(exc)), "danger")

@@ -91,8 +91,16 @@ from workflow.campaigns import CHANNELS, calendar_of, results, state_at, tz_of
 from workflow.db import db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
 from workflow.operations import CampaignEdit, MilestoneRefused, OperationError
-from workflow.standing import DEFAULT_TIERS, status_name
-from workflow.timeline import MILESTONES, RANGED_MILESTONES, grace_period
+from workflow.standing import (
+    DEFAULT_TIERS,
+    POINTS_MAX,
+    POINTS_MIN,
+    PointsRefused,
+    checked_points,
+    status_name,
+    stored_points,
+)
+from workflow.timeline import MILESTONES, RANGED_MILESTONES, MilestoneDates, grace_period, milestone_warnings
 from workflow.workdays import VietnamCalendar, format_day
 
 bp = Blueprint("setup", __name__)
@@ -165,6 +173,12 @@ class ScoreField(DecimalField):
         except InvalidOperation:
             self.data = None
             raise ValueError(_("Nhập một số điểm, ví dụ 95 hoặc 92,5.")) from None
+        try:
+            self.data = checked_points(self.data)
+        except PointsRefused:
+            self.data = None
+            raise ValueError(_("Số điểm phải từ %(low)s đến %(high)s, tối đa hai chữ số thập phân.",
+                               low=POINTS_MIN, high=POINTS_MAX)) from None
 
     def _value(self):
         if self.raw_data:
@@ -299,7 +313,7 @@ class CampaignFields(FlaskForm):
                 continue
             minimum = entry.form.min.data
             out.append({"name": name, "name_en": english.get(name, name),
-                        "min": float(minimum) if minimum is not None else None})
+                        "min": stored_points(minimum) if minimum is not None else None})
         return out
 
     def milestone_field_names(self) -> tuple[str, ...]:
@@ -399,6 +413,23 @@ def date_warnings(form: CampaignFields, cal: VietnamCalendar) -> dict[str, str]:
             messages.append(_("Ngày này không sau hạn nộp hồ sơ (%(deadline)s).", deadline=format_day(deadline, lang())))
         if any(messages):
             out[name] = " ".join(m for m in messages if m)
+    grace = form.grace_working_days.data if not form.grace_working_days.errors else None
+    if deadline is not None and isinstance(grace, int) and 0 <= grace <= 60:
+        ends = {kind: MilestoneDates(start, end) for kind, (start, end) in _form_milestones(form).items()}
+        for w in milestone_warnings(deadline, grace, ends, cal):  # one rule, shared with files and status
+            name = MILESTONE_FIELDS[w.kind][1]
+            out[name] = " ".join(m for m in (out.get(name), w.message(lang())) if m)
+    return out
+
+
+def _form_milestones(form: CampaignFields) -> dict[str, tuple[date | None, date]]:
+    out = {}
+    for kind, (start_name, end_name) in MILESTONE_FIELDS.items():
+        end = getattr(form, end_name)
+        if end.errors or not isinstance(end.data, date):
+            continue
+        start = getattr(form, start_name) if start_name else None
+        out[kind] = (start.data if start is not None and isinstance(start.data, date) else None, end.data)
     return out
 
 

@@ -188,7 +188,7 @@ def _closed_message(campaign_state: str, status: str, grace_ended: bool, tl: Tim
 def _status_sentence(status: str, p: Participation, tz: ZoneInfo) -> str:
     if status == "not_submitted" and lang() == "vi":
         return _("Chưa nộp hồ sơ")
-    return standing.status_sentence(status, p.received_at, p.late_working_days, tz, lang())
+    return standing.status_sentence(status, p.received_at, p.late_working_days, tz, lang(), p.corrected_at)
 
 
 def _page_context(campaign: Campaign, unit: Unit, p: Participation) -> dict:
@@ -370,6 +370,55 @@ def confirm(code: str, unit_code: str):
     else:
         flash(_("Đã xác nhận số liệu. Cơ quan tổ chức sẽ dùng số liệu này để chấm điểm, xếp hạng."), "success")
     return redirect(url_for("units.page", code=code, unit_code=unit_code), 303)
+
+
+# -- a district's nomination of its leading commune (seed 000) ------------------------------
+
+def _district_or_404(code: str, district_code: str) -> tuple[Campaign, Unit]:
+    campaign = campaign_or_404(code)
+    district = unit_or_404(campaign, district_code)
+    user = current_user
+    if not (user.role == "organizer_admin" or (user.role == "district_coordinator" and user.unit_id == district.id)):
+        abort(404)
+    if not campaign.commune_nomination:
+        abort(404)
+    return campaign, district
+
+
+@bp.get("/campaigns/<code>/districts/<district_code>/nomination")
+@login_required
+def nomination(code: str, district_code: str):
+    """The district's communes in the campaign, with status and score, and which one it nominates."""
+    campaign, district = _district_or_404(code, district_code)
+    now = utcnow()
+    rows = [r for r in reads.results(campaign, now) if r.participation.unit.parent_id == district.id]
+    return render_template("unit/nomination.html", campaign=campaign, district=district, rows=rows, lang=lang(),
+                           status_name=standing.status_name)
+
+
+@bp.post("/campaigns/<code>/districts/<district_code>/nomination")
+@login_required
+def nominate(code: str, district_code: str):
+    campaign, district = _district_or_404(code, district_code)
+    commune = db.session.scalar(select(Unit).where(Unit.organizer_id == campaign.organizer_id,
+                                                   Unit.code == (request.form.get("unit") or "").strip()[:64]))
+    target = url_for("units.nomination", code=code, district_code=district_code)
+    if commune is None:
+        flash(_("Không tìm thấy đơn vị."), "danger")
+        return redirect(target, 303)
+    by = district if current_user.role == "district_coordinator" else None
+    try:
+        ops.nominate(campaign, commune, actor=current_user.email, now=utcnow(), by_district=by)
+        if by is None and commune.parent_id != district.id:
+            raise ops.OperationError("Đơn vị không thuộc huyện này.", "Not a commune of this district.", field="unit")
+        db.session.commit()
+    except ops.OperationError as exc:
+        db.session.rollback()
+        flash(_message(exc), "danger")
+    else:
+        flash(_("Đã đề cử %(name)s là xã dẫn đầu của %(district)s.", name=commune.name, district=district.name),
+              "success")
+    return redirect(target, 303)
 
 
 # -- the calendar feed ----------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""One campaign must never stop the others (issue 13).
+
+A campaign whose stored data is out of range (a milestone at 9999-12-31 written
+straight into the database) fails on its own: the tick rolls back its savepoint,
+records the failure for its dashboard and the organizer's digest, retries it next
+tick, and every other campaign is excluded, moved and reminded as usual.  The
+repair path (CLI ``campaign move``, the dashboard's form) works on it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from cli.jobs import tick
+from notifications.models import OutboxMail
+from tests.conftest import local
+from tests.test_tick_scale import GRACE_END, build, excluded_count
+from workflow.db import db
+from workflow.models import AuditEvent, Campaign, Milestone
+from workflow.tick_health import TickFailure, failures_of
+
+pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
+
+
+def broken_campaign() -> dict:
+    info = build(40, emails=True)
+    db.session.add(Milestone(campaign_id=info["campaign_id"], kind="approval", end_date=date(9999, 12, 31)))
+    db.session.commit()
+    return info
+
+
+def reminders(campaign_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(OutboxMail).where(
+        OutboxMail.campaign_id == campaign_id, OutboxMail.kind != "excluded"))
+
+
+def test_a_campaign_out_of_range_does_not_stop_the_others(app, runner):
+    good = build(20, emails=True)
+    bad = broken_campaign()
+    other = build(30, emails=True)
+
+    # The day before the deadline: reminders are queued for the healthy campaigns.
+    summary = tick(local(2019, 10, 24, 9, 0))
+    assert summary["campaigns_failed"] == 1
+    assert reminders(good["campaign_id"]) > 0
+    assert reminders(other["campaign_id"]) > 0
+    assert reminders(bad["campaign_id"]) == 0
+    failure = db.session.get(TickFailure, bad["campaign_id"])
+    assert "9999-12-31" in failure.error and "approval" in failure.error
+    first_seen = failure.first_seen
+
+    # Grace end: the others exclude their silent units and move on; the broken one is retried and fails again.
+    summary = tick(GRACE_END)
+    assert summary["campaigns_moved"] == 2 and summary["campaigns_failed"] == 1
+    db.session.expire_all()
+    for info in (good, other):
+        assert db.session.get(Campaign, info["campaign_id"]).state == "preliminary_review"
+        assert excluded_count(info["campaign_id"]) == info["silent"]
+    assert db.session.get(Campaign, bad["campaign_id"]).state == "open"
+    assert excluded_count(bad["campaign_id"]) == 0
+    failure = db.session.get(TickFailure, bad["campaign_id"])
+    assert failure.count == 2 and failure.first_seen == first_seen and failure.last_seen == GRACE_END
+    assert [f.campaign_code for f in failures_of(failure.organizer_id)] == ["SCALE-40"]
+
+    # The repair path works on the broken campaign, and the next tick catches up with what time has done.
+    result = runner.invoke(args=["campaign", "move", "SCALE-40", "approval", "--end", "2019-12-02",
+                                 "--reason", "Sửa ngày nhập sai", "--now", "2019-11-04T09:00:00+07:00"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.campaign_id == bad["campaign_id"], AuditEvent.action == "milestone.repaired")) == 1
+    summary = tick(local(2019, 11, 4, 9, 5))
+    assert summary["campaigns_failed"] == 0
+    db.session.expire_all()
+    assert db.session.get(Campaign, bad["campaign_id"]).state == "preliminary_review"
+    assert excluded_count(bad["campaign_id"]) == bad["silent"]
+    assert db.session.get(TickFailure, bad["campaign_id"]) is None
+
+
+def test_a_move_out_of_range_is_refused_everywhere_by_one_rule(app, runner):
+    build(20)
+    result = runner.invoke(args=["campaign", "move", "SCALE-20", "approval", "--end", "9999-12-31",
+                                 "--reason", "thử", "--now", "2019-10-20T09:00:00+07:00"])
+    assert result.exit_code != 0
+    assert "9999-12-31" in result.output and "2100-12-31" in result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Milestone)) == 0
