@@ -63,11 +63,13 @@ HUNDRED = Decimal(100)
 class RuleError(ValueError):
     """A value or a rule refused; messages in Vietnamese and English, and the field at fault."""
 
-    def __init__(self, message_vi: str, message_en: str, field: str = ""):
+    def __init__(self, message_vi: str, message_en: str, field: str = "", code: str = ""):
         super().__init__(message_en)
         self.message_vi = message_vi
         self.message_en = message_en
         self.field = field
+        #: The criterion at fault, when one is.
+        self.code = code
 
 
 def _q(value: Decimal) -> Decimal:
@@ -374,12 +376,12 @@ def build_tree(flat: Sequence[FlatNode]) -> CriteriaTree:
     for f in flat:
         def fail(vi: str, en: str, fld: str, f: FlatNode = f) -> None:
             where = f" ({f.where})" if f.where else ""
-            raise RuleError(f"Tiêu chí {f.code}{where}: {vi}", f"criterion {f.code}{where}: {en}", fld)
+            raise RuleError(f"Tiêu chí {f.code}{where}: {vi}", f"criterion {f.code}{where}: {en}", fld, f.code)
         if not CODE_RE.match(f.code):
             raise RuleError(f"“{f.code}” không phải là mã tiêu chí (dạng 1, 1.2, 1.2.3)"
                             + (f" ({f.where})" if f.where else "") + ".",
                             f"{f.code!r} is not a criterion code (form 1, 1.2, 1.2.3)"
-                            + (f" ({f.where})" if f.where else ""), "code")
+                            + (f" ({f.where})" if f.where else ""), "code", f.code)
         if f.code in seen:
             fail("mã bị trùng.", "the code appears twice.", "code")
         parent = parent_code(f.code)
@@ -404,15 +406,19 @@ def build_tree(flat: Sequence[FlatNode]) -> CriteriaTree:
         if code not in children and not f.kind:
             where = f" ({f.where})" if f.where else ""
             raise RuleError(f"Tiêu chí {code}{where}: cần loại tiêu chí (không có tiêu chí con).",
-                            f"criterion {code}{where}: a criterion without sub-criteria needs a kind.", "kind")
+                            f"criterion {code}{where}: a criterion without sub-criteria needs a kind.", "kind", code)
         if f.kind:
-            _check_rule_for_kind(f.kind, f.rule)
+            try:
+                _check_rule_for_kind(f.kind, f.rule)
+            except RuleError as exc:
+                exc.code = code
+                raise
     codes = set(order)
     for code in order:
         target = seen[code].rule.not_above
         if target and (target not in codes or seen[target].kind not in ("number", "ratio")):
             raise RuleError(f"Tiêu chí {code}: “không vượt quá {target}” cần một tiêu chí số lượng {target}.",
-                            f"criterion {code}: not_above {target} needs a number criterion {target}.", "rule")
+                            f"criterion {code}: not_above {target} needs a number criterion {target}.", "rule", code)
 
     def make(code: str) -> Node:
         f = seen[code]
