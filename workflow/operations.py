@@ -14,11 +14,21 @@ from decimal import Decimal
 
 from sqlalchemy import and_, insert, literal, select, update
 
-from notifications.queue import plan_reminders, queue_exclusion_notices, queue_receipt, queue_results, queue_unit_notice, replan_reminders
+from notifications.queue import (
+    plan_reminders,
+    queue_confirmation_reminders,
+    queue_exclusion_notices,
+    queue_receipt,
+    queue_results,
+    queue_unit_notice,
+    replan_reminders,
+)
 
 from . import machine, revisions, standing
 from .audit import SYSTEM, record
 from .campaigns import CHANNELS, calendar_of, timeline_of, tz_of, unit_status_at
+from .confirmation import lapse_rounds
+from .criteria import has_criteria
 from .db import db
 from .models import AuditEvent, Campaign, Milestone, Participation, Submission, SubmissionDocument, Unit
 from .storage import StoredDocument
@@ -332,6 +342,7 @@ def return_dossier(campaign: Campaign, unit: Unit, *, reason: str, actor: str, n
 
 def request_confirmation(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, note: str = "") -> Participation:
     """Send the aggregated figures back to the unit to confirm (seed 004)."""
+    _no_criteria(campaign)
     p = participation_of(campaign, unit)
     if p.status not in ("on_time", "late", "resubmitted"):
         raise OperationError("Chỉ gửi xác nhận số liệu cho đơn vị đã nộp hồ sơ hợp lệ.",
@@ -347,6 +358,7 @@ def request_confirmation(campaign: Campaign, unit: Unit, *, actor: str, now: dat
 
 
 def confirm_figures(campaign: Campaign, unit: Unit, *, actor: str, now: datetime) -> Participation:
+    _no_criteria(campaign)
     p = participation_of(campaign, unit)
     if p.confirmation_requested_at is None:
         raise OperationError("Chưa có số liệu nào được gửi để xác nhận.", "No figures were sent for confirmation.",
@@ -363,9 +375,20 @@ def confirm_figures(campaign: Campaign, unit: Unit, *, actor: str, now: datetime
     return p
 
 
+def _no_criteria(campaign: Campaign) -> None:
+    """With a criteria set, scores and the confirmation round come from the criteria (workflow.evaluation)."""
+    if has_criteria(campaign.id):
+        raise OperationError(
+            "Đợt đánh giá có bộ tiêu chí: điểm được tính từ phiếu đánh giá theo từng tiêu chí và số liệu được "
+            "xác nhận theo từng tiêu chí, không nhập một con số.",
+            "This campaign has a criteria set: scores come from the sheets, criterion by criterion, and figures "
+            "are confirmed per criterion; a single number cannot be entered.", field="campaign")
+
+
 def set_scores(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, self_score: Decimal | None = None,
                verified_score: Decimal | None = None, reason: str = "") -> Participation:
     """Enter the self-assessed and/or verified score; a verified score marks the unit verified."""
+    _no_criteria(campaign)
     p = participation_of(campaign, unit)
     status = unit_status_at(p, now >= timeline_of(campaign).grace_ends_at)
     if status in ("excluded", "not_submitted"):
@@ -430,5 +453,8 @@ def run_tick(now: datetime) -> dict[str, int]:
             moved += 1
 
     planned = plan_reminders(now)
+    rounds_closed = lapse_rounds(now)  # figures-confirmation rounds past their deadline (issue 12)
+    planned += queue_confirmation_reminders(now)
     db.session.flush()
-    return {"campaigns_checked": len(campaigns), "campaigns_moved": moved, "reminders_queued": planned}
+    return {"campaigns_checked": len(campaigns), "campaigns_moved": moved, "reminders_queued": planned,
+            "confirmation_rounds_closed": rounds_closed}
