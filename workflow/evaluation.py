@@ -83,7 +83,7 @@ def _entry(sheet: Sheet, view: SheetView, code: str) -> SheetEntry:
     return e
 
 
-def _unit_may_change(campaign: Campaign, p: Participation, now: datetime) -> None:
+def unit_may_change(campaign: Campaign, p: Participation, now: datetime) -> None:
     """As for dossiers: after grace end nothing changes from the unit side (unless returned or reinstated)."""
     if campaign.state in ("draft", "cancelled"):
         raise OperationError("Đợt đánh giá chưa mở nhận hồ sơ hoặc đã hủy.",
@@ -107,7 +107,7 @@ def save_draft(campaign: Campaign, unit: Unit, values: Mapping[str, Mapping[str,
     refuses the whole save (nothing half-saved) and names the criterion.
     """
     p, view = view_of(campaign, unit)
-    _unit_may_change(campaign, p, now)
+    unit_may_change(campaign, p, now)
     leaves = {n.code: n for n in view.tree.leaves(unit.group)}
     cleaned: dict[str, dict[str, Any]] = {}
     for code, value in values.items():
