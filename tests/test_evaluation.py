@@ -205,6 +205,13 @@ def test_the_confirmation_round_end_to_end(setup):
     evaluation.settle(campaign, stc, actor="admin@tgg", now=local(2019, 11, 15, 10), reason="Chấp nhận ý kiến của đơn vị")
     db.session.commit()
     assert (p_stc.status, p_stc.verified_score) == ("verified", Decimal(20))
+    # The campaign's totals (stored points added up) agree with the rules on each sheet.
+    from workflow.sheets import campaign_scores
+    totals = {s.unit_id: (s.claimed_total, s.verified_total, s.sections) for s in campaign_scores(campaign)}
+    for unit in (stc, syt):
+        _p, v = evaluation.view_of(campaign, unit)
+        assert totals[unit.id][:2] == (v.score.claimed_total, v.score.verified_total)
+        assert totals[unit.id][2] == {c: (v.score.claimed[c], v.score.verified[c]) for c in ("1", "2")}
     # Ranks and tiers from the verified totals; MYTHO excluded, not ranked.
     res = {r.participation.unit.code: r for r in campaigns.results(campaign, local(2019, 11, 15, 11))}
     assert (res["STC"].rank, res["STC"].rating, res["STC"].provisional) == (1, "Tốt", False)

@@ -107,6 +107,10 @@ class SheetEntry(db.Model):
     #: The verifier's points, overriding the rule (a finding of the field inspection).
     verified_points: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
     link_not_found: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Points by the rule, stored when the claim is submitted and when it is verified, so that a
+    #: campaign's totals are sums (``sheets.campaign_scores``); the set cannot change once sheets exist.
+    claimed_score: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    verified_score: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
     verify_note: Mapped[str] = mapped_column(Text, default="")
     #: preliminary_review | field_inspection
     verify_stage: Mapped[str] = mapped_column(String(24), default="")

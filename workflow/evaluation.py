@@ -35,7 +35,7 @@ from .audit import record
 from .campaigns import calendar_of, timeline_of, tz_of, unit_status_at
 from .confirmation import figures_stand
 from .criteria import ConfirmationRound, Sheet, SheetEntry
-from .criteria_rules import RuleError, clean_value, score_leaf, score_sheet, verified_leaf
+from .criteria_rules import Node, RuleError, clean_value, score_leaf, score_sheet, verified_leaf
 from .db import db
 from .models import Campaign, Participation, Unit
 from .operations import OperationError, participation_of
@@ -148,9 +148,10 @@ def submit_sheet(campaign: Campaign, unit: Unit, *, actor: str, now: datetime) -
     submission = operations.record_submission(campaign, unit, received_at=now, channel="upload", recorded_by=actor,
                                               now=now)
     sheet = _ensure_sheet(p, view)
-    for code in leaves:
+    for code, node in leaves.items():
         e = _entry(sheet, view, code)
         e.claimed = dict(e.draft or {})
+        _store_points(node, e)
     sheet.submitted_at, sheet.submission_id = now, submission.id
     view.score = score_sheet(view.tree, unit.group, entries_as_rule_input(view.entries))
     view.draft_score = score_sheet(view.tree, unit.group, entries_as_rule_input(view.entries, draft=True))
@@ -162,6 +163,13 @@ def submit_sheet(campaign: Campaign, unit: Unit, *, actor: str, now: datetime) -
                                      f"{view.score.maximum}", at=now)
     db.session.flush()
     return view
+
+
+def _store_points(node: Node, e: SheetEntry) -> Decimal:
+    """Keep the rule's points beside the values (the campaign's totals add them up)."""
+    e.claimed_score = score_leaf(node, e.claimed)
+    e.verified_score = verified_leaf(node, entries_as_rule_input({node.code: e})[node.code])
+    return e.verified_score
 
 
 def _open_round(p: Participation) -> ConfirmationRound | None:
@@ -214,7 +222,7 @@ def verify(campaign: Campaign, unit: Unit, code: str, *, actor: str, now: dateti
     e.link_not_found = bool(link_not_found) and node.kind == "link"
     e.verify_stage, e.verified_by, e.verified_at = stage, actor, now
     e.verify_note = note.strip()
-    verified_points = verified_leaf(node, entries_as_rule_input({code: e})[code])
+    verified_points = _store_points(node, e)
     if verified_points != claimed_points or e.verified is not None or e.link_not_found:
         if not e.verify_note:
             raise OperationError(f"Tiêu chí {code}: cần ghi chú lý do điều chỉnh số liệu/điểm.",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Float, select, type_coerce
 
 from .criteria import ConfirmationRound, CriteriaSet, Criterion, Sheet, SheetEntry, sets_of
 from .criteria_rules import CriteriaTree, Entry, Flag, Node, SheetScore, build_tree, logic_flags, score_sheet
@@ -114,12 +114,36 @@ class UnitScores:
     sections: dict[str, tuple[Decimal, Decimal]]  # section code -> (claimed, verified)
 
 
-def campaign_scores(campaign: Campaign) -> list[UnitScores]:
-    """Every unit's claimed and verified totals and section subtotals, from the stored values by the rules.
+def _cents(x: float) -> Decimal:
+    return Decimal(round(x * 100)) / 100
 
-    Four statements whatever the number of units and criteria: the sets, their
-    criteria, the units with a submitted sheet, every entry of those sheets
-    (streamed in one query).
+
+def _plan(tree: CriteriaTree, group: str) -> tuple[list[tuple[str, Decimal, list[str]]], list[str]]:
+    """Parents in post-order with their applying children, and the applying sections: a sheet's totals
+    are then sums and caps, no tree walk per unit."""
+    parents: list[tuple[str, Decimal, list[str]]] = []
+
+    def visit(n: Node) -> None:
+        kids = [c for c in n.children if c.applies_to(group)]
+        for c in kids:
+            visit(c)
+        if not n.is_leaf:
+            parents.append((n.code, n.maximum, [c.code for c in kids]))
+    sections = [n for n in tree.nodes if n.applies_to(group)]
+    for n in sections:
+        visit(n)
+    return parents, [n.code for n in sections]
+
+
+def campaign_scores(campaign: Campaign) -> list[UnitScores]:
+    """Every unit's claimed and verified totals and section subtotals.
+
+    The rule's points of each criterion are stored beside its values when the
+    sheet is submitted and when the criterion is verified (``evaluation``); here
+    they are added up, parents bounded by their maxima, exactly as
+    ``criteria_rules.score_sheet`` does.  Four statements whatever the number
+    of units and criteria: the sets, their criteria, the submitted sheets, and
+    every entry of those sheets (streamed in one query).
     """
     sets = sets_of(campaign.id)
     if not sets:
@@ -137,23 +161,40 @@ def campaign_scores(campaign: Campaign) -> list[UnitScores]:
         .join(Participation, Participation.id == Sheet.participation_id)
         .join(Unit, Unit.id == Participation.unit_id)
         .where(Participation.campaign_id == campaign.id, Sheet.submitted_at.is_not(None))).all()
-    by_sheet: dict[int, dict[str, Entry]] = {row[0]: {} for row in sheets}
+    # Points are multiples of 0.01 and at most a few hundred: summed as floats and rounded to cents at the
+    # end they are exact, and the database hands floats over much faster than decimals.
+    claimed: dict[int, dict[str, float]] = {row[0]: {} for row in sheets}
+    verified: dict[int, dict[str, float]] = {row[0]: {} for row in sheets}
     rows = db.session.execute(
-        select(SheetEntry.sheet_id, SheetEntry.criterion_id, SheetEntry.claimed, SheetEntry.verified,
-               SheetEntry.verified_points, SheetEntry.link_not_found)
+        select(SheetEntry.sheet_id, SheetEntry.criterion_id, type_coerce(SheetEntry.claimed_score, Float),
+               type_coerce(SheetEntry.verified_score, Float))
         .join(Sheet, Sheet.id == SheetEntry.sheet_id)
         .join(Participation, Participation.id == Sheet.participation_id)
         .where(Participation.campaign_id == campaign.id, Sheet.submitted_at.is_not(None))
         .execution_options(yield_per=20000))
-    for sheet_id, criterion_id, claimed, verified, points, not_found in rows:
+    for sheet_id, criterion_id, c_points, v_points in rows:
         code = code_of.get(criterion_id)
         if code is not None:
-            by_sheet[sheet_id][code] = Entry(claimed, verified, Decimal(points) if points is not None else None,
-                                             bool(not_found))
+            claimed[sheet_id][code] = c_points or 0.0
+            verified[sheet_id][code] = v_points or 0.0
+    plans: dict[tuple[int, str], tuple[list[tuple[str, float, list[str]]], list[str]]] = {}
     out = []
     for sheet_id, set_id, p_id, unit_id, group in sheets:
-        tree = trees[set_id]
-        s = score_sheet(tree, group, by_sheet[sheet_id])
-        sections = {n.code: (s.claimed[n.code], s.verified[n.code]) for n in tree.nodes if n.applies_to(group)}
-        out.append(UnitScores(p_id, unit_id, group, set_code[set_id], s.claimed_total, s.verified_total, sections))
+        plan = plans.get((set_id, group))
+        if plan is None:
+            parents_d, codes = _plan(trees[set_id], group)
+            plan = plans[(set_id, group)] = ([(c, float(m), k) for c, m, k in parents_d], codes)
+        parents, section_codes = plan
+        c, v = claimed[sheet_id], verified[sheet_id]
+        for code, maximum, kids in parents:
+            cs_ = vs_ = 0.0
+            for k in kids:
+                cs_ += c.get(k, 0.0)
+                vs_ += v.get(k, 0.0)
+            c[code] = cs_ if cs_ < maximum else maximum
+            v[code] = vs_ if vs_ < maximum else maximum
+        sections = {code: (_cents(c.get(code, 0.0)), _cents(v.get(code, 0.0))) for code in section_codes}
+        out.append(UnitScores(p_id, unit_id, group, set_code[set_id],
+                              _cents(sum(c.get(x, 0.0) for x in section_codes)),
+                              _cents(sum(v.get(x, 0.0) for x in section_codes)), sections))
     return out

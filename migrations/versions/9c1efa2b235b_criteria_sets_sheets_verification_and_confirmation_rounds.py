@@ -1,4 +1,4 @@
-"""criteria sets sheets verification confirmation rounds
+"""criteria sets, sheets, verification and confirmation rounds (issue 12)
 
 Revision ID: 9c1efa2b235b
 Revises: 89c23622a034
@@ -101,6 +101,8 @@ def upgrade():
     sa.Column('verified', sa.JSON(), nullable=True),
     sa.Column('verified_points', sa.Numeric(precision=8, scale=2), nullable=True),
     sa.Column('link_not_found', sa.Boolean(), nullable=False),
+    sa.Column('claimed_score', sa.Numeric(precision=8, scale=2), nullable=True),
+    sa.Column('verified_score', sa.Numeric(precision=8, scale=2), nullable=True),
     sa.Column('verify_note', sa.Text(), nullable=False),
     sa.Column('verify_stage', sa.String(length=24), nullable=False),
     sa.Column('verified_by', sa.String(length=255), nullable=False),
