@@ -238,3 +238,33 @@ def test_all_confirmed_means_the_figures_stand_at_once(setup):
     evaluation.respond(campaign, stc, {c: ("confirmed", "") for c in FULL}, actor="stc", now=local(2019, 11, 5, 9))
     p = db.session.scalar(select(Participation).where(Participation.unit_id == stc.id))
     assert (p.status, p.verified_score) == ("confirmed", Decimal(20))
+
+
+def test_the_cli_runs_the_same_round(setup, runner, tmp_path):
+    campaign, units = setup
+    evaluation.save_draft(campaign, units["STC"], FULL, actor="x", now=local(2019, 10, 20, 9))
+    db.session.commit()
+
+    def ok(*args):
+        result = runner.invoke(args=list(args))
+        assert result.exit_code == 0, result.output
+        return result.output
+    assert "submitted, self-assessed total 20" in ok("sheet", "submit", "TGG-2019", "STC",
+                                                     "--now", "2019-10-21T09:00:00+07:00")
+    refused = runner.invoke(args=["sheet", "verify", "TGG-2019", "STC", "1.1", "--value", "numerator=30",
+                                  "--value", "denominator=50", "--now", "2019-11-04T09:00:00+07:00"])
+    assert refused.exit_code == 1 and "ghi chú" in refused.output
+    assert "3.00 points" in ok("sheet", "verify", "TGG-2019", "STC", "1.1", "--value", "numerator=30", "--value",
+                               "denominator=50", "--note", "QLVB", "--now", "2019-11-04T09:00:00+07:00")
+    assert "confirm by 24:00 07/11/2019" in ok("sheet", "send", "TGG-2019", "--all",
+                                               "--now", "2019-11-04T10:00:00+07:00")
+    assert "round answered" in ok("sheet", "respond", "TGG-2019", "STC", "1.1=disputed:45 văn bản", "1.2=confirmed",
+                                  "2.1=confirmed", "2.2=confirmed", "--now", "2019-11-05T09:00:00+07:00")
+    out = ok("sheet", "show", "TGG-2019", "STC", "--json")
+    import json
+    doc = json.loads(out)
+    assert (doc["claimed_total"], doc["verified_total"]) == ("20.00", "17.00")
+    assert [c["response"] for c in doc["criteria"]] == ["disputed", "confirmed", "confirmed", "confirmed"]
+    xlsx = tmp_path / "set.xlsx"
+    ok("criteria", "export", "TGG-2019", "-o", str(xlsx))
+    assert "unchanged" in ok("criteria", "import", "TGG-2019", str(xlsx), "--now", "2019-11-05T09:00:00+07:00")
