@@ -433,6 +433,7 @@ def _criteria(r: _Reader, doc: dict, groups_here: set[str]) -> list[CriteriaSetS
             maximum = r.number(item, "max")
             if maximum is None:
                 r.fail("is required (the maximum points)", item, "max")
+                continue  # not reached: fail raises
             kind = r.text(item, "kind", False)
             if kind and kind not in KINDS:
                 r.fail(f"unknown kind {kind!r}; known: {', '.join(KINDS)}", item, "kind")

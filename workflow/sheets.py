@@ -185,16 +185,16 @@ def campaign_scores(campaign: Campaign) -> list[UnitScores]:
             parents_d, codes = _plan(trees[set_id], group)
             plan = plans[(set_id, group)] = ([(c, float(m), k) for c, m, k in parents_d], codes)
         parents, section_codes = plan
-        c, v = claimed[sheet_id], verified[sheet_id]
+        cl, vl = claimed[sheet_id], verified[sheet_id]
         for code, maximum, kids in parents:
             cs_ = vs_ = 0.0
             for k in kids:
-                cs_ += c.get(k, 0.0)
-                vs_ += v.get(k, 0.0)
-            c[code] = cs_ if cs_ < maximum else maximum
-            v[code] = vs_ if vs_ < maximum else maximum
-        sections = {code: (_cents(c.get(code, 0.0)), _cents(v.get(code, 0.0))) for code in section_codes}
+                cs_ += cl.get(k, 0.0)
+                vs_ += vl.get(k, 0.0)
+            cl[code] = cs_ if cs_ < maximum else maximum
+            vl[code] = vs_ if vs_ < maximum else maximum
+        sections = {code: (_cents(cl.get(code, 0.0)), _cents(vl.get(code, 0.0))) for code in section_codes}
         out.append(UnitScores(p_id, unit_id, group, set_code[set_id],
-                              _cents(sum(c.get(x, 0.0) for x in section_codes)),
-                              _cents(sum(v.get(x, 0.0) for x in section_codes)), sections))
+                              _cents(sum(cl.get(x, 0.0) for x in section_codes)),
+                              _cents(sum(vl.get(x, 0.0) for x in section_codes)), sections))
     return out
