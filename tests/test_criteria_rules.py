@@ -321,3 +321,10 @@ def test_rule_text_forms():
 
 def test_flatten_rebuilds_the_same_tree():
     assert build_tree(flatten(TREE)) == TREE
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "-1e30", "NaN", "Infinity", "1e-30"])
+def test_absurd_numbers_are_refused_not_crashed(text):
+    with pytest.raises(RuleError):
+        clean_value(node("1.3"), {"numerator": text, "denominator": "50"})
+    assert score_leaf(node("1.3"), {"numerator": text, "denominator": "50"}) == 0

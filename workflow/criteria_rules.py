@@ -92,7 +92,10 @@ def to_decimal(value: Any, what_vi: str, what_en: str, field: str = "") -> Decim
                         field) from None
     if not number.is_finite():
         raise RuleError(f"{what_vi} “{value}” không phải là số.", f"{what_en} {value!r} is not a number.", field)
-    return number
+    if number and not -6 <= number.adjusted() < 12:  # adjusted(): the exponent, no context arithmetic
+        raise RuleError(f"{what_vi} “{value}” nằm ngoài khoảng cho phép.", f"{what_en} {value!r} is out of range.",
+                        field)
+    return number.quantize(Decimal("0.000001")).normalize() if number != number.to_integral_value() else number
 
 
 # -- rules -------------------------------------------------------------------

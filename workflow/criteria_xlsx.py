@@ -134,13 +134,18 @@ def _open(data: bytes):
 
 def _rows(ws) -> list[tuple[int, list[str]]]:
     out = []
-    for number, values in enumerate(ws.iter_rows(max_col=len(HEADER) + len(VALUE_HEADER), values_only=True),
-                                    start=1):
-        cells = [_cell(v) for v in values]
-        if any(cells):
-            out.append((number, cells))
-        if len(out) > MAX_ROWS:
-            break
+    try:
+        for number, values in enumerate(ws.iter_rows(max_col=len(HEADER) + len(VALUE_HEADER), values_only=True),
+                                        start=1):
+            cells = [_cell(v) for v in values]
+            if any(cells):
+                out.append((number, cells))
+            if len(out) > MAX_ROWS:
+                break
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, SyntaxError) as exc:
+        # read-only mode finds a damaged sheet only while reading its rows
+        raise UnitFileError("Không đọc được tệp Excel (.xlsx): tệp bị hỏng hoặc không phải bảng tính Excel. "
+                            "Hãy mở tệp trong Excel và lưu lại dạng .xlsx.") from exc
     return out
 
 
