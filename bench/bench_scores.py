@@ -79,13 +79,13 @@ def fill(units: int, criteria: int, tag: str) -> int:
     per = criteria // 6
     rows, pos, leaves = [], 0, []
     for s in range(1, 7):
-        rows.append({"set_id": cs.id, "position": pos, "code": str(s), "title": f"Phần {s}", "maximum": per * 2,
+        rows.append({"set_id": cs.id, "position": pos, "code": str(s), "parent_code": "", "title": f"Phần {s}", "maximum": per * 2,
                      "kind": "", "rule": {}, "guidance": "", "groups": [], "allow_na": False})
         pos += 1
         for i in range(1, per + 1):
             kind = ("ratio", "link", "yes_no")[i % 3]
             rule = {"bands": [{"min": "90", "points": "2"}, {"min": "50", "points": "1"}]} if kind == "ratio" else {}
-            rows.append({"set_id": cs.id, "position": pos, "code": f"{s}.{i}", "title": f"Tiêu chí {s}.{i}",
+            rows.append({"set_id": cs.id, "position": pos, "code": f"{s}.{i}", "parent_code": str(s), "title": f"Tiêu chí {s}.{i}",
                          "maximum": 2, "kind": kind, "rule": rule, "guidance": "", "groups": [],
                          "allow_na": kind == "yes_no"})
             leaves.append((f"{s}.{i}", kind))

@@ -268,3 +268,34 @@ def test_the_cli_runs_the_same_round(setup, runner, tmp_path):
     xlsx = tmp_path / "set.xlsx"
     ok("criteria", "export", "TGG-2019", "-o", str(xlsx))
     assert "unchanged" in ok("criteria", "import", "TGG-2019", str(xlsx), "--now", "2019-11-05T09:00:00+07:00")
+
+
+DEEP = CAMPAIGN.split("criteria:")[0] + """criteria:
+  - code: DEEP
+    items:
+      - {code: 1, title: Ứng dụng CNTT, max: 10}
+      - {code: 1.1, title: Cổng thông tin, max: 5}
+      - {code: 1.1.1, title: Có chuyên mục, max: 4, kind: yes_no}
+      - {code: 1.1.2, title: Cập nhật hằng tuần, max: 4, kind: yes_no}
+      - {code: 1.2, title: Một cửa, max: 5, kind: yes_no}
+      - {code: 2, title: Điểm thưởng, max: 3, kind: yes_no}
+"""
+
+
+def test_campaign_totals_agree_with_the_rules_on_a_deeper_tree(make_campaign):
+    from workflow.sheets import campaign_scores
+    campaign = make_campaign(DEEP)
+    stc = db.session.scalar(select(Unit).where(Unit.code == "STC"))
+    yes = {"yes": True}
+    evaluation.save_draft(campaign, stc, {c: yes for c in ("1.1.1", "1.1.2", "1.2", "2")}, actor="x",
+                          now=local(2019, 10, 20, 9))
+    evaluation.submit_sheet(campaign, stc, actor="x", now=local(2019, 10, 21, 9))
+    evaluation.verify(campaign, stc, "1.1.1", actor="a", now=local(2019, 11, 4, 9), stage="preliminary_review",
+                      value={"yes": False}, note="Không có chuyên mục")
+    db.session.commit()
+    _p, view = evaluation.view_of(campaign, stc)
+    (s,) = campaign_scores(campaign)
+    assert (view.score.claimed["1.1"], view.score.claimed["1"], view.score.claimed_total) == (5, 10, 13)
+    assert (view.score.verified["1.1"], view.score.verified_total) == (4, 12)
+    assert (s.claimed_total, s.verified_total) == (view.score.claimed_total, view.score.verified_total)
+    assert s.sections == {"1": (Decimal(10), Decimal(9)), "2": (Decimal(3), Decimal(3))}

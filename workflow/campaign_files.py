@@ -23,7 +23,7 @@ from notifications.rules import ReminderRules, RulesError
 
 from .audit import record
 from .criteria import CriteriaSet, Criterion, Sheet
-from .criteria_rules import KINDS, FlatNode, Rule, RuleError, build_tree, rule_from_dict
+from .criteria_rules import KINDS, FlatNode, Rule, RuleError, build_tree, parent_code, rule_from_dict
 from .db import db
 from .models import Campaign, Milestone, Organizer, Participation, Unit
 from .standing import DEFAULT_TIERS
@@ -517,7 +517,8 @@ def replace_criteria(campaign: Campaign, sets: list[CriteriaSetSpec], *, actor: 
     for position, s in enumerate(sets):
         cs = CriteriaSet(campaign_id=campaign.id, code=s.code, title=s.title, groups=s.groups, position=position)
         for i, n in enumerate(s.nodes):
-            cs.criteria.append(Criterion(position=i, code=n.code, title=n.title, maximum=n.maximum, kind=n.kind,
+            cs.criteria.append(Criterion(position=i, code=n.code, parent_code=parent_code(n.code), title=n.title,
+                                         maximum=n.maximum, kind=n.kind,
                                          rule=n.rule.as_dict() if n.kind else {}, guidance=n.guidance,
                                          groups=sorted(n.groups), allow_na=n.allow_na))
         db.session.add(cs)

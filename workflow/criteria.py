@@ -50,6 +50,8 @@ class Criterion(db.Model):
     set_id: Mapped[int] = mapped_column(ForeignKey("criteria_set.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     code: Mapped[str] = mapped_column(String(32))
+    #: The code of the parent ("" at the top): the campaign's totals are summed by parent in SQL.
+    parent_code: Mapped[str] = mapped_column(String(32), default="")
     title: Mapped[str] = mapped_column(Text)
     maximum: Mapped[Decimal] = mapped_column(Numeric(8, 2))
     #: Empty for a section or a criterion with sub-criteria; else a kind of criteria_rules.KINDS.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, select, type_coerce
+from sqlalchemy import Float, case, func, select, type_coerce
 
 from .criteria import ConfirmationRound, CriteriaSet, Criterion, Sheet, SheetEntry, sets_of
 from .criteria_rules import CriteriaTree, Entry, Flag, Node, SheetScore, build_tree, logic_flags, score_sheet
@@ -154,49 +154,52 @@ def campaign_scores(campaign: Campaign) -> list[UnitScores]:
                                 .order_by(Criterion.set_id, Criterion.position)):
         criteria[c.set_id].append(c)
     trees = {s.id: tree_of(s, criteria[s.id]) for s in sets}
-    code_of = {c.id: c.code for cs in criteria.values() for c in cs}
     set_code = {s.id: s.code for s in sets}
     sheets = db.session.execute(
         select(Sheet.id, Sheet.set_id, Participation.id, Unit.id, Unit.group)
         .join(Participation, Participation.id == Sheet.participation_id)
         .join(Unit, Unit.id == Participation.unit_id)
         .where(Participation.campaign_id == campaign.id, Sheet.submitted_at.is_not(None))).all()
-    # Points are multiples of 0.01 and at most a few hundred: summed as floats and rounded to cents at the
-    # end they are exact, and the database hands floats over much faster than decimals.
-    claimed: dict[int, dict[str, float]] = {row[0]: {} for row in sheets}
-    verified: dict[int, dict[str, float]] = {row[0]: {} for row in sheets}
-    # Core rows (the session's connection, no ORM row processing): the bulk of the time is here.
+    # The leaves' points summed by sheet and parent in SQL (a top-level leaf is its own group); the caps
+    # of the parents, bottom up, in Python.  Points are multiples of 0.01 and at most a few hundred: summed
+    # as floats and rounded to cents at the end they are exact.
+    key = case((Criterion.parent_code == "", Criterion.code), else_=Criterion.parent_code)
+    sums: dict[int, dict[str, tuple[float, float]]] = {row[0]: {} for row in sheets}
     rows = db.session.connection().execute(
-        select(SheetEntry.sheet_id, SheetEntry.criterion_id, type_coerce(SheetEntry.claimed_score, Float),
-               type_coerce(SheetEntry.verified_score, Float))
+        select(SheetEntry.sheet_id, Criterion.set_id, key, type_coerce(func.sum(SheetEntry.claimed_score), Float),
+               type_coerce(func.sum(SheetEntry.verified_score), Float))
+        .join(Criterion, Criterion.id == SheetEntry.criterion_id)
         .join(Sheet, Sheet.id == SheetEntry.sheet_id)
         .join(Participation, Participation.id == Sheet.participation_id)
         .where(Participation.campaign_id == campaign.id, Sheet.submitted_at.is_not(None))
-        .execution_options(yield_per=20000))
-    for chunk in rows.partitions():
-        for sheet_id, criterion_id, c_points, v_points in chunk:
-            code = code_of.get(criterion_id)
-            if code is not None:
-                claimed[sheet_id][code] = c_points or 0.0
-                verified[sheet_id][code] = v_points or 0.0
-    plans: dict[tuple[int, str], tuple[list[tuple[str, float, list[str]]], list[str]]] = {}
+        .group_by(SheetEntry.sheet_id, Criterion.set_id, key))
+    for sheet_id, _set_id, group_key, c_sum, v_sum in rows:
+        sums[sheet_id][group_key] = (c_sum or 0.0, v_sum or 0.0)
+    plans: dict[tuple[int, str], tuple[list[tuple[str, float, list[str]]], list[str], set[str]]] = {}
     out = []
     for sheet_id, set_id, p_id, unit_id, group in sheets:
         plan = plans.get((set_id, group))
         if plan is None:
             parents_d, codes = _plan(trees[set_id], group)
-            plan = plans[(set_id, group)] = ([(c, float(m), k) for c, m, k in parents_d], codes)
-        parents, section_codes = plan
-        cl, vl = claimed[sheet_id], verified[sheet_id]
-        for code, maximum, kids in parents:
-            cs_ = vs_ = 0.0
-            for k in kids:
-                cs_ += cl.get(k, 0.0)
-                vs_ += vl.get(k, 0.0)
-            cl[code] = cs_ if cs_ < maximum else maximum
-            vl[code] = vs_ if vs_ < maximum else maximum
-        sections = {code: (_cents(cl.get(code, 0.0)), _cents(vl.get(code, 0.0))) for code in section_codes}
+            parent_codes = {c for c, _m, _k in parents_d}
+            plan = plans[(set_id, group)] = ([(c, float(m), [k for k in kids if k in parent_codes])
+                                              for c, m, kids in parents_d], codes, parent_codes)
+        parents, section_codes, _parent_codes = plan
+        leaf_sums = sums[sheet_id]
+        cl: dict[str, float] = {}
+        vl: dict[str, float] = {}
+        for code, maximum, sub_parents in parents:  # post-order: children first
+            c_sum, v_sum = leaf_sums.get(code, (0.0, 0.0))
+            for k in sub_parents:
+                c_sum += cl[k]
+                v_sum += vl[k]
+            cl[code] = c_sum if c_sum < maximum else maximum
+            vl[code] = v_sum if v_sum < maximum else maximum
+        for code in section_codes:
+            if code not in cl:  # a top-level criterion without sub-criteria
+                cl[code], vl[code] = leaf_sums.get(code, (0.0, 0.0))
+        sections = {code: (_cents(cl[code]), _cents(vl[code])) for code in section_codes}
         out.append(UnitScores(p_id, unit_id, group, set_code[set_id],
-                              _cents(sum(cl.get(x, 0.0) for x in section_codes)),
-                              _cents(sum(vl.get(x, 0.0) for x in section_codes)), sections))
+                              _cents(sum(cl[x] for x in section_codes)),
+                              _cents(sum(vl[x] for x in section_codes)), sections))
     return out

@@ -58,6 +58,7 @@ def upgrade():
     sa.Column('set_id', sa.Integer(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('parent_code', sa.String(length=32), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('maximum', sa.Numeric(precision=8, scale=2), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
