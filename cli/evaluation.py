@@ -4,7 +4,7 @@ Thin: parse, call one operation (``workflow.evaluation``, ``campaign_files.repla
 commit, report.  Malformed input exits with status 2, a refused operation with 1.
 
     flask criteria export CAMPAIGN -o set.xlsx
-    flask criteria import CAMPAIGN set.xlsx [--dry-run]
+    flask criteria import CAMPAIGN set.xlsx|criteria.yaml [--dry-run]
     flask sheet show CAMPAIGN UNIT [--json]
     flask sheet fill CAMPAIGN UNIT filled.xlsx [--submit]
     flask sheet submit CAMPAIGN UNIT
@@ -28,7 +28,7 @@ from cli.campaign import get_campaign, get_unit, parse_instant, refused
 from cli.workdays import fail
 from workflow import criteria_xlsx
 from workflow import evaluation as ev
-from workflow.campaign_files import CampaignFileError, replace_criteria, set_nodes
+from workflow.campaign_files import CampaignFileError, parse_criteria, replace_criteria, set_nodes
 from workflow.criteria import Sheet, sets_of
 from workflow.db import db
 from workflow.models import Participation, Unit
@@ -59,12 +59,23 @@ def criteria_export(campaign_code: str, output: str) -> None:
 @click.option("--actor", default="cli", show_default=True)
 @click.option("--now", "now_text")
 def criteria_import(campaign_code: str, path: str, dry_run: bool, actor: str, now_text: str | None) -> None:
-    """Replace the campaign's criteria sets by those of an XLSX template; problems by sheet, row, column."""
+    """Replace the campaign's criteria sets by those of an XLSX template (problems by sheet, row, column)
+    or of a YAML file with a ``criteria:`` list (problems by line and field)."""
     campaign = get_campaign(campaign_code)
-    try:
-        read = criteria_xlsx.read_sets(Path(path).read_bytes())
-    except (OSError, UnitFileError) as exc:
-        fail(getattr(exc, "message", str(exc)))
+    if path.endswith((".yaml", ".yml")):
+        groups = set(db.session.scalars(select(Unit.group).join(Participation, Participation.unit_id == Unit.id)
+                                        .where(Participation.campaign_id == campaign.id)))
+        try:
+            read = criteria_xlsx.CriteriaRead(parse_criteria(Path(path).read_text(encoding="utf-8"), groups, path))
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(str(exc))
+        except CampaignFileError as exc:
+            fail(str(exc))
+    else:
+        try:
+            read = criteria_xlsx.read_sets(Path(path).read_bytes())
+        except (OSError, UnitFileError) as exc:
+            fail(getattr(exc, "message", str(exc)))
     if not read.ok:
         for issue in read.issues:
             click.echo(str(issue), err=True)

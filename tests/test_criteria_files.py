@@ -28,9 +28,19 @@ def parse(extra: str):
     return campaign_files.parse(BASE + extra, "t.yaml")
 
 
-def test_the_examples_carry_their_criteria(make_campaign):
+def import_criteria(runner, code, name):
+    result = runner.invoke(args=["criteria", "import", code, str(EXAMPLES / "criteria" / name), "--now",
+                                 "2019-08-08T08:00:00+07:00"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_example_criteria_import_into_their_campaigns(make_campaign, runner):
     cbg = make_campaign("cao-bang-2018.yaml", now="2018-11-01T08:00:00+07:00")
     btn = make_campaign("binh-thuan-2019.yaml", now="2019-08-08T08:00:00+07:00")
+    assert "PL-I (department): 21 rows, 16 criteria, 100 points" in import_criteria(runner, "CBG-UDCNTT-2018",
+                                                                                      "cao-bang-2018.yaml")
+    import_criteria(runner, "BTN-UDCNTT-2019", "binh-thuan-2019.yaml")
     assert [(s.code, s.groups) for s in db.session.scalars(select(CriteriaSet).where(
         CriteriaSet.campaign_id == cbg.id).order_by(CriteriaSet.position))] == [
         ("PL-I", ["department"]), ("PL-II", ["district"]), ("PL-III", ["portal"])]
@@ -48,15 +58,15 @@ def test_the_examples_carry_their_criteria(make_campaign):
 
 def test_export_then_import_gives_the_same_criteria(make_campaign, tmp_path, runner):
     btn = make_campaign("binh-thuan-2019.yaml", now="2019-08-08T08:00:00+07:00")
+    import_criteria(runner, "BTN-UDCNTT-2019", "binh-thuan-2019.yaml")
     text = campaign_files.export(btn)
     again = campaign_files.parse(text, "again.yaml")
-    original = campaign_files.parse((EXAMPLES / "binh-thuan-2019.yaml").read_text(encoding="utf-8"))
-    assert [(s.code, s.groups, s.nodes) for s in again.criteria] == [
-        (s.code, s.groups, s.nodes) for s in original.criteria]
+    original = campaign_files.parse_criteria((EXAMPLES / "criteria" / "binh-thuan-2019.yaml").read_text(
+        encoding="utf-8"), {"department", "district", "public_service"})
+    assert [(s.code, s.groups, s.nodes) for s in again.criteria] == [(s.code, s.groups, s.nodes) for s in original]
     # importing the export changes nothing (no criteria.replaced entry)
-    path = tmp_path / "again.yaml"
-    path.write_text(text, encoding="utf-8")
     assert not campaign_files.replace_criteria(btn, again.criteria, actor="t", now=btn.created_at)
+    assert "unchanged" in import_criteria(runner, "BTN-UDCNTT-2019", "binh-thuan-2019.yaml")
 
 
 def test_a_code_like_1_10_stays_1_10():
@@ -134,8 +144,18 @@ def _sets(spec):
     return [(s.code, s.title, s.groups, s.nodes) for s in spec.criteria]
 
 
+class _Spec:
+    def __init__(self, criteria):
+        self.criteria = criteria
+
+
+def cao_bang_criteria():
+    return _Spec(campaign_files.parse_criteria((EXAMPLES / "criteria" / "cao-bang-2018.yaml").read_text(
+        encoding="utf-8"), {"department", "district", "portal"}))
+
+
 def test_the_xlsx_template_round_trips():
-    spec = campaign_files.parse((EXAMPLES / "cao-bang-2018.yaml").read_text(encoding="utf-8"))
+    spec = cao_bang_criteria()
     data = criteria_xlsx.export_sets(_sets(spec))
     read = criteria_xlsx.read_sets(data)
     assert read.ok, [str(i) for i in read.issues]
@@ -192,7 +212,7 @@ def test_a_damaged_file_is_refused_in_vietnamese():
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice not installed")
 def test_a_sheet_filled_and_saved_by_libreoffice_imports(tmp_path):
-    spec = campaign_files.parse((EXAMPLES / "cao-bang-2018.yaml").read_text(encoding="utf-8"))
+    spec = cao_bang_criteria()
     from workflow.criteria_rules import build_tree
     tree = build_tree(spec.criteria[0].nodes)
     data = criteria_xlsx.export_sheet("PL-I", "Sở Tài chính", tree, "department", {})

@@ -467,6 +467,21 @@ def _criteria(r: _Reader, doc: dict, groups_here: set[str]) -> list[CriteriaSetS
     return out
 
 
+def parse_criteria(text: str, groups_here: set[str], path: str = "") -> list[CriteriaSetSpec]:
+    """A file holding only ``criteria:`` (examples/criteria/*.yaml), checked as in a campaign file;
+    ``groups_here`` are the groups of the campaign's units."""
+    try:
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise CampaignFileError(f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                                mark.line + 1 if mark else None, None, path) from None
+    r = _Reader(path)
+    if not isinstance(doc, dict) or set(doc) != {"criteria"}:
+        r.fail("a criteria file is a mapping with one key, 'criteria'", doc if isinstance(doc, dict) else None)
+    return _criteria(r, doc, groups_here)
+
+
 def criteria_dump(nodes: list[FlatNode]) -> list[dict[str, Any]]:
     """Items of a set as the campaign file writes them."""
     items = []
