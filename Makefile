@@ -48,6 +48,7 @@ test: check
 bench: install-dev
 	$(BIN)/python bench/bench_workdays.py
 	$(BIN)/python bench/bench_mail.py 1000
+	$(BIN)/python bench/bench_scores.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -32,6 +32,7 @@ from workflow.campaigns import (
     timeline_of,
     tz_of,
 )
+from workflow.criteria import ConfirmationRound, Sheet, SheetEntry
 from workflow.db import UTCDateTime, affected, db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
 from workflow.timeline import MILESTONES
@@ -377,6 +378,39 @@ def plan_campaign_reminders(campaign: Campaign, now: datetime) -> int:
     if due:
         queued += _queue_milestone_reminders(campaign, due, now)
     return queued
+
+
+def queue_confirmation_reminders(now: datetime) -> int:
+    """On the last day of a figures-confirmation round (a working day: the round is counted in
+    working days), in office hours, remind each unit that still has criteria unanswered.
+    Once per round and recipient (the key names the round)."""
+    now = now.astimezone(UTC)
+    open_rounds = db.session.execute(
+        select(ConfirmationRound, Participation).join(Participation,
+                                                      Participation.id == ConfirmationRound.participation_id)
+        .where(ConfirmationRound.closed_at.is_(None), ConfirmationRound.due_at > now)).all()
+    rows = []
+    for rnd, p in open_rounds:
+        campaign = p.campaign
+        cal, tz = calendar_of(campaign), tz_of(campaign)
+        if now.astimezone(tz).date() != rnd.deadline:
+            continue
+        if not reminder_rules.in_office_hours(now, cal, rules_of(campaign), tz):
+            continue
+        unanswered = db.session.scalar(
+            select(func.count()).select_from(SheetEntry).join(Sheet, Sheet.id == SheetEntry.sheet_id)
+            .where(Sheet.participation_id == p.id, SheetEntry.claimed.is_not(None), SheetEntry.response == ""))
+        if not unanswered:
+            continue
+        unit = p.unit
+        for email in _recipients(unit):
+            lang = unit.language or "vi"
+            ctx = _campaign_context(campaign, lang) | {"unit": unit, "unanswered": unanswered,
+                                                       "confirm_deadline_text": format_day(rnd.deadline, lang)}
+            rows.append(build_row(kind="confirmation_reminder", campaign=campaign, unit_id=unit.id,
+                                  occurrence=f"round{rnd.id}", recipient=email, language=lang, context=ctx,
+                                  expires_at=rnd.due_at, now=now))
+    return insert_rows(rows)
 
 
 def still_true(row: OutboxMail, campaign: Campaign | None, participation_status: str | None,

@@ -433,6 +433,33 @@ ROUTES: list[Route] = [
     *[Route(f"unit-confirm-{who}", "/campaigns/<code>/units/<unit_code>/confirm", "POST",
             campaign_path("/units/{unit}/confirm", unit=UNIT), form({}), who=who, when=CLOSED)
       for who in ("focal", "admin")],
+    # The criteria sheet (issue 12): the world gives TGG-2019 a criteria set after seeding.
+    *[Route(f"sheet-{what}-{phase}", "/campaigns/<code>/units/<unit_code>/sheet" + suffix, "POST",
+            campaign_path("/units/{unit}/sheet" + suffix, unit=UNIT), form({"v-1.1-numerator": one("45", "", "-1", "1e999999999", "4,5"),
+                 "v-1.1-denominator": one("50", "0", "", "mười"),
+                 "v-1.2-links": one("https://stc.tiengiang.gov.vn/cddh", "không phải link", ""),
+                 "v-2.1-na": one("1", ""), "v-2.1-explanation": one("Không có thủ tục hành chính", ""),
+                 "v-2.2-yes": one("1", "0", "x"), "action": one("save", "submit", "x")}), who="focal", when=when)
+      for what, suffix in (("save", ""), ("score", "/score"))
+      for phase, when in (("open", OPEN), ("closed", CLOSED))],
+    Route("sheet-verify", "/campaigns/<code>/units/<unit_code>/sheet/verify/<criterion>", "POST",
+          campaign_path("/units/{unit}/sheet/verify/{c}", unit=UNIT, c=segment("1.1", "1.2", "2.1", "9.9")),
+          form({"stage": one("preliminary_review", "field_inspection", "x"), "change_value": one("1", ""),
+                "v-1.1-numerator": one("30", "", "60"), "v-1.1-denominator": one("50", "0"),
+                "points": one("3", "", "-1", "abc", "1e999999999", "NaN"), "note": one("Đối chiếu", ""),
+                "link_not_found": one("1", "")}), when=CLOSED),
+    Route("sheet-send", "/campaigns/<code>/units/<unit_code>/sheet/send", "POST",
+          campaign_path("/units/{unit}/sheet/send", unit=UNIT),
+          form({"working_days": one("3", "0", "abc", "100", ""), "note": one("Ghi chú", "")}), when=CLOSED),
+    Route("sheet-respond", "/campaigns/<code>/units/<unit_code>/sheet/respond", "POST",
+          campaign_path("/units/{unit}/sheet/respond", unit=UNIT),
+          form({"r-1.1": one("confirmed", "disputed", "x"), "r-1.1-reason": one("Có 45 văn bản", "")}),
+          who="focal", when=CLOSED),
+    Route("sheet-settle", "/campaigns/<code>/units/<unit_code>/sheet/settle", "POST",
+          campaign_path("/units/{unit}/sheet/settle", unit=UNIT), form({"reason": one("Kết luận", "")}),
+          when=CLOSED),
+    Route("sheet-upload", "/campaigns/<code>/units/<unit_code>/sheet.xlsx", "POST",
+          campaign_path("/units/{unit}/sheet.xlsx", unit=UNIT), form({}), files="file", who="focal", when=OPEN),
     Route("unit-page", "/campaigns/<code>/units/<unit_code>", "GET", campaign_path("/units/{unit}", unit=UNIT),
           query=query({}), who="focal"),
     Route("unit-document", "/campaigns/<code>/units/<unit_code>/documents/<int:doc_id>", "GET",
@@ -644,6 +671,13 @@ def _stats():
 def world(app, two_provinces, tmp_path):
     app.config["UNIT_IMPORT_FOLDER"] = str(tmp_path / "unit-imports")
     _seed(app, two_provinces)
+    # A criteria set for the sheet routes (after seeding: with a set, the whole-dossier confirmation is refused).
+    from tests.test_evaluation import CAMPAIGN as WITH_CRITERIA
+    from workflow.campaign_files import parse_criteria, replace_criteria
+
+    sets = parse_criteria("criteria:" + WITH_CRITERIA.split("criteria:", 1)[1], {"department", "district", "commune"})
+    replace_criteria(two_provinces["tgg"], sets, actor="test", now=CLOSED)
+    db.session.commit()
     return two_provinces
 
 

@@ -22,6 +22,8 @@ from sqlalchemy import select
 from notifications.rules import ReminderRules, RulesError
 
 from .audit import record
+from .criteria import CriteriaSet, Criterion, Sheet
+from .criteria_rules import KINDS, FlatNode, Rule, RuleError, build_tree, parent_code, rule_from_dict
 from .db import db
 from .models import Campaign, Milestone, Organizer, Participation, Unit
 from .periods import DateOutOfRange, check_date, in_range
@@ -79,6 +81,21 @@ def _construct_timestamp(loader, node):
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
+class _Float(float):
+    """A float that remembers how it was written: a criterion code 1.10 is not 1.1."""
+
+    source: str = ""
+
+
+def _construct_float(loader, node):
+    value = _Float(yaml.SafeLoader.construct_yaml_float(loader, node))
+    value.source = node.value
+    return value
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+
+
 def _line(m: Any, key: str | None = None) -> int | None:
     if isinstance(m, _Mapping):
         return m.lines.get(key, m.line) if key else m.line
@@ -122,6 +139,19 @@ class CampaignSpec:
     reminder_rules: dict[str, Any] | None = None
     council_emails: list[str] = field(default_factory=list)
     units: list[UnitSpec] = field(default_factory=list)
+    #: None: the file says nothing of criteria (a campaign's sets are left as they are).
+    criteria: list[CriteriaSetSpec] | None = None
+
+
+@dataclass
+class CriteriaSetSpec:
+    """A criteria set as written in a campaign file or an XLSX template (rows in order)."""
+
+    code: str
+    title: str
+    groups: list[str]
+    nodes: list[FlatNode]
+    line: int | None = None
 
 
 class _Reader:
@@ -237,7 +267,10 @@ class _Reader:
 
 
 KNOWN_KEYS = {
-    "top": {"organizer", "campaign", "units"},
+    "top": {"organizer", "campaign", "units", "criteria"},
+    "criteria_set": {"code", "title", "groups", "items"},
+    "criterion": {"code", "title", "max", "kind", "guidance", "groups", "na", "bands", "proportional", "levels",
+                  "min_links", "not_above"},
     "organizer": {"code", "name", "province", "email"},
     "campaign": {"code", "title", "year", "deadline", "grace_working_days", "document", "data_period", "state",
                  "commune_nomination", "milestones", "tiers", "required_documents", "reminders", "council_emails",
@@ -383,12 +416,177 @@ def parse(text: str, path: str = "") -> CampaignSpec:
                                    head_email=(r.emails(u, "head_email") or [""])[0],
                                    parent=r.text(u, "parent", False) or None, language=language,
                                    self_score=r.number(u, "self_score"), line=_line(u)))
+    if "criteria" in doc:
+        spec.criteria = _criteria(r, doc, {u.group for u in spec.units})
     for u in spec.units:
         if u.parent and u.parent not in seen:
             raise CampaignFileError(f"parent {u.parent!r} is not a unit of this file", u.line, "parent", path)
         if u.parent == u.code:
             raise CampaignFileError("a unit cannot be its own parent", u.line, "parent", path)
     return spec
+
+
+def _criterion_code(r: _Reader, m: dict) -> str:
+    value = m.get("code")
+    if isinstance(value, _Float):
+        return value.source
+    if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
+        r.fail("is required: a criterion code such as 1, 1.2 or '1.2.3'", m, "code")
+    return str(value).strip()
+
+
+def _criteria(r: _Reader, doc: dict, groups_here: set[str]) -> list[CriteriaSetSpec]:
+    """The ``criteria:`` list: sets, each with its items in the order of the published sheet."""
+    sets = doc.get("criteria")
+    if not isinstance(sets, list) or not sets:
+        r.fail("must be a list of criteria sets (code, title, groups, items)", doc, "criteria")
+    out: list[CriteriaSetSpec] = []
+    codes: set[str] = set()
+    all_groups = False
+    for cs in sets:
+        if not isinstance(cs, dict):
+            r.fail("each criteria set must be a mapping (code, title, groups, items)", doc, "criteria")
+        _known(r, cs, "criteria_set")
+        code = r.code(cs, "code")
+        if code in codes:
+            r.fail(f"criteria set {code!r} is listed twice", cs, "code")
+        codes.add(code)
+        groups = cs.get("groups") or []
+        if isinstance(groups, str):
+            groups = [groups]
+        if not isinstance(groups, list) or not all(isinstance(g, str) and CODE_RE.match(g) for g in groups):
+            r.fail("must be a list of group codes", cs, "groups")
+        for g in groups:
+            if g not in groups_here:
+                r.fail(f"no unit of this file is in group {g!r}", cs, "groups")
+        if not groups:
+            if all_groups:
+                r.fail("two sets apply to every group; give each its groups", cs, "groups")
+            all_groups = True
+        items = cs.get("items")
+        if not isinstance(items, list) or not items:
+            r.fail("must be a non-empty list of sections and criteria", cs, "items")
+        nodes: list[FlatNode] = []
+        lines: dict[str, int | None] = {}
+        for item in items:
+            if not isinstance(item, dict):
+                r.fail("each item must be a mapping (code, title, max, kind, …)", cs, "items")
+            _known(r, item, "criterion")
+            ccode = _criterion_code(r, item)
+            title = r.text(item, "title")
+            maximum = r.number(item, "max")
+            if maximum is None:
+                r.fail("is required (the maximum points)", item, "max")
+                continue  # not reached: fail raises
+            kind = r.text(item, "kind", False)
+            if kind and kind not in KINDS:
+                r.fail(f"unknown kind {kind!r}; known: {', '.join(KINDS)}", item, "kind")
+            rule_keys = {k: item[k] for k in ("bands", "proportional", "levels", "min_links", "not_above") if k in item}
+            if isinstance(rule_keys.get("not_above"), _Float):
+                rule_keys["not_above"] = rule_keys["not_above"].source
+            if rule_keys and not kind:
+                r.fail("a section or a criterion with sub-criteria has no rule; give a kind", item,
+                       next(iter(rule_keys)))
+            try:
+                rule = rule_from_dict(kind, rule_keys, maximum) if kind else Rule()
+            except RuleError as exc:
+                r.fail(str(exc), item, exc.field if exc.field in item else "kind")
+            na = item.get("na", False)
+            if not isinstance(na, bool):
+                r.fail("must be true or false (may the unit answer 'not applicable')", item, "na")
+            igroups = item.get("groups") or []
+            if isinstance(igroups, str):
+                igroups = [igroups]
+            if not isinstance(igroups, list):
+                r.fail("must be a list of group codes", item, "groups")
+            lines[ccode] = _line(item)
+            nodes.append(FlatNode(ccode, title, maximum, kind, rule, r.text(item, "guidance", False),
+                                  frozenset(str(g) for g in igroups), na))
+        try:
+            build_tree(nodes)
+        except RuleError as exc:
+            raise CampaignFileError(str(exc), lines.get(exc.code) or _line(cs), exc.field or "items",
+                                    r.path) from None
+        out.append(CriteriaSetSpec(code, r.text(cs, "title", False), [str(g) for g in groups], nodes, _line(cs)))
+    return out
+
+
+def parse_criteria(text: str, groups_here: set[str], path: str = "") -> list[CriteriaSetSpec]:
+    """A file holding only ``criteria:`` (examples/criteria/*.yaml), checked as in a campaign file;
+    ``groups_here`` are the groups of the campaign's units."""
+    try:
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise CampaignFileError(f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                                mark.line + 1 if mark else None, None, path) from None
+    r = _Reader(path)
+    if not isinstance(doc, dict) or set(doc) != {"criteria"}:
+        r.fail("a criteria file is a mapping with one key, 'criteria'", doc if isinstance(doc, dict) else None)
+    return _criteria(r, doc, groups_here)
+
+
+def criteria_dump(nodes: list[FlatNode]) -> list[dict[str, Any]]:
+    """Items of a set as the campaign file writes them."""
+    items = []
+    for n in nodes:
+        item: dict[str, Any] = {"code": n.code, "title": n.title, "max": _num(n.maximum)}
+        if n.kind:
+            item["kind"] = n.kind
+            item.update({k: v for k, v in n.rule.as_dict().items()})
+        if n.guidance:
+            item["guidance"] = n.guidance
+        if n.groups:
+            item["groups"] = sorted(n.groups)
+        if n.allow_na:
+            item["na"] = True
+        items.append(item)
+    return items
+
+
+def _num(d: Decimal) -> int | float:
+    return int(d) if d == d.to_integral_value() else float(d)
+
+
+def set_nodes(cs: CriteriaSet) -> list[FlatNode]:
+    return [c.flat() for c in cs.criteria]
+
+
+def replace_criteria(campaign: Campaign, sets: list[CriteriaSetSpec], *, actor: str, now: datetime,
+                     reason: str = "import", source: str = "") -> bool:
+    """Make the campaign's criteria sets these; False when they already are.
+
+    Refused once a unit has a sheet (saved or submitted): the scores it was
+    given would change under it.
+    """
+    current = db.session.scalars(select(CriteriaSet).where(CriteriaSet.campaign_id == campaign.id)
+                                 .order_by(CriteriaSet.position, CriteriaSet.id)).all()
+
+    def shape(code: str, title: str, groups: list[str], nodes: list[FlatNode]) -> tuple:
+        return (code, title, tuple(groups), repr(criteria_dump(nodes)))
+    if [shape(c.code, c.title, list(c.groups), set_nodes(c)) for c in current] == \
+            [shape(s.code, s.title, s.groups, s.nodes) for s in sets]:
+        return False
+    if current and db.session.scalar(select(Sheet.id).where(Sheet.set_id.in_([c.id for c in current])).limit(1)):
+        raise CampaignFileError("the criteria cannot change once units have filled sheets in this campaign",
+                                None, "criteria", source)
+    for c in current:
+        db.session.delete(c)
+    db.session.flush()
+    for position, s in enumerate(sets):
+        cs = CriteriaSet(campaign_id=campaign.id, code=s.code, title=s.title, groups=s.groups, position=position)
+        for i, n in enumerate(s.nodes):
+            cs.criteria.append(Criterion(position=i, code=n.code, parent_code=parent_code(n.code), title=n.title,
+                                         maximum=n.maximum, kind=n.kind,
+                                         rule=n.rule.as_dict() if n.kind else {}, guidance=n.guidance,
+                                         groups=sorted(n.groups), allow_na=n.allow_na))
+        db.session.add(cs)
+    record(actor=actor, action="criteria.replaced", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           from_value=f"{len(current)} set(s)",
+           to_value="; ".join(f"{s.code}: {sum(1 for n in s.nodes if n.kind)} criteria" for s in sets),
+           reason=reason, at=now)
+    db.session.flush()
+    return True
 
 
 @dataclass(frozen=True)
@@ -519,6 +717,8 @@ def apply(spec: CampaignSpec, *, actor: str, now: datetime, source: str = "") ->
     else:
         record(actor=actor, action="campaign.updated", organizer_id=org.id, campaign_id=campaign.id,
                to_value=f"{len(spec.units)} units", reason=reason, at=now)
+    if spec.criteria is not None and campaign is not None:
+        replace_criteria(campaign, spec.criteria, actor=actor, now=now, reason=reason, source=source)
     db.session.flush()
     return ImportResult(campaign, created, added, updated)
 
@@ -610,4 +810,10 @@ def export(campaign: Campaign) -> str:
         if p.self_score is not None:
             entry["self_score"] = float(p.self_score)
         doc["units"].append(entry)
+    sets = db.session.scalars(select(CriteriaSet).where(CriteriaSet.campaign_id == campaign.id)
+                              .order_by(CriteriaSet.position, CriteriaSet.id)).all()
+    if sets:
+        doc["criteria"] = [{"code": cs.code, **({"title": cs.title} if cs.title else {}),
+                            **({"groups": list(cs.groups)} if cs.groups else {}),
+                            "items": criteria_dump(set_nodes(cs))} for cs in sets]
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=120)

@@ -18,6 +18,7 @@ from sqlalchemy import and_, insert, literal, select, text, update
 from notifications.queue import (
     PLANNED_NOT,
     plan_campaign_reminders,
+    queue_confirmation_reminders,
     queue_exclusion_notices,
     queue_receipt,
     queue_results,
@@ -29,6 +30,8 @@ from . import calendars, machine, revisions, standing, tick_health
 from .audit import SYSTEM, record
 from .campaign_files import CampaignFileError, apply, spec_of
 from .campaigns import CHANNELS, calendar_of, out_of_range_dates, timeline_of, tz_of, unit_status_at
+from .confirmation import lapse_rounds
+from .criteria import has_criteria
 from .db import affected, db
 from .models import (
     AuditEvent,
@@ -503,6 +506,7 @@ def return_dossier(campaign: Campaign, unit: Unit, *, reason: str, actor: str, n
 
 def request_confirmation(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, note: str = "") -> Participation:
     """Send the aggregated figures back to the unit to confirm (seed 004)."""
+    _no_criteria(campaign)
     p = participation_of(campaign, unit)
     if p.status not in ("on_time", "late", "resubmitted"):
         raise OperationError("Chỉ gửi xác nhận số liệu cho đơn vị đã nộp hồ sơ hợp lệ.",
@@ -518,6 +522,7 @@ def request_confirmation(campaign: Campaign, unit: Unit, *, actor: str, now: dat
 
 
 def confirm_figures(campaign: Campaign, unit: Unit, *, actor: str, now: datetime) -> Participation:
+    _no_criteria(campaign)
     p = participation_of(campaign, unit)
     if p.confirmation_requested_at is None:
         raise OperationError("Chưa có số liệu nào được gửi để xác nhận.", "No figures were sent for confirmation.",
@@ -540,9 +545,20 @@ def score_ceiling(campaign: Campaign) -> Decimal:
     return maximum + Decimal(campaign.score_bonus or 0)
 
 
+def _no_criteria(campaign: Campaign) -> None:
+    """With a criteria set, scores and the confirmation round come from the criteria (workflow.evaluation)."""
+    if has_criteria(campaign.id):
+        raise OperationError(
+            "Đợt đánh giá có bộ tiêu chí: điểm được tính từ phiếu đánh giá theo từng tiêu chí và số liệu được "
+            "xác nhận theo từng tiêu chí, không nhập một con số.",
+            "This campaign has a criteria set: scores come from the sheets, criterion by criterion, and figures "
+            "are confirmed per criterion; a single number cannot be entered.", field="campaign")
+
+
 def set_scores(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, self_score: Decimal | None = None,
                verified_score: Decimal | None = None, reason: str = "") -> Participation:
     """Enter the self-assessed and/or verified score; a verified score marks the unit verified."""
+    _no_criteria(campaign)
     p = participation_of(campaign, unit)
     status = unit_status_at(p, now >= timeline_of(campaign).grace_ends_at)
     if status in ("excluded", "not_submitted"):
@@ -657,9 +673,22 @@ def run_tick(now: datetime) -> dict[str, int]:
         checked += running
         moved += was_moved
         planned += queued
+    # Figures-confirmation rounds past their deadline close (not disputed in time), and their reminders
+    # go out: in a savepoint of their own, so that a failure there stops no campaign's work above.
+    rounds_closed = 0
+    savepoint = db.session.begin_nested()
+    try:
+        rounds_closed = lapse_rounds(now)
+        planned += queue_confirmation_reminders(now)
+        db.session.flush()
+        savepoint.commit()
+    except Exception:
+        savepoint.rollback()
+        failed += 1
+        log.exception("tick: the figures-confirmation rounds failed; retried next tick")
     db.session.flush()
     return {"campaigns_checked": checked, "campaigns_moved": moved, "reminders_queued": planned,
-            "campaigns_failed": failed}
+            "campaigns_failed": failed, "confirmation_rounds_closed": rounds_closed}
 
 
 # -- calendar changes after the fact -------------------------------------------------
