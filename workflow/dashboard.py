@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import load_only
+from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select, union_all
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from . import standing
-from .campaigns import Result
+from .campaigns import timeline_of
 from .db import db
 from .models import AuditEvent, CalendarOverride, Campaign, Participation, Unit
 from .workdays import VietnamCalendar
@@ -41,28 +43,123 @@ def group_key(group: str) -> tuple[int, str]:
     return (GROUP_ORDER.index(group), "") if group in GROUP_ORDER else (len(GROUP_ORDER), group)
 
 
-# -- the units of a campaign -------------------------------------------------
+# -- folding in SQL -----------------------------------------------------------
 
-def campaign_units(campaign: Campaign) -> dict[int, Unit]:
-    """Every unit taking part, by id, in one query.
+def _fold_map() -> tuple[str, str]:
+    """Every precomposed Latin letter whose fold is one ASCII letter: the table ``translate`` uses."""
+    src, dst = [], []
+    for cp in range(0xC0, 0x1EFA):
+        ch = chr(cp)
+        f = fold(ch)
+        if len(f) == 1 and f.isascii() and f.isalpha() and f != ch:
+            src.append(ch)
+            dst.append(f)
+    return "".join(src), "".join(dst)
 
-    The caller keeps the returned mapping alive while it reads
-    ``Participation.unit``: the session's identity map answers it then.
+
+FOLD_FROM, FOLD_TO = _fold_map()
+
+
+class folded(FunctionElement):
+    """``fold(text)`` in SQL: SQLite calls the Python function (registered on connect); PostgreSQL
+    maps the precomposed Vietnamese letters with ``translate`` then lowers ASCII."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(folded)
+def _folded_sqlite(element, compiler, **kw):
+    return f"hc_fold({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(folded, "postgresql")
+def _folded_pg(element, compiler, **kw):
+    return (f"lower(translate({compiler.process(element.clauses, **kw)}, "
+            f"{compiler.process(literal(FOLD_FROM), literal_binds=True)}, "
+            f"{compiler.process(literal(FOLD_TO), literal_binds=True)}))")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_fold_function(dbapi_connection, connection_record):
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.create_function("hc_fold", 1, lambda t: None if t is None else fold(t),
+                                         deterministic=True)
+
+
+def _bytewise(column):
+    """Order as Python compares strings (code points): PostgreSQL's "C" collation; SQLite's default."""
+    return column.collate("C") if db.engine.dialect.name == "postgresql" else column
+
+
+# -- where units stand, in SQL -------------------------------------------------
+
+def effective_status_sql(grace_ended: bool):
+    """``standing.effective_status`` as a column: silence past grace is exclusion (unless reinstated)."""
+    if not grace_ended:
+        return Participation.status
+    return case((and_(Participation.status == "not_submitted",
+                      func.coalesce(Participation.reinstated_reason, "") == ""), "excluded"),
+                else_=Participation.status)
+
+
+def _standing_select(campaign: Campaign, grace_ended: bool, *, ranked: bool = True):
+    """One row per unit of the campaign, with its effective status, score and (when ``ranked``) rank.
+
+    The same rules as ``campaigns.results`` (tests/test_dashboard_sql.py proves them equal on varied
+    data): the verified score counts, else the self-assessed; excluded and silent units are neither
+    rated nor ranked; with commune nomination only nominees (and units without a parent) are ranked;
+    ties share a rank (``RANK()``), within each group.
     """
-    # Only what the dashboard shows: the e-mail lists (JSON, one decode per unit) stay unread.
-    rows = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id)
-                              .where(Participation.campaign_id == campaign.id)
-                              .options(load_only(Unit.organizer_id, Unit.code, Unit.name, Unit.group,
-                                                 Unit.parent_id))).all()
-    return {u.id: u for u in rows}
+    P, U = Participation, Unit
+    status = effective_status_sql(grace_ended).label("status")
+    score = func.coalesce(P.verified_score, P.self_score)
+    eligible = and_(effective_status_sql(grace_ended).not_in(("excluded", "not_submitted")), score.is_not(None))
+    if campaign.commune_nomination:
+        eligible = and_(eligible, or_(U.parent_id.is_(None), P.nominated.is_(True)))
+    eligible_flag = case((eligible, 1), else_=0)
+    columns = [P.id.label("pid"), P.unit_id.label("unit_id"), U.code.label("code"), U.name.label("name"),
+               U.group.label("grp"), U.parent_id.label("parent_id"), status, P.status.label("recorded"),
+               P.received_at.label("received_at"), P.late_working_days.label("late_days"),
+               P.self_score.label("self_score"), P.verified_score.label("verified_score"),
+               P.nominated.label("nominated"), P.reinstated_reason.label("reinstated_reason"),
+               P.returned_reason.label("returned_reason"), score.label("score")]
+    if ranked:
+        columns.append(case((eligible, func.rank().over(partition_by=(U.group, eligible_flag),
+                                                          order_by=score.desc())), else_=None).label("rank"))
+    return (select(*columns).select_from(P).join(U, U.id == P.unit_id)
+            .where(P.campaign_id == campaign.id))
+
+
+@dataclass(frozen=True)
+class UnitBrief:
+    id: int
+    code: str
+    name: str
+    group: str
+    parent_id: int | None
+
+
+@dataclass(frozen=True)
+class ParticipationBrief:
+    id: int
+    unit_id: int
+    status: str
+    received_at: datetime | None
+    late_working_days: int
+    self_score: Decimal | None
+    verified_score: Decimal | None
+    nominated: bool
+    reinstated_reason: str
+    returned_reason: str
 
 
 @dataclass(frozen=True)
 class UnitRow:
-    """One line of the units table."""
+    """One line of the units table (what ``campaigns.Result`` says of a unit, and its unit)."""
 
-    unit: Unit
-    participation: Participation
+    unit: UnitBrief
+    participation: ParticipationBrief
     status: str
     reminders: int
     score: Decimal | None
@@ -79,61 +176,186 @@ class UnitRow:
         return self.participation.late_working_days or 0
 
 
-def unit_rows(results: Sequence[Result], units: dict[int, Unit], reminders: dict[int, int]) -> list[UnitRow]:
-    rows = []
-    for r in results:
-        p = r.participation
-        unit = units.get(p.unit_id) or p.unit
-        rows.append(UnitRow(unit, p, r.status, reminders.get(p.unit_id, 0), r.score, r.provisional, r.rating,
-                            r.rank))
-    return rows
+def _decimal(value) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def filter_rows(rows: Iterable[UnitRow], *, group: str = "", status: str = "", q: str = "") -> list[UnitRow]:
-    needle = fold(q.strip())
-    out = []
-    for row in rows:
-        if group and row.unit.group != group:
-            continue
-        if status and row.status != status:
-            continue
-        if needle and needle not in fold(row.unit.code) and needle not in fold(row.unit.name):
-            continue
-        out.append(row)
+def _row(r, tiers: Sequence[dict], reminders: int = 0) -> UnitRow:
+    unit = UnitBrief(r.unit_id, r.code, r.name, r.grp, r.parent_id)
+    p = ParticipationBrief(r.pid, r.unit_id, r.recorded, r.received_at, r.late_days or 0, _decimal(r.self_score),
+                           _decimal(r.verified_score), bool(r.nominated), r.reinstated_reason or "",
+                           r.returned_reason or "")
+    score = _decimal(r.score)
+    rank = getattr(r, "rank", None)
+    return UnitRow(unit, p, r.status, reminders, score if r.status != "excluded" else None,
+                   r.verified_score is None, standing.rating(score, tiers) if rank is not None else None,
+                   int(rank) if rank is not None else None)
+
+
+#: The urgency order: who must still act first.
+URGENCY = {"not_submitted": 0, "returned": 1, "late": 2}
+
+
+def _sort_keys(sort: str, c, tiers: Sequence[dict]):
+    """(key expressions) for a sort; rows whose first key is NULL always come last."""
+    if sort == "name":
+        return [folded(c.name), _bytewise(c.name)]
+    if sort == "group":
+        return [case(*((c.grp == g, i) for i, g in enumerate(GROUP_ORDER)), else_=len(GROUP_ORDER)),
+                _bytewise(c.grp)]
+    if sort == "status":
+        return [case(*((c.status == s, i) for s, i in STATUS_ORDER.items()), else_=len(STATUS_ORDER))]
+    if sort == "received":
+        return [c.received_at]
+    if sort == "late":
+        return [func.coalesce(c.late_days, 0)]
+    if sort == "reminders":
+        return [c.reminders]
+    if sort == "rating":
+        whens, fallback = [], None
+        for i, tier in enumerate(tiers):
+            if tier.get("min") is None:
+                fallback = i
+                break
+            whens.append((c.score >= literal(Decimal(str(tier["min"])), Numeric(12, 4)), i))
+        tier_index = case(*whens, else_=fallback) if whens else literal(fallback)
+        return [case((c.rank.is_not(None), tier_index), else_=None), c.rank]
+    if sort == "urgency":
+        return [case(*((c.status == s, i) for s, i in URGENCY.items()), else_=len(URGENCY)),
+                func.coalesce(c.late_days, 0).desc()]
+    return []
+
+
+@dataclass(frozen=True)
+class UnitPage:
+    rows: list[UnitRow]
+    total: int  # rows matching the filters
+    page: int
+    pages: int
+
+
+def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status: str = "", q: str = "",
+              sort: str = "code", descending: bool = False, page: int = 1, per_page: int = 100,
+              reminders=None) -> UnitPage:
+    """One page of the units table: filtered, sorted and cut in SQL (two statements).
+
+    ``reminders``: a selectable (unit_id, n) of reminders sent, joined when sorting by them.
+    """
+    tiers = campaign.tiers or standing.DEFAULT_TIERS
+    inner = _standing_select(campaign, grace_ended, ranked=True)
+    if reminders is not None:
+        rem = reminders.subquery("rem")
+        inner = inner.add_columns(func.coalesce(rem.c.n, 0).label("reminders")).outerjoin(
+            rem, rem.c.unit_id == Participation.unit_id)
+    sub = inner.subquery("standing")
+    c = sub.c
+
+    def filters(c):
+        where = []
+        if group:
+            where.append(c.grp == group)
+        if status:
+            where.append(c.status == status)
+        needle = fold(q.strip())
+        if needle:
+            where.append(or_(folded(c.code).contains(needle, autoescape=True),
+                             folded(c.name).contains(needle, autoescape=True)))
+        return where
+
+    where = filters(c)
+    # The count needs no rank: the window is computed for the page's statement only.
+    counted = _standing_select(campaign, grace_ended, ranked=False).subquery("counted")
+    count_where = filters(counted.c)
+    total = db.session.scalar(select(func.count()).select_from(counted).where(*count_where)) or 0
+    pages = max(1, (total + per_page - 1) // per_page)
+    page = min(max(page, 1), pages)
+    keys = _sort_keys(sort if sort in SORTS or sort == "urgency" else "code", c, tiers)
+    order = []
+    if keys and sort != "urgency":
+        order.append(case((keys[0].is_(None), 1), else_=0))
+        order += [k.desc() if descending else k for k in keys]
+    elif keys:
+        order += [k.desc() if descending else k for k in keys[:1]] + keys[1:]
+    code = _bytewise(c.code)
+    order.append(code.desc() if descending and not keys else code)
+    result = db.session.execute(select(sub).where(*where).order_by(*order)
+                                .limit(per_page).offset((page - 1) * per_page)).all()
+    rows = [_row(r, tiers, getattr(r, "reminders", 0) or 0) for r in result]
+    return UnitPage(rows, total, page, pages)
+
+
+def with_reminders(rows: list[UnitRow], sent: dict[int, int]) -> list[UnitRow]:
+    return [replace(r, reminders=sent.get(r.unit.id, 0)) for r in rows]
+
+
+def standing_rows(campaign: Campaign, now: datetime) -> list[UnitRow]:
+    """Every unit's row, in group and code order (the ranks of ``campaigns.results``, from SQL)."""
+    grace_ended = now >= timeline_of(campaign).grace_ends_at
+    tiers = campaign.tiers or standing.DEFAULT_TIERS
+    sub = _standing_select(campaign, grace_ended).subquery("standing")
+    return [_row(r, tiers) for r in db.session.execute(
+        select(sub).order_by(_bytewise(sub.c.grp), _bytewise(sub.c.code)))]
+
+
+@dataclass(frozen=True)
+class Counts:
+    by_status: dict[str, int]
+    by_group: dict[str, dict[str, int]]
+    total: int
+    silent: int  # recorded as not submitted and not reinstated: excluded when grace ends
+
+    @property
+    def groups(self) -> list[str]:
+        return sorted(self.by_group, key=group_key)
+
+
+def status_counts(campaign: Campaign, grace_ended: bool) -> Counts:
+    """Units by effective status and group: one grouped query."""
+    status = effective_status_sql(grace_ended)
+    silent = case((and_(Participation.status == "not_submitted",
+                        func.coalesce(Participation.reinstated_reason, "") == ""), 1), else_=0)
+    rows = db.session.execute(
+        select(Unit.group, status, silent, func.count()).select_from(Participation)
+        .join(Unit, Unit.id == Participation.unit_id).where(Participation.campaign_id == campaign.id)
+        .group_by(Unit.group, status, silent)).all()
+    by_status = {s: 0 for s in standing.STATUSES}
+    by_group: dict[str, dict[str, int]] = {}
+    n_silent = 0
+    for grp, st, is_silent, n in rows:
+        by_status[st] = by_status.get(st, 0) + n
+        counts = by_group.setdefault(grp, {s: 0 for s in standing.STATUSES})
+        counts[st] = counts.get(st, 0) + n
+        n_silent += n if is_silent else 0
+    return Counts(by_status, by_group, sum(by_status.values()), n_silent)
+
+
+def unit_lists(campaign: Campaign, grace_ended: bool, wanted: Sequence[str], limit: int) -> dict[str, list[UnitBrief]]:
+    """At most ``limit`` units (code order) each action applies to, for the forms' suggestion lists and
+    the exclusion preview: one statement (a UNION ALL of numbered lists)."""
+    if not wanted:
+        return {}
+    status = effective_status_sql(grace_ended)
+    conditions = {
+        "return": status.in_(("on_time", "late", "resubmitted", "confirmed")),
+        "confirm": status.in_(("on_time", "late", "resubmitted")),
+        "reinstate": status == "excluded",
+        "scores": status.not_in(("excluded", "not_submitted")),
+        "nominate": Unit.parent_id.is_not(None),
+        "silent": and_(Participation.status == "not_submitted",
+                       func.coalesce(Participation.reinstated_reason, "") == ""),
+    }
+    parts = [select(literal(name).label("list"), Unit.id.label("id"), Unit.code.label("code"),
+                    Unit.name.label("name"), Unit.group.label("grp"), Unit.parent_id.label("parent_id"),
+                    func.row_number().over(order_by=_bytewise(Unit.code)).label("n"))
+             .join(Participation, Participation.unit_id == Unit.id)
+             .where(Participation.campaign_id == campaign.id, conditions[name]) for name in wanted]
+    both = union_all(*parts).subquery("lists")
+    out: dict[str, list[UnitBrief]] = {name: [] for name in wanted}
+    for r in db.session.execute(select(both).where(both.c.n <= limit).order_by(both.c.list, both.c.n)):
+        out[r.list].append(UnitBrief(r.id, r.code, r.name, r.grp, r.parent_id))
     return out
-
-
-def sort_rows(rows: Sequence[UnitRow], sort: str, descending: bool, tiers: Sequence[dict]) -> list[UnitRow]:
-    """Sort by one key; rows without a value (not received, not rated) always come last."""
-    tier_index = {t["name"]: i for i, t in enumerate(tiers)}
-
-    def key(row: UnitRow):
-        if sort == "name":
-            return (fold(row.unit.name), row.unit.name)
-        if sort == "group":
-            return group_key(row.unit.group)
-        if sort == "status":
-            return STATUS_ORDER.get(row.status, len(STATUS_ORDER))
-        if sort == "received":
-            return row.received_at
-        if sort == "late":
-            return row.late_days
-        if sort == "reminders":
-            return row.reminders
-        if sort == "rating":
-            if row.rating is None:
-                return None
-            return (tier_index.get(row.rating, len(tier_index)), row.rank or 0)
-        return None  # code: the tie-breaker below is the key
-
-    by_code = sorted(rows, key=lambda r: r.unit.code)
-    if sort not in SORTS or sort == "code":
-        return list(reversed(by_code)) if descending else by_code
-    present = [r for r in by_code if key(r) is not None]
-    missing = [r for r in by_code if key(r) is None]
-    # Python's sort is stable: equal keys stay in code order.
-    present.sort(key=key, reverse=descending)
-    return present + missing
 
 
 # -- the audit trail --------------------------------------------------
