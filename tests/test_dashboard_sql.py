@@ -11,8 +11,8 @@ import pytest
 import time_machine
 from sqlalchemy import select, update
 
-from tests.test_web_dashboard import (IN_GRACE, big_campaign_yaml, client, counters, populate,  # noqa: F401
-                                      sign_in, table_units)
+from tests.test_web_dashboard import IN_GRACE, big_campaign_yaml, client, counters, populate, sign_in, table_units  # noqa: F401
+from web.pages.dashboard import PICKER_LIMIT
 from workflow import campaigns as reads
 from workflow import dashboard as dq
 from workflow.dashboard import fold
@@ -172,9 +172,10 @@ def test_dashboard_of_5000_units_reads_a_page_not_the_campaign(client, make_camp
     # The default while submissions are open is the urgency order: silent units first.
     assert units[:3] == ["U00002", "U00003", "U00004"]
     assert "Hiển thị 5000 / 5000 đơn vị." in html and "Trang 1 / 50." in html
-    # The exclusion preview counts all 3,000 silent units and names the first 300.
+    # The exclusion preview counts all 3,000 silent units and names the first ones.
     assert "sẽ bị loại (3000)</h2>" in html
-    assert html.count('<li class="col"><span class="mono">') == 300
+    assert html.count('<li class="col"><span class="mono">') == PICKER_LIMIT
+    assert "… và 2900 đơn vị khác" in html
     # A later page of late units by rating: in rank order, and still a page's worth of statements.
     counter, html = dashboard("BIG-5000", status="late", sort="rating", page=3)
     assert counter["n"] == small_count["n"]

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select, union_all
 from sqlalchemy.engine import Engine
@@ -20,9 +21,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from . import standing
-from .campaigns import timeline_of
+from .campaigns import calendar_of, milestone_dates, timeline_of, tz_of
 from .db import db
 from .models import AuditEvent, CalendarOverride, Campaign, Participation, Unit
+from .timeline import compute, effective_state
 from .workdays import VietnamCalendar
 
 #: Groups in the order the letters list them; others follow alphabetically.
@@ -333,7 +335,7 @@ def status_counts(campaign: Campaign, grace_ended: bool) -> Counts:
 
 def unit_lists(campaign: Campaign, grace_ended: bool, wanted: Sequence[str], limit: int) -> dict[str, list[UnitBrief]]:
     """At most ``limit`` units (code order) each action applies to, for the forms' suggestion lists and
-    the exclusion preview: one statement (a UNION ALL of numbered lists)."""
+    the exclusion preview: one statement (a UNION ALL of limited lists)."""
     if not wanted:
         return {}
     status = effective_status_sql(grace_ended)
@@ -346,15 +348,18 @@ def unit_lists(campaign: Campaign, grace_ended: bool, wanted: Sequence[str], lim
         "silent": and_(Participation.status == "not_submitted",
                        func.coalesce(Participation.reinstated_reason, "") == ""),
     }
-    parts = [select(literal(name).label("list"), Unit.id.label("id"), Unit.code.label("code"),
-                    Unit.name.label("name"), Unit.group.label("grp"), Unit.parent_id.label("parent_id"),
-                    func.row_number().over(order_by=_bytewise(Unit.code)).label("n"))
-             .join(Participation, Participation.unit_id == Unit.id)
-             .where(Participation.campaign_id == campaign.id, conditions[name]) for name in wanted]
+    parts = [select(select(literal(name).label("list"), Unit.id.label("id"), Unit.code.label("code"),
+                           Unit.name.label("name"), Unit.group.label("grp"), Unit.parent_id.label("parent_id"))
+                    .join(Participation, Participation.unit_id == Unit.id)
+                    .where(Participation.campaign_id == campaign.id, conditions[name])
+                    .order_by(_bytewise(Unit.code)).limit(limit).subquery(f"l{i}"))
+             for i, name in enumerate(wanted)]
     both = union_all(*parts).subquery("lists")
     out: dict[str, list[UnitBrief]] = {name: [] for name in wanted}
-    for r in db.session.execute(select(both).where(both.c.n <= limit).order_by(both.c.list, both.c.n)):
+    for r in db.session.execute(select(both)):
         out[r.list].append(UnitBrief(r.id, r.code, r.name, r.grp, r.parent_id))
+    for units in out.values():
+        units.sort(key=lambda u: u.code)
     return out
 
 
@@ -383,6 +388,65 @@ def campaign_codes(ids: Iterable[int | None]) -> dict[int, str]:
     if not wanted:
         return {}
     return dict(db.session.execute(select(Campaign.id, Campaign.code).where(Campaign.id.in_(wanted))).all())
+
+
+# -- the first screen -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class DaysLeft:
+    kind: str  # deadline | grace | closed
+    n: int
+
+
+def days_left(cal: VietnamCalendar, today: date, deadline: date, grace_end: date, now: datetime,
+              deadline_at: datetime, grace_ends_at: datetime) -> DaysLeft:
+    """Working days left, today included when it is one, to the deadline (or, once past, to grace end)."""
+    if now < deadline_at:
+        kind, last = "deadline", deadline
+    elif now < grace_ends_at:
+        kind, last = "grace", grace_end
+    else:
+        return DaysLeft("closed", 0)
+    n, day = 0, today
+    for _ in range(800):  # bounded: a deadline more than two years ahead is counted up to there
+        if day > last:
+            break
+        n += cal.is_working_day(day)
+        day += timedelta(days=1)
+    return DaysLeft(kind, n)
+
+
+@dataclass(frozen=True)
+class CampaignLine:
+    campaign: Campaign
+    state: str
+    submitted: int  # units with a dossier received
+    total: int
+    next_item: object | None  # the timeline's next milestone not reached yet (TimelineItem)
+
+
+def campaign_lines(campaigns: Sequence[Campaign], now: datetime) -> list[CampaignLine]:
+    """The campaign list: state, submitted / total and the next milestone of each campaign, in a
+    constant number of statements (the milestones are expected loaded with the campaigns; one
+    calendar per organizer; one grouped count)."""
+    ids = [c.id for c in campaigns]
+    counts = {cid: (n, received) for cid, n, received in db.session.execute(
+        select(Participation.campaign_id, func.count(), func.count(Participation.received_at))
+        .where(Participation.campaign_id.in_(ids)).group_by(Participation.campaign_id))} if ids else {}
+    calendars: dict[int, VietnamCalendar] = {}
+    zones: dict[int, ZoneInfo] = {}
+    out = []
+    for c in campaigns:
+        cal = calendars.get(c.organizer_id) or calendars.setdefault(c.organizer_id, calendar_of(c))
+        tz = zones.get(c.organizer_id) or zones.setdefault(c.organizer_id, tz_of(c))
+        tl = compute(c.deadline, c.grace_working_days, milestone_dates(c), cal, state=c.state, now=now, tz=tz)
+        state = effective_state(c.state, tl.deadline_at, tl.grace_ends_at, now)
+        upcoming = None
+        if state not in ("cancelled", "published"):
+            upcoming = next((i for i in tl.items if not i.reached and i.ends_at > now), None)
+        n, received = counts.get(c.id, (0, 0))
+        out.append(CampaignLine(c, state, received, n, upcoming))
+    return out
 
 
 # -- the calendar ------------------------------------------------------------

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import NotFound
 from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
@@ -217,8 +218,9 @@ def campaigns():
     if not is_organizer_side(current_user):  # a unit's people: only the campaigns their units take part in
         query = query.where(Campaign.id.in_(select(Participation.campaign_id).where(
             Participation.unit_id.in_(visible_unit_ids(current_user) or set()))))
-    rows = db.session.scalars(query.order_by(Campaign.deadline.desc())).all()
-    return render_template("dashboard/campaigns.html", campaigns=rows)
+    rows = db.session.scalars(query.options(selectinload(Campaign.milestones), selectinload(Campaign.organizer))
+                              .order_by(Campaign.deadline.desc())).all()
+    return render_template("dashboard/campaigns.html", lines=dq.campaign_lines(rows, utcnow()), lang=lang())
 
 
 # -- a campaign's dashboard --------------------------------------------------------
@@ -282,19 +284,38 @@ def campaign(code: str):
     audit = dq.recent_audit(campaign, 50)
     pickers = lists
     args = {k: v for k, v in (("group", group), ("status", status), ("q", q)) if v}
+    left = dq.days_left(cal, today, timeline.deadline.last_day, timeline.grace_end, now, timeline.deadline_at,
+                        timeline.grace_ends_at)
+    base = url_for("dashboard.campaign", code=campaign.code)
+    needs_action = []
+    if grace_open and counts.silent:
+        needs_action.append({"href": f"{base}?status=not_submitted#units",
+                             "text": _("%(n)s đơn vị chưa nộp hồ sơ: chọn để gửi nhắc ngay", n=counts.silent)})
+    if counts.by_status.get("returned"):
+        needs_action.append({"href": f"{base}?status=returned#units",
+                             "text": _("%(n)s hồ sơ trả lại chờ đơn vị nộp lại", n=counts.by_status["returned"])})
+    if failed_total:
+        needs_action.append({"href": "#failed-heading", "text": _("%(n)s thư gửi lỗi", n=failed_total)})
+    # Labels looked up once per page, not once per row.
+    group_labels = {g: group_name(g) for g in {*counts.groups, *GROUPS}}
+    status_labels = {s: status_name(s, lang()) for s in STATUSES}
     return render_template(
-        "dashboard/campaign.html", campaign=campaign, state=state, timeline=timeline, today=today,
+        "dashboard/campaign.html", group_name=lambda g: group_labels.get(g) or group_name(g),
+        status_name=lambda s: status_labels.get(s) or status_name(s, lang()),
+        campaign=campaign, state=state, timeline=timeline, today=today,
         svg=_svg(campaign, timeline, today, cal), counts=counts.by_status, by_group=counts.by_group,
         total=counts.total, rows=rows, shown_total=found.total, page=found.page, pages=found.pages,
         groups=counts.groups, group=group, status=status, q=q, sort=sort, default_sort=default_sort,
-        descending=descending, args=args, preview=preview, preview_total=counts.silent, failed=failed,
+        descending=descending, args=args, days_left=left, needs_action=needs_action, preview=preview,
+        preview_total=counts.silent, failed=failed,
         failed_total=failed_total, audit=audit, units=dq.units_by_id(m.unit_id for m in failed), manage=manage,
         pickers=pickers, statuses=STATUSES, manual_steps=MANUAL_STEPS, milestones=MILESTONES, lang=lang(),
         endpoints_has_unit_page="units.page" in current_app.view_functions, grace_open=grace_open)
 
 
-#: Datalists of the action forms: at most this many codes each.
-PICKER_LIMIT = 300
+#: Datalists of the action forms and the exclusion preview: at most this many units each (the
+#: preview's count is exact; the filter "Chưa nộp" lists them all).
+PICKER_LIMIT = 100
 PICKERS = ("return", "confirm", "reinstate", "scores", "nominate")
 
 
