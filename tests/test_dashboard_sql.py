@@ -182,3 +182,82 @@ def test_dashboard_of_5000_units_reads_a_page_not_the_campaign(client, make_camp
     assert "Hiển thị 1000 / 5000 đơn vị." in html and "Trang 3 / 10." in html
     late_units = table_units(html)
     assert len(late_units) == 100 and all(int(c[1:]) % 5 == 1 for c in late_units)
+
+
+# -- the first screen, the chart, the campaign list ------------------------------------------
+
+from tests.test_web_dashboard import DASH, receive, tgg  # noqa: E402, F401
+from workflow.received_chart import render_received_svg  # noqa: E402
+
+
+def test_first_screen_puts_counts_days_left_and_actions_before_the_timeline(client, tgg):  # noqa: F811
+    sign_in(client, "admin@tgg.example")
+    with time_machine.travel(local(2019, 10, 22, 9), tick=False):  # Tuesday; deadline Friday 25/10
+        html = client.get(DASH).get_data(as_text=True)
+    situation, timeline = html.index('id="situation"'), html.index('id="timeline-heading"')
+    assert situation < timeline and html.index('id="counters"') < timeline
+    days = re.search(r'id="days-left">\s*<div[^>]*>(\d+)</div>\s*<div class="small">([^<]+)', html)
+    assert days.group(1) == "4" and "hạn nộp (hết 24:00" in days.group(2)  # Tue, Wed, Thu, Fri
+    action = re.search(r'id="needs-action".*?</ul>', html, re.S).group(0)
+    assert "4 đơn vị chưa nộp hồ sơ" in action and "status=not_submitted" in action
+    # Urgency first while open: the silent units, then those that sent.
+    assert table_units(html)[:4] == ["CAIBE", "CAIBE-TT", "MYTHO", "MYTHO-P1"]
+    assert 'class="border rounded p-2 bg-body overflow-x-auto d-none d-md-block"' in html  # list form on phones
+    with time_machine.travel(local(2019, 10, 29, 9), tick=False):  # in grace (ends Friday 01/11)
+        html = client.get(DASH).get_data(as_text=True)
+    days = re.search(r'id="days-left">\s*<div[^>]*>(\d+)</div>\s*<div class="small">([^<]+)', html)
+    assert days.group(1) == "4" and "gia hạn" in days.group(2)
+
+
+def test_received_chart_counts_per_local_day(client, tgg):  # noqa: F811
+    sign_in(client, "admin@tgg.example")
+    campaign = tgg["tgg"]
+    # 23:30 local on 25/10 is 16:30 UTC: still the deadline day, on time.
+    receive(campaign, "CAIBE", local(2019, 10, 25, 23, 30))
+    receive(campaign, "MYTHO", local(2019, 10, 28, 8, 0))
+    assert dq.received_per_day(campaign) == {local(2019, 10, 24).date(): 1, local(2019, 10, 25).date(): 1,
+                                             local(2019, 10, 28).date(): 2}
+    with time_machine.travel(local(2019, 10, 29, 9), tick=False):
+        html = client.get(DASH).get_data(as_text=True)
+    chart = re.search(r'<div class="border rounded p-2 bg-body" id="received-chart">(.*?)</div>', html, re.S).group(1)
+    bars = dict(re.findall(r'data-day="([\d-]+)" data-n="(\d+)"', chart))
+    assert bars == {"2019-10-24": "1", "2019-10-25": "1", "2019-10-28": "2"}
+    assert "Hạn nộp 25/10" in chart and "Hết gia hạn 01/11" in chart
+    assert "4 hồ sơ nhận được" in chart
+
+
+def test_received_chart_pure_is_valid_svg_and_caps_its_days():
+    import xml.etree.ElementTree as ET
+    from datetime import date, timedelta
+
+    per_day = {date(2026, 1, 1) + timedelta(days=i): i % 7 for i in range(120)}
+    svg = render_received_svg(per_day, date(2026, 4, 20), date(2026, 4, 27), date(2026, 4, 22))
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+    days = re.findall(r'data-day="([\d-]+)"', svg)
+    assert len(days) <= 45 and max(days) <= "2026-04-30"
+    empty = render_received_svg({}, date(2026, 4, 20), date(2026, 4, 27), date(2026, 4, 1))
+    assert "Chưa nhận được hồ sơ nào." in empty and "data-day" not in empty
+
+
+def test_campaign_list_shows_submitted_and_next_milestone_in_constant_statements(client, tgg, make_campaign,
+                                                                                count_statements):  # noqa: F811
+    sign_in(client, "admin@tgg.example")
+    with time_machine.travel(local(2019, 10, 22, 9), tick=False):
+        db.session.expire_all()
+        with count_statements() as one:
+            html = client.get("/campaigns").get_data(as_text=True)
+    row = re.search(r'<tr data-campaign="TGG-2019">.*?</tr>', html, re.S).group(0)
+    assert 'data-submitted="2" data-total="6"' in row and "2 / 6" in row
+    assert 'data-next="deadline"' in row and "25/10/2019" in row
+    for i in range(3):
+        make_campaign(big_campaign_yaml(f"TGG-X{i}", 20).replace("organizer: {code: BIG, name: Sở Thông tin và "
+                                                                  "Truyền thông tỉnh Thử Nghiệm}",
+                                                                  "organizer: {code: TGG, name: Sở TT&TT Tiền Giang}"))
+    with time_machine.travel(local(2019, 10, 22, 9), tick=False):
+        db.session.expire_all()
+        with count_statements() as four:
+            html = client.get("/campaigns").get_data(as_text=True)
+    assert html.count("<tr data-campaign=") == 4
+    assert four["n"] == one["n"], "\n".join(four["sql"])
+    assert 'data-submitted="0" data-total="20"' in html

@@ -89,6 +89,42 @@ def _sqlite_fold_function(dbapi_connection, connection_record):
                                          deterministic=True)
 
 
+class local_day(FunctionElement):
+    """The local calendar day of a stored UTC instant: PostgreSQL converts with the zone's rules;
+    SQLite (instants stored as naive UTC text) shifts by the zone's current offset (Viet Nam keeps
+    UTC+7 all year)."""
+
+    type = String()
+    inherit_cache = True
+
+
+def _day_parts(element, compiler, **kw):
+    column, zone = element.clauses.clauses
+    return compiler.process(column, **kw), zone.value
+
+
+@compiles(local_day)
+def _local_day_sqlite(element, compiler, **kw):
+    column, zone = _day_parts(element, compiler, **kw)
+    offset = datetime.now(ZoneInfo(zone)).utcoffset() or timedelta(0)
+    return f"date({column}, '{int(offset.total_seconds() // 60):+d} minutes')"
+
+
+@compiles(local_day, "postgresql")
+def _local_day_pg(element, compiler, **kw):
+    column, zone = _day_parts(element, compiler, **kw)
+    return f"to_char(({column}) AT TIME ZONE {compiler.process(literal(zone), literal_binds=True)}, 'YYYY-MM-DD')"
+
+
+def received_per_day(campaign: Campaign) -> dict[date, int]:
+    """Dossiers received per local day (each unit's current dossier, by when it was received): one
+    grouped statement.  The chart in workflow/received_chart.py draws it; the digest can reuse both."""
+    day = local_day(Participation.received_at, literal(campaign.organizer.timezone or "Asia/Ho_Chi_Minh"))
+    rows = db.session.execute(select(day, func.count()).where(
+        Participation.campaign_id == campaign.id, Participation.received_at.is_not(None)).group_by(day)).all()
+    return {date.fromisoformat(str(d)[:10]): n for d, n in rows if d}
+
+
 def _bytewise(column):
     """Order as Python compares strings (code points): PostgreSQL's "C" collation; SQLite's default."""
     return column.collate("C") if db.engine.dialect.name == "postgresql" else column

@@ -34,6 +34,7 @@ from workflow.calendars import OverrideError, add_override, calendar_for, remove
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, STATES, state_name
 from workflow.models import CalendarOverride, Campaign, Participation, Unit
+from workflow.received_chart import render_received_svg
 from workflow.standing import STATUSES, status_name
 from workflow.timeline import MILESTONES
 from workflow.workdays import WEEKDAYS_VI, format_day
@@ -127,6 +128,17 @@ SVG_LABELS = {
     "day_off": _l("Ngày nghỉ"),
     "today_outside": _l("Hôm nay ({day}) nằm ngoài khoảng thời gian của đợt"),
     "summary": _l("{n} mốc thời gian, hạn nộp {deadline}, hết gia hạn {grace}"),
+}
+
+#: The chart of dossiers received per day.
+RECEIVED_LABELS = {
+    "title": _l("Hồ sơ nhận được theo ngày"),
+    "deadline": _l("Hạn nộp"),
+    "grace_end": _l("Hết gia hạn"),
+    "today": _l("Hôm nay"),
+    "bar": _l("{day}: {n} hồ sơ"),
+    "summary": _l("{total} hồ sơ nhận được từ {first} đến {last}; nhiều nhất {max} hồ sơ một ngày."),
+    "empty": _l("Chưa nhận được hồ sơ nào."),
 }
 
 #: Calendar cells: day status → Bootstrap classes.
@@ -296,6 +308,9 @@ def campaign(code: str):
                              "text": _("%(n)s hồ sơ trả lại chờ đơn vị nộp lại", n=counts.by_status["returned"])})
     if failed_total:
         needs_action.append({"href": "#failed-heading", "text": _("%(n)s thư gửi lỗi", n=failed_total)})
+    received_svg = render_received_svg(dq.received_per_day(campaign), timeline.deadline.last_day,
+                                       timeline.grace_end, today, labels={k: str(v) for k, v in RECEIVED_LABELS.items()},
+                                       element_id=f"received-{campaign.id}")
     # Labels looked up once per page, not once per row.
     group_labels = {g: group_name(g) for g in {*counts.groups, *GROUPS}}
     status_labels = {s: status_name(s, lang()) for s in STATUSES}
@@ -303,7 +318,7 @@ def campaign(code: str):
         "dashboard/campaign.html", group_name=lambda g: group_labels.get(g) or group_name(g),
         status_name=lambda s: status_labels.get(s) or status_name(s, lang()),
         campaign=campaign, state=state, timeline=timeline, today=today,
-        svg=_svg(campaign, timeline, today, cal), counts=counts.by_status, by_group=counts.by_group,
+        svg=_svg(campaign, timeline, today, cal), received_svg=received_svg, counts=counts.by_status, by_group=counts.by_group,
         total=counts.total, rows=rows, shown_total=found.total, page=found.page, pages=found.pages,
         groups=counts.groups, group=group, status=status, q=q, sort=sort, default_sort=default_sort,
         descending=descending, args=args, days_left=left, needs_action=needs_action, preview=preview,
