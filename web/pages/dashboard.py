@@ -302,7 +302,7 @@ def campaign(code: str):
     needs_action = []
     if grace_open and counts.silent:
         needs_action.append({"href": f"{base}?status=not_submitted#units",
-                             "text": _("%(n)s đơn vị chưa nộp hồ sơ: chọn để gửi nhắc ngay", n=counts.silent)})
+                             "text": _("%(n)s đơn vị chưa nộp hồ sơ: xem danh sách", n=counts.silent)})
     if counts.by_status.get("returned"):
         needs_action.append({"href": f"{base}?status=returned#units",
                              "text": _("%(n)s hồ sơ trả lại chờ đơn vị nộp lại", n=counts.by_status["returned"])})
