@@ -240,8 +240,8 @@ def test_received_chart_pure_is_valid_svg_and_caps_its_days():
     assert "Chưa nhận được hồ sơ nào." in empty and "data-day" not in empty
 
 
-def test_campaign_list_shows_submitted_and_next_milestone_in_constant_statements(client, tgg, make_campaign,
-                                                                                count_statements):  # noqa: F811
+def test_campaign_list_shows_submitted_and_next_milestone_in_constant_statements(  # noqa: F811
+        client, tgg, make_campaign, count_statements):  # noqa: F811
     sign_in(client, "admin@tgg.example")
     with time_machine.travel(local(2019, 10, 22, 9), tick=False):
         db.session.expire_all()
@@ -261,3 +261,80 @@ def test_campaign_list_shows_submitted_and_next_milestone_in_constant_statements
     assert html.count("<tr data-campaign=") == 4
     assert four["n"] == one["n"], "\n".join(four["sql"])
     assert 'data-submitted="0" data-total="20"' in html
+
+
+# -- the unit table's export --------------------------------------------------------------------
+
+def reference_export(campaign: Campaign, now) -> list:
+    """The export as it was computed before (ORM objects, campaigns.results): the reference."""
+    from workflow.campaigns import CHANNELS, results, tz_of
+    from workflow.models import Submission
+    from workflow.standing import status_name
+    from workflow.unit_files import ResultRow, group_label
+
+    units = {u.id: u for u in db.session.scalars(select(Unit).where(Unit.organizer_id == campaign.organizer_id))}
+    latest = {}
+    for pid, version, channel, doc_number in db.session.execute(
+            select(Submission.participation_id, Submission.version, Submission.channel, Submission.doc_number)
+            .join(Participation, Participation.id == Submission.participation_id)
+            .where(Participation.campaign_id == campaign.id)):
+        if pid not in latest or version > latest[pid][0]:
+            latest[pid] = (version, channel, doc_number)
+    tz = tz_of(campaign)
+    out = []
+    for r in results(campaign, now):
+        p = r.participation
+        unit = units[p.unit_id]
+        parent = units.get(unit.parent_id) if unit.parent_id else None
+        _, channel, doc_number = latest.get(p.id, (0, "", ""))
+        excluded = r.status == "excluded"
+        received = p.received_at.astimezone(tz).replace(tzinfo=None) if p.received_at else None
+        out.append(ResultRow(
+            code=unit.code, name=unit.name, group=group_label(unit.group), parent=parent.code if parent else "",
+            status=status_name(r.status), received_at=received,
+            channel=CHANNELS[channel][0] if channel in CHANNELS else channel, doc_number=doc_number or "",
+            late_working_days=p.late_working_days if received else None,
+            self_score=None if excluded else p.self_score, verified_score=None if excluded else p.verified_score,
+            rating=r.rating or "", rank=r.rank, reinstated_reason=p.reinstated_reason or ""))
+    return out
+
+
+def test_export_rows_from_sql_equal_the_reference_and_csv_streams(client, tgg, count_statements):  # noqa: F811
+    campaign = tgg["tgg"]
+    receive(campaign, "CAIBE", local(2019, 10, 25, 23, 30))
+    receive(campaign, "CAIBE", local(2019, 10, 28, 8, 0))  # a second version: the export names the latest
+    scramble_scores = {"STC": Decimal("97"), "SYT": Decimal("97"), "CAIBE": Decimal("101.5")}
+    for code, score in scramble_scores.items():
+        db.session.execute(update(Participation).where(
+            Participation.campaign_id == campaign.id,
+            Participation.unit_id == select(Unit.id).where(Unit.code == code,
+                                                          Unit.organizer_id == campaign.organizer_id)
+            .scalar_subquery()).values(self_score=score))
+    db.session.commit()
+    db.session.expire_all()
+    for now in (IN_GRACE, AFTER_GRACE_END):
+        assert list(dq.export_rows(campaign, now)) == reference_export(campaign, now)
+    sign_in(client, "admin@tgg.example")
+    with time_machine.travel(AFTER_GRACE_END, tick=False):
+        response = client.get("/campaigns/TGG-2019/export.csv")
+        assert response.status_code == 200 and response.is_streamed
+        text = response.get_data().decode("utf-8-sig")
+    lines = text.splitlines()
+    assert lines[0].startswith("Mã đơn vị,Tên đơn vị") and len(lines) == 7
+    assert any(line.startswith("STC,") and ",1," in line for line in lines)  # tied 97s share rank 1
+
+
+@pytest.mark.slow
+def test_export_of_5000_units_is_a_fixed_number_of_statements(client, make_campaign, make_user,  # noqa: F811
+                                                             count_statements):
+    campaign = make_campaign(big_campaign_yaml("BIG-5000", 5000))
+    populate(campaign)
+    make_user("admin@big.example", "organizer_admin", "BIG")
+    sign_in(client, "admin@big.example")
+    db.session.expire_all()
+    with time_machine.travel(IN_GRACE, tick=False), count_statements() as counter:
+        response = client.get("/campaigns/BIG-5000/export.csv")
+        body = response.get_data().decode("utf-8-sig")
+    assert response.status_code == 200
+    assert len(body.splitlines()) == 5001
+    assert counter["n"] <= 12, "\n".join(counter["sql"])

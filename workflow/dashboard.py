@@ -9,7 +9,7 @@ queries, lists are limited or paginated.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,13 +18,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select, union_all
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from . import standing
-from .campaigns import calendar_of, milestone_dates, timeline_of, tz_of
+from .campaigns import CHANNELS, calendar_of, milestone_dates, timeline_of, tz_of
 from .db import db
-from .models import AuditEvent, CalendarOverride, Campaign, Participation, Unit
+from .models import AuditEvent, CalendarOverride, Campaign, Participation, Submission, Unit
+from .standing import status_name
 from .timeline import compute, effective_state
+from .unit_files import ResultRow, group_label
 from .workdays import VietnamCalendar
 
 #: Groups in the order the letters list them; others follow alphabetically.
@@ -335,6 +338,40 @@ def standing_rows(campaign: Campaign, now: datetime) -> list[UnitRow]:
     sub = _standing_select(campaign, grace_ended).subquery("standing")
     return [_row(r, tiers) for r in db.session.execute(
         select(sub).order_by(_bytewise(sub.c.grp), _bytewise(sub.c.code)))]
+
+
+def export_rows(campaign: Campaign, now: datetime) -> Iterator[ResultRow]:
+    """The unit table's export, one row per unit in group and code order, read as it is written: one
+    statement (standing with ranks, the parent's code, the current dossier's channel and number),
+    fetched in batches, no ORM objects."""
+    grace_ended = now >= timeline_of(campaign).grace_ends_at
+    tiers = campaign.tiers or standing.DEFAULT_TIERS
+    tz = tz_of(campaign)
+    sub = _standing_select(campaign, grace_ended).subquery("standing")
+    parent = aliased(Unit)
+    latest = (select(Submission.participation_id.label("pid"), Submission.channel.label("channel"),
+                     Submission.doc_number.label("doc_number"),
+                     func.row_number().over(partition_by=Submission.participation_id,
+                                            order_by=Submission.version.desc()).label("n"))
+              .join(Participation, Participation.id == Submission.participation_id)
+              .where(Participation.campaign_id == campaign.id).subquery("latest"))
+    query = (select(sub, parent.code.label("parent_code"), latest.c.channel, latest.c.doc_number)
+             .outerjoin(parent, parent.id == sub.c.parent_id)
+             .outerjoin(latest, and_(latest.c.pid == sub.c.pid, latest.c.n == 1))
+             .order_by(_bytewise(sub.c.grp), _bytewise(sub.c.code)))
+    for r in db.session.execute(query.execution_options(yield_per=500)):
+        row = _row(r, tiers)
+        excluded = row.status == "excluded"
+        received = r.received_at.astimezone(tz).replace(tzinfo=None) if r.received_at else None
+        channel = r.channel or ""
+        yield ResultRow(
+            code=r.code, name=r.name, group=group_label(r.grp), parent=r.parent_code or "",
+            status=status_name(row.status), received_at=received,
+            channel=CHANNELS[channel][0] if channel in CHANNELS else channel, doc_number=r.doc_number or "",
+            late_working_days=(r.late_days or 0) if received else None,
+            self_score=None if excluded else _decimal(r.self_score),
+            verified_score=None if excluded else _decimal(r.verified_score),
+            rating=row.rating or "", rank=row.rank, reinstated_reason=r.reinstated_reason or "")
 
 
 @dataclass(frozen=True)
