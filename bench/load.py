@@ -817,7 +817,11 @@ def prepare_scales(name: str, scales=SCALES, now: str | None = None) -> tuple[st
         db.session.commit()
         return made
 
-    return url, in_app(url, work)
+    made = in_app(url, work)
+    # Fresh tables have no statistics yet (autovacuum would gather them within a minute in service).
+    with _admin_connect(url) as conn:
+        conn.execute("ANALYZE")
+    return url, made
 
 
 def cpu_scale_phase(env: dict, workers: int, made: dict[int, dict], seconds: float, database: str) -> dict:

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select, union_all
+from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
@@ -406,33 +406,43 @@ def status_counts(campaign: Campaign, grace_ended: bool) -> Counts:
     return Counts(by_status, by_group, sum(by_status.values()), n_silent)
 
 
+#: The lists ``unit_lists`` makes: which effective statuses (and other conditions) each takes.
+LISTS = {
+    "return": lambda status, silent, has_parent: status in ("on_time", "late", "resubmitted", "confirmed"),
+    "confirm": lambda status, silent, has_parent: status in ("on_time", "late", "resubmitted"),
+    "reinstate": lambda status, silent, has_parent: status == "excluded",
+    "scores": lambda status, silent, has_parent: status not in ("excluded", "not_submitted"),
+    "nominate": lambda status, silent, has_parent: has_parent,
+    "silent": lambda status, silent, has_parent: silent,
+}
+
+
 def unit_lists(campaign: Campaign, grace_ended: bool, wanted: Sequence[str], limit: int) -> dict[str, list[UnitBrief]]:
     """At most ``limit`` units (code order) each action applies to, for the forms' suggestion lists and
-    the exclusion preview: one statement (a UNION ALL of limited lists)."""
+    the exclusion preview: one statement, one scan.  Every list is a union of (effective status,
+    silent) classes, or the units with a parent: the first ``limit`` codes of each class hold the
+    first ``limit`` of every such union."""
     if not wanted:
         return {}
     status = effective_status_sql(grace_ended)
-    conditions = {
-        "return": status.in_(("on_time", "late", "resubmitted", "confirmed")),
-        "confirm": status.in_(("on_time", "late", "resubmitted")),
-        "reinstate": status == "excluded",
-        "scores": status.not_in(("excluded", "not_submitted")),
-        "nominate": Unit.parent_id.is_not(None),
-        "silent": and_(Participation.status == "not_submitted",
-                       func.coalesce(Participation.reinstated_reason, "") == ""),
-    }
-    parts = [select(select(literal(name).label("list"), Unit.id.label("id"), Unit.code.label("code"),
-                           Unit.name.label("name"), Unit.group.label("grp"), Unit.parent_id.label("parent_id"))
-                    .join(Participation, Participation.unit_id == Unit.id)
-                    .where(Participation.campaign_id == campaign.id, conditions[name])
-                    .order_by(_bytewise(Unit.code)).limit(limit).subquery(f"l{i}"))
-             for i, name in enumerate(wanted)]
-    both = union_all(*parts).subquery("lists")
-    out: dict[str, list[UnitBrief]] = {name: [] for name in wanted}
-    for r in db.session.execute(select(both)):
-        out[r.list].append(UnitBrief(r.id, r.code, r.name, r.grp, r.parent_id))
-    for units in out.values():
-        units.sort(key=lambda u: u.code)
+    silent = case((and_(Participation.status == "not_submitted",
+                        func.coalesce(Participation.reinstated_reason, "") == ""), 1), else_=0)
+    has_parent = case((Unit.parent_id.is_not(None), 1), else_=0)
+    code = _bytewise(Unit.code)
+    inner = (select(Unit.id.label("id"), Unit.code.label("code"), Unit.name.label("name"), Unit.group.label("grp"),
+                    Unit.parent_id.label("parent_id"), status.label("status"), silent.label("silent"),
+                    func.row_number().over(partition_by=(status, silent), order_by=code).label("n_class"),
+                    func.row_number().over(partition_by=has_parent, order_by=code).label("n_parent"))
+             .join(Participation, Participation.unit_id == Unit.id)
+             .where(Participation.campaign_id == campaign.id).subquery("classes"))
+    rows = db.session.execute(select(inner).where(or_(inner.c.n_class <= limit, and_(
+        inner.c.n_parent <= limit, inner.c.parent_id.is_not(None))))).all()
+    rows.sort(key=lambda r: r.code)
+    out: dict[str, list[UnitBrief]] = {}
+    for name in wanted:
+        test = LISTS[name]
+        picked = [r for r in rows if test(r.status, bool(r.silent), r.parent_id is not None)][:limit]
+        out[name] = [UnitBrief(r.id, r.code, r.name, r.grp, r.parent_id) for r in picked]
     return out
 
 
