@@ -435,9 +435,8 @@ def unit_lists(campaign: Campaign, grace_ended: bool, wanted: Sequence[str], lim
                     func.row_number().over(partition_by=has_parent, order_by=code).label("n_parent"))
              .join(Participation, Participation.unit_id == Unit.id)
              .where(Participation.campaign_id == campaign.id).subquery("classes"))
-    rows = db.session.execute(select(inner).where(or_(inner.c.n_class <= limit, and_(
-        inner.c.n_parent <= limit, inner.c.parent_id.is_not(None))))).all()
-    rows.sort(key=lambda r: r.code)
+    rows = sorted(db.session.execute(select(inner).where(or_(inner.c.n_class <= limit, and_(
+        inner.c.n_parent <= limit, inner.c.parent_id.is_not(None))))).all(), key=lambda r: r.code)
     out: dict[str, list[UnitBrief]] = {}
     for name in wanted:
         test = LISTS[name]
