@@ -761,6 +761,281 @@ def summarize_outage(result: dict, server: Gunicorn, master_before: int, databas
 
 # -- main --------------------------------------------------------------------------------
 
+# -- issue 14: what a page costs (cache off) at 500, 5,000 and 50,000 units; the deadline hour ------------
+
+SCALES = (500, 5000, 50000)
+
+
+def load_line() -> str:
+    """The machine's load now: uptime's averages and, over one second, how busy its cores are (mpstat)."""
+    avg = Path("/proc/loadavg").read_text().split()[:3]
+    busy0, total0 = machine_busy()
+    time.sleep(1)
+    busy1, total1 = machine_busy()
+    return f"load average {' '.join(avg)}, cores busy {100 * (busy1 - busy0) / max(1, total1 - total0):.0f} % (1 s)"
+
+
+def prepare_scales(name: str, scales=SCALES, now: str | None = None) -> tuple[str, dict[int, dict]]:
+    """One database, one organizer per size (GEN01 = 500 units, GEN02 = 5,000, GEN03 = 50,000): each with one
+    campaign, 60 % of its units with a dossier; an organizer admin per organizer, a focal point in the 5,000."""
+    url = recreate_database(name)
+    env = app_env(url)
+    flask(["db", "upgrade"], env)
+    for i, units in enumerate(scales, start=1):
+        started = time.perf_counter()
+        args = ["demo", "generate", "--organizers", str(i), "--units", str(units), "--campaigns", "1"]
+        if now:
+            args += ["--now", now]
+        out = flask(args, env, timeout=3600)
+        say(f"  GEN{i:02d}: {units:,} units generated in {time.perf_counter() - started:.1f} s ({out})")
+
+    def work():
+        from sqlalchemy import select
+
+        from workflow.accounts import create_user
+        from workflow.db import db
+        from workflow.models import Campaign, Participation, Unit
+
+        made = {}
+        for i, units in enumerate(scales, start=1):
+            campaign = db.session.scalar(select(Campaign).where(Campaign.code == f"GEN{i:02d}-001"))
+            org = campaign.organizer
+            unit = db.session.scalar(select(Unit).join(Participation, Participation.unit_id == Unit.id).where(
+                Participation.campaign_id == campaign.id, Participation.status == "on_time",
+                Unit.group == "commune").order_by(Unit.code).limit(1))
+            silent = db.session.scalars(select(Unit.code).join(Participation, Participation.unit_id == Unit.id).where(
+                Participation.campaign_id == campaign.id, Participation.status == "not_submitted")
+                .order_by(Unit.code)).all()
+            admin = f"admin-gen{i:02d}@bench.example"
+            focal = f"{unit.code.lower()}-gen{i:02d}@bench.example"
+            create_user(email=admin, role="organizer_admin", organizer=org, name="admin", password=PASSWORD,
+                        actor="bench")
+            create_user(email=focal, role="focal_point", organizer=org, unit=unit, name="focal", password=PASSWORD,
+                        actor="bench")
+            made[units] = {"campaign": campaign.code, "unit": unit.code, "admin": admin, "focal": focal,
+                           "silent": list(silent)}
+        db.session.commit()
+        return made
+
+    made = in_app(url, work)
+    # Fresh tables have no statistics yet (autovacuum would gather them within a minute in service).
+    with _admin_connect(url) as conn:
+        conn.execute("ANALYZE")
+    return url, made
+
+
+def cpu_scale_phase(env: dict, workers: int, made: dict[int, dict], seconds: float, database: str) -> dict:
+    """Cache off: CPU per request of /healthz, the agency page and the dashboard at each size, one client
+    per worker (no queue: the CPU a request costs, not the wait)."""
+    say(f"what a page costs, page cache off (PAGE_CACHE_MB=0), {workers} clients = workers, {seconds:g} s each "
+        f"[{load_line()}]:")
+    out = {}
+    with Gunicorn(dict(env, PAGE_CACHE_MB="0"), workers) as server:
+        mid = made[5000] if 5000 in made else made[max(made)]
+        admin = {n: login(server.port, m["admin"]) for n, m in made.items()}
+        focal = login(server.port, mid["focal"])
+        routes = [("/healthz", "/healthz", ""),
+                  (f"agency page ({mid['unit']}, {len(mid['silent']) and mid['campaign']})",
+                   f"/campaigns/{mid['campaign']}/units/{mid['unit']}", focal)]
+        routes += [(f"dashboard, {n:,} units", f"/campaigns/{m['campaign']}", admin[n]) for n, m in made.items()]
+        routes += [(f"dashboard, {n:,} units, late units by rating, page 3",
+                    f"/campaigns/{m['campaign']}?status=late&sort=rating&page=3", admin[n])
+                   for n, m in made.items() if n == max(made)]
+        base = None
+        for label, path, cookie in routes:
+            status, _, body = get(server.port, path, cookie)
+            for _ in range(2 * workers):
+                get(server.port, path, cookie)
+            r = measure(server, path, cookie, workers, seconds, "python", database=database)
+            r["db_ms_per_req"] = 1000 * r["db_cores"] * r["seconds"] / max(1, r["requests"])
+            base = base or r
+            out[label] = r
+            say(f"  {label:58s} {status} {len(body):>9,} B  {r['cpu_ms_per_req']:6.1f} ms CPU/req "
+                f"(×{r['cpu_ms_per_req'] / base['cpu_ms_per_req']:.1f} of /healthz) + PostgreSQL "
+                f"{r['db_ms_per_req']:5.1f} ms/req; p50 {r['p50_ms']:6.1f} ms p95 {r['p95_ms']:6.1f} ms "
+                f"(×{r['p95_ms'] / base['p95_ms']:.1f}); {r['requests']} req, {r['errors']} errors "
+                f"[{load_line()}]")
+    return out
+
+
+def sized_pdf(text: str, size: int) -> bytes:
+    """A valid one-page PDF of about ``size`` bytes: its content stream carries random text drawn off the page."""
+    text = re.sub(r"[^A-Za-z0-9 .:/_-]", "", text)
+    filler = []
+    total = 0
+    while total < size:
+        line = f"BT /F1 1 Tf -500 -500 Td ({secrets.token_hex(60)}) Tj ET\n"
+        filler.append(line)
+        total += len(line)
+    stream = (f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET\n" + "".join(filler)).encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def deadline_hour(env: dict, workers: int, m: dict, clients: int, seconds: float, rate: float, label: str,
+                  database_url: str, upload_folder: str) -> dict:
+    """``clients`` readers (half on the dashboard, half on agency pages) and 2 on /healthz, while uploads of a
+    200 KiB PDF arrive at ``rate`` per second to silent units for the whole run; then every upload is
+    checked: one submission, one document, its SHA-256, its file on disk."""
+    say(f"the deadline hour, {label}: {clients} readers (dashboard and agency page, half each) + 2 on /healthz, "
+        f"uploads of a 200 KiB PDF at {rate:g}/s, {seconds:g} s [{load_line()}]")
+    results: dict[str, dict] = {}
+    uploads: list[tuple[str, int | str, float, str]] = []
+    lock = threading.Lock()
+    with Gunicorn(env, workers) as server:
+        admin = login(server.port, m["admin"])
+        focal = login(server.port, m["focal"])
+        dash, agency = f"/campaigns/{m['campaign']}", f"/campaigns/{m['campaign']}/units/{m['unit']}"
+        for path, cookie in ((dash, admin), (agency, focal)):
+            for _ in range(2 * workers):
+                get(server.port, path, cookie)
+        status, _, page = get(server.port, f"{dash}/units/{m['silent'][0]}", admin)
+        token = csrf_token(page)
+        pending = list(m["silent"])
+        n_uploads = min(len(pending), int(rate * seconds))
+        cpu0 = cpu_seconds(server.pids())
+
+        def upload(code: str):
+            data = sized_pdf(f"deadline hour {code}", 200 * 1024)
+            body, ctype = multipart({"csrf_token": token}, [("documents", f"ho-so-{code}.pdf", data, "application/pdf")])
+            t0 = time.perf_counter()
+            try:
+                st, _, _ = request(server.port, "POST", f"{dash}/units/{code}/upload",
+                                   {"Cookie": admin, "Content-Type": ctype}, body, timeout=120)
+            except (OSError, http.client.HTTPException) as exc:
+                st = f"error:{exc.__class__.__name__}"
+            with lock:
+                uploads.append((code, st, time.perf_counter() - t0, hashlib.sha256(data).hexdigest()))
+
+        def uploader():
+            started = time.monotonic()
+            threads = []
+            for i in range(n_uploads):  # on a fixed schedule, whatever the answers' latency
+                wait = started + i / rate - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                t = threading.Thread(target=upload, args=(pending[i],), daemon=True)
+                t.start()
+                threads.append(t)
+            for t in threads:
+                t.join(timeout=180)
+
+        def reader(key: str, path: str, cookie: str, n: int):
+            results[key] = run_python(server.port, path, cookie, n, seconds, processes=2 if n > 4 else 1)
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=reader, args=("healthz", "/healthz", "", 2)),
+                   threading.Thread(target=reader, args=("dashboard", dash, admin, clients // 2)),
+                   threading.Thread(target=reader, args=("agency", agency, focal, clients - clients // 2)),
+                   threading.Thread(target=uploader)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=seconds + 300)
+        wall = time.perf_counter() - t0
+        server_cores = (cpu_seconds(server.pids()) - cpu0) / wall
+    lat = sorted(d for _, st, d, _ in uploads if st in (200, 303))
+    up_errors = [(c, st) for c, st, _, _ in uploads if st not in (200, 303)]
+    results["uploads"] = {"requests": len(uploads), "p50_ms": 1000 * percentile(lat, 50),
+                          "p95_ms": 1000 * percentile(lat, 95), "errors": len(up_errors),
+                          "rps": len(uploads) / wall}
+    base = results["healthz"]["p95_ms"]
+    for key in ("healthz", "agency", "dashboard", "uploads"):
+        r = results[key]
+        say(f"  {key:10s} p50 {r['p50_ms']:8.1f} ms  p95 {r['p95_ms']:8.1f} ms (×{r['p95_ms'] / base:5.1f} of /healthz)"
+            f"  {r['rps']:6.1f} req/s  {r['requests']} req, {r['errors']} errors")
+    say(f"  server CPU {server_cores:.2f} cores over {wall:.0f} s; first failed uploads: {up_errors[:5]}")
+    stored = verify_uploads(database_url, m["campaign"], uploads, upload_folder)
+    results["stored"] = stored
+    goals = {"agency": 3, "dashboard": 5, "uploads": 10}
+    verdict = "; ".join(f"{k} p95 ×{results[k]['p95_ms'] / base:.1f} (goal ≤ {g}×) "
+                        f"{'met' if results[k]['p95_ms'] / base <= g else 'NOT met'}" for k, g in goals.items())
+    errors = sum(results[k]["errors"] for k in ("healthz", "agency", "dashboard", "uploads"))
+    say(f"  goals: {verdict}; errors {errors} (goal 0); uploads stored once with their SHA-256: "
+        f"{stored['ok']}/{len(uploads)} [{load_line()}]")
+    return results
+
+
+def verify_uploads(database_url: str, campaign: str, uploads: list, upload_folder: str) -> dict:
+    """Every answered upload: exactly one submission of its unit, one document, the SHA-256 sent, the file."""
+
+    def work():
+        from sqlalchemy import select
+
+        from workflow.db import db
+        from workflow.models import Campaign, Participation, Submission, SubmissionDocument, Unit
+
+        cid = db.session.scalar(select(Campaign.id).where(Campaign.code == campaign))
+        rows = db.session.execute(
+            select(Unit.code, Submission.id, SubmissionDocument.sha256, SubmissionDocument.stored_name)
+            .join(Participation, Participation.unit_id == Unit.id)
+            .join(Submission, Submission.participation_id == Participation.id)
+            .join(SubmissionDocument, SubmissionDocument.submission_id == Submission.id)
+            .where(Participation.campaign_id == cid, Unit.code.in_([u[0] for u in uploads]))).all()
+        return [tuple(r) for r in rows]
+
+    rows = in_app(database_url, work)
+    by_unit: dict[str, list] = {}
+    for code, sub_id, sha, stored_name in rows:
+        by_unit.setdefault(code, []).append((sub_id, sha, stored_name))
+    ok, problems = 0, []
+    for code, st, _, sha in uploads:
+        got = by_unit.get(code, [])
+        files = [p for p in Path(upload_folder).rglob("*") if p.is_file() and p.name in {g[2] for g in got}]
+        on_disk = {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+        if st in (200, 303) and len(got) == 1 and got[0][1] == sha and on_disk == {sha}:
+            ok += 1
+        else:
+            problems.append((code, st, len(got), len(files)))
+    if problems:
+        say(f"  upload problems (unit, status, submissions, files): {problems[:10]}")
+    return {"ok": ok, "problems": len(problems)}
+
+
+def issue14_main() -> int:
+    """``make load``: the figures of issue 14 (then, with LOAD_FULL=1, the earlier rounds)."""
+    workers = int(os.environ.get("LOAD_WORKERS", "4"))
+    seconds = float(os.environ.get("LOAD_SECONDS", "15"))
+    clients = int(os.environ.get("LOAD_CLIENTS", "50"))
+    hour_seconds = float(os.environ.get("LOAD_HOUR_SECONDS", "60"))
+    rate = float(os.environ.get("LOAD_UPLOAD_RATE", "5"))
+    scales = tuple(int(x) for x in os.environ.get("LOAD_SCALES", ",".join(map(str, SCALES))).split(","))
+    say(f"machine: {os.cpu_count()} cores, {platform_line()}; client: Python (processes × threads, http.client); "
+        f"gunicorn {workers} sync workers [{load_line()}]")
+    name = "hanchot_load"
+    url, made = prepare_scales(name, scales)
+    uploads = tempfile.mkdtemp(prefix="hanchot-load-uploads-")
+    env = app_env(url, APP_ENV="production", SECRET_KEY=secrets.token_hex(32), UPLOAD_FOLDER=uploads)
+    try:
+        cpu_scale_phase(env, workers, made, seconds, name)
+        mid = made[5000] if 5000 in made else made[max(made)]
+        half = len(mid["silent"]) // 2
+        for label, extra, silent in (("page cache off", {"PAGE_CACHE_MB": "0"}, mid["silent"][:half]),
+                                     ("page cache on (default size)", {}, mid["silent"][half:])):
+            if label.startswith("page cache on") and os.environ.get("LOAD_HOUR_CACHED", "1") != "1":
+                continue
+            deadline_hour(dict(env, **extra), workers, dict(mid, silent=silent), clients, hour_seconds, rate, label,
+                          url, uploads)
+    finally:
+        shutil.rmtree(uploads, ignore_errors=True)
+        if os.environ.get("LOAD_KEEP_DB") != "1":
+            drop_database(name)
+    return 0
+
+
 def main() -> int:
     clients = int(os.environ.get("LOAD_CLIENTS", "50"))
     seconds = float(os.environ.get("LOAD_SECONDS", "15"))
@@ -1047,4 +1322,4 @@ def platform_line() -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main() if os.environ.get("LOAD_FULL") == "1" else issue14_main())

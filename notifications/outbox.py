@@ -3,6 +3,8 @@ the organizer's outbox listing, all scoped to one organizer or campaign."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import and_, func, or_, select
 
 from workflow.db import db
@@ -13,14 +15,23 @@ from .models import OutboxMail
 #: Outbox mail kinds that count as reminders sent to a unit.
 REMINDER_KINDS = ("reminder", "escalation")
 
-def reminders_sent(campaign: Campaign) -> dict[int, int]:
-    """Reminders and escalations sent, per unit: one grouped query."""
-    rows = db.session.execute(
-        select(OutboxMail.unit_id, func.count())
-        .where(OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_(REMINDER_KINDS),
-               OutboxMail.status == "sent", OutboxMail.unit_id.is_not(None))
-        .group_by(OutboxMail.unit_id)).all()
-    return {unit_id: n for unit_id, n in rows if unit_id is not None}
+def reminders_query(campaign: Campaign, unit_ids: Iterable[int] | None = None):
+    """(unit_id, n): reminders and escalations sent, per unit, as a statement to run or join."""
+    where = [OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_(REMINDER_KINDS),
+             OutboxMail.status == "sent", OutboxMail.unit_id.is_not(None)]
+    if unit_ids is not None:
+        where.append(OutboxMail.unit_id.in_(list(unit_ids)))
+    return select(OutboxMail.unit_id.label("unit_id"), func.count().label("n")).where(*where).group_by(
+        OutboxMail.unit_id)
+
+
+def reminders_sent(campaign: Campaign, unit_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Reminders and escalations sent, per unit (all, or only ``unit_ids``): one grouped query."""
+    if unit_ids is not None:
+        unit_ids = list(unit_ids)
+        if not unit_ids:
+            return {}
+    return {unit_id: n for unit_id, n in db.session.execute(reminders_query(campaign, unit_ids)).all()}
 
 
 def failed_mail(campaign: Campaign, limit: int = 50) -> tuple[int, list[OutboxMail]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import abort
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from workflow.db import db
 from workflow.models import Campaign, Participation, Unit, User
@@ -44,7 +45,9 @@ def can_see_unit(user: User, unit: Unit) -> bool:
 def campaign_or_404(code: str, *, manage: bool = False) -> Campaign:
     """The campaign if the signed-in user may see it (manage: change it)."""
     user = _user()
-    campaign = db.session.scalar(select(Campaign).where(Campaign.code == code))
+    # With its organizer (time zone) and milestones (timeline), which every campaign page reads: one statement.
+    campaign = db.session.execute(select(Campaign).where(Campaign.code == code).options(
+        joinedload(Campaign.organizer), joinedload(Campaign.milestones))).unique().scalar_one_or_none()
     if campaign is None or campaign.organizer_id != user.organizer_id:
         abort(404)
     if user.role not in ORGANIZER_ROLES:

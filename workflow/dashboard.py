@@ -9,18 +9,25 @@ queries, lists are limited or paginated.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import load_only
+from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from . import standing
-from .campaigns import Result
+from .campaigns import CHANNELS, calendar_of, milestone_dates, timeline_of, tz_of
 from .db import db
-from .models import AuditEvent, CalendarOverride, Campaign, Participation, Unit
+from .models import AuditEvent, CalendarOverride, Campaign, Participation, Submission, Unit
+from .standing import status_name
+from .timeline import compute, effective_state
+from .unit_files import ResultRow, group_label
 from .workdays import VietnamCalendar
 
 #: Groups in the order the letters list them; others follow alphabetically.
@@ -41,28 +48,161 @@ def group_key(group: str) -> tuple[int, str]:
     return (GROUP_ORDER.index(group), "") if group in GROUP_ORDER else (len(GROUP_ORDER), group)
 
 
-# -- the units of a campaign -------------------------------------------------
+# -- folding in SQL -----------------------------------------------------------
 
-def campaign_units(campaign: Campaign) -> dict[int, Unit]:
-    """Every unit taking part, by id, in one query.
+def _fold_map() -> tuple[str, str]:
+    """Every precomposed Latin letter whose fold is one ASCII letter: the table ``translate`` uses."""
+    src, dst = [], []
+    for cp in range(0xC0, 0x1EFA):
+        ch = chr(cp)
+        f = fold(ch)
+        if len(f) == 1 and f.isascii() and f.isalpha() and f != ch:
+            src.append(ch)
+            dst.append(f)
+    return "".join(src), "".join(dst)
 
-    The caller keeps the returned mapping alive while it reads
-    ``Participation.unit``: the session's identity map answers it then.
+
+FOLD_FROM, FOLD_TO = _fold_map()
+
+
+class folded(FunctionElement):
+    """``fold(text)`` in SQL: SQLite calls the Python function (registered on connect); PostgreSQL
+    maps the precomposed Vietnamese letters with ``translate`` then lowers ASCII."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(folded)
+def _folded_sqlite(element, compiler, **kw):
+    return f"hc_fold({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(folded, "postgresql")
+def _folded_pg(element, compiler, **kw):
+    return (f"lower(translate({compiler.process(element.clauses, **kw)}, "
+            f"{compiler.process(literal(FOLD_FROM), literal_binds=True)}, "
+            f"{compiler.process(literal(FOLD_TO), literal_binds=True)}))")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_fold_function(dbapi_connection, connection_record):
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.create_function("hc_fold", 1, lambda t: None if t is None else fold(t),
+                                         deterministic=True)
+
+
+class local_day(FunctionElement):
+    """The local calendar day of a stored UTC instant: PostgreSQL converts with the zone's rules;
+    SQLite (instants stored as naive UTC text) shifts by the zone's current offset (Viet Nam keeps
+    UTC+7 all year)."""
+
+    type = String()
+    inherit_cache = True
+
+
+def _day_parts(element, compiler, **kw):
+    column, zone = element.clauses.clauses
+    return compiler.process(column, **kw), zone.value
+
+
+@compiles(local_day)
+def _local_day_sqlite(element, compiler, **kw):
+    column, zone = _day_parts(element, compiler, **kw)
+    offset = datetime.now(ZoneInfo(zone)).utcoffset() or timedelta(0)
+    return f"date({column}, '{int(offset.total_seconds() // 60):+d} minutes')"
+
+
+@compiles(local_day, "postgresql")
+def _local_day_pg(element, compiler, **kw):
+    column, zone = _day_parts(element, compiler, **kw)
+    return f"to_char(({column}) AT TIME ZONE {compiler.process(literal(zone), literal_binds=True)}, 'YYYY-MM-DD')"
+
+
+def received_per_day(campaign: Campaign) -> dict[date, int]:
+    """Dossiers received per local day (each unit's current dossier, by when it was received): one
+    grouped statement.  The chart in workflow/received_chart.py draws it; the digest can reuse both."""
+    day = local_day(Participation.received_at, literal(campaign.organizer.timezone or "Asia/Ho_Chi_Minh"))
+    rows = db.session.execute(select(day, func.count()).where(
+        Participation.campaign_id == campaign.id, Participation.received_at.is_not(None)).group_by(day)).all()
+    return {date.fromisoformat(str(d)[:10]): n for d, n in rows if d}
+
+
+def _bytewise(column):
+    """Order as Python compares strings (code points): PostgreSQL's "C" collation; SQLite's default."""
+    return column.collate("C") if db.engine.dialect.name == "postgresql" else column
+
+
+# -- where units stand, in SQL -------------------------------------------------
+
+def effective_status_sql(grace_ended: bool):
+    """``standing.effective_status`` as a column: silence past grace is exclusion (unless reinstated)."""
+    if not grace_ended:
+        return Participation.status
+    return case((and_(Participation.status == "not_submitted",
+                      func.coalesce(Participation.reinstated_reason, "") == ""), "excluded"),
+                else_=Participation.status)
+
+
+def _standing_select(campaign: Campaign, grace_ended: bool, *, ranked: bool = True):
+    """One row per unit of the campaign, with its effective status, score and (when ``ranked``) rank.
+
+    The same rules as ``campaigns.results`` (tests/test_dashboard_sql.py proves them equal on varied
+    data): the verified score counts, else the self-assessed; excluded and silent units are neither
+    rated nor ranked; with commune nomination only nominees (and units without a parent) are ranked;
+    ties share a rank (``RANK()``), within each group.
     """
-    # Only what the dashboard shows: the e-mail lists (JSON, one decode per unit) stay unread.
-    rows = db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id)
-                              .where(Participation.campaign_id == campaign.id)
-                              .options(load_only(Unit.organizer_id, Unit.code, Unit.name, Unit.group,
-                                                 Unit.parent_id))).all()
-    return {u.id: u for u in rows}
+    P, U = Participation, Unit
+    status = effective_status_sql(grace_ended).label("status")
+    score = func.coalesce(P.verified_score, P.self_score)
+    eligible = and_(effective_status_sql(grace_ended).not_in(("excluded", "not_submitted")), score.is_not(None))
+    if campaign.commune_nomination:
+        eligible = and_(eligible, or_(U.parent_id.is_(None), P.nominated.is_(True)))
+    eligible_flag = case((eligible, 1), else_=0)
+    columns = [P.id.label("pid"), P.unit_id.label("unit_id"), U.code.label("code"), U.name.label("name"),
+               U.group.label("grp"), U.parent_id.label("parent_id"), status, P.status.label("recorded"),
+               P.received_at.label("received_at"), P.late_working_days.label("late_days"),
+               P.self_score.label("self_score"), P.verified_score.label("verified_score"),
+               P.nominated.label("nominated"), P.reinstated_reason.label("reinstated_reason"),
+               P.returned_reason.label("returned_reason"), P.corrected_at.label("corrected_at"), score.label("score")]
+    if ranked:
+        columns.append(case((eligible, func.rank().over(partition_by=(U.group, eligible_flag),
+                                                          order_by=score.desc())), else_=None).label("rank"))
+    return (select(*columns).select_from(P).join(U, U.id == P.unit_id)
+            .where(P.campaign_id == campaign.id))
+
+
+@dataclass(frozen=True)
+class UnitBrief:
+    id: int
+    code: str
+    name: str
+    group: str
+    parent_id: int | None
+
+
+@dataclass(frozen=True)
+class ParticipationBrief:
+    id: int
+    unit_id: int
+    status: str
+    received_at: datetime | None
+    late_working_days: int
+    self_score: Decimal | None
+    verified_score: Decimal | None
+    nominated: bool
+    reinstated_reason: str
+    returned_reason: str
+    #: A correction that kept the on-time standing (issue 13): its own instant.
+    corrected_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class UnitRow:
-    """One line of the units table."""
+    """One line of the units table (what ``campaigns.Result`` says of a unit, and its unit)."""
 
-    unit: Unit
-    participation: Participation
+    unit: UnitBrief
+    participation: ParticipationBrief
     status: str
     reminders: int
     score: Decimal | None
@@ -79,61 +219,232 @@ class UnitRow:
         return self.participation.late_working_days or 0
 
 
-def unit_rows(results: Sequence[Result], units: dict[int, Unit], reminders: dict[int, int]) -> list[UnitRow]:
-    rows = []
-    for r in results:
-        p = r.participation
-        unit = units.get(p.unit_id) or p.unit
-        rows.append(UnitRow(unit, p, r.status, reminders.get(p.unit_id, 0), r.score, r.provisional, r.rating,
-                            r.rank))
-    return rows
+def _decimal(value) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def filter_rows(rows: Iterable[UnitRow], *, group: str = "", status: str = "", q: str = "") -> list[UnitRow]:
-    needle = fold(q.strip())
-    out = []
-    for row in rows:
-        if group and row.unit.group != group:
-            continue
-        if status and row.status != status:
-            continue
-        if needle and needle not in fold(row.unit.code) and needle not in fold(row.unit.name):
-            continue
-        out.append(row)
+def _row(r, tiers: Sequence[dict], reminders: int = 0) -> UnitRow:
+    unit = UnitBrief(r.unit_id, r.code, r.name, r.grp, r.parent_id)
+    p = ParticipationBrief(r.pid, r.unit_id, r.recorded, r.received_at, r.late_days or 0, _decimal(r.self_score),
+                           _decimal(r.verified_score), bool(r.nominated), r.reinstated_reason or "",
+                           r.returned_reason or "", getattr(r, "corrected_at", None))
+    score = _decimal(r.score)
+    rank = getattr(r, "rank", None)
+    return UnitRow(unit, p, r.status, reminders, score if r.status != "excluded" else None,
+                   r.verified_score is None, standing.rating(score, tiers) if rank is not None else None,
+                   int(rank) if rank is not None else None)
+
+
+#: The urgency order: who must still act first.
+URGENCY = {"not_submitted": 0, "returned": 1, "late": 2}
+
+
+def _sort_keys(sort: str, c, tiers: Sequence[dict]):
+    """(key expressions) for a sort; rows whose first key is NULL always come last."""
+    if sort == "name":
+        return [folded(c.name), _bytewise(c.name)]
+    if sort == "group":
+        return [case(*((c.grp == g, i) for i, g in enumerate(GROUP_ORDER)), else_=len(GROUP_ORDER)),
+                _bytewise(c.grp)]
+    if sort == "status":
+        return [case(*((c.status == s, i) for s, i in STATUS_ORDER.items()), else_=len(STATUS_ORDER))]
+    if sort == "received":
+        return [c.received_at]
+    if sort == "late":
+        return [func.coalesce(c.late_days, 0)]
+    if sort == "reminders":
+        return [c.reminders]
+    if sort == "rating":
+        whens, fallback = [], None
+        for i, tier in enumerate(tiers):
+            if tier.get("min") is None:
+                fallback = i
+                break
+            whens.append((c.score >= literal(Decimal(str(tier["min"])), Numeric(12, 4)), i))
+        tier_index = case(*whens, else_=fallback) if whens else literal(fallback)
+        return [case((c.rank.is_not(None), tier_index), else_=None), c.rank]
+    if sort == "urgency":
+        return [case(*((c.status == s, i) for s, i in URGENCY.items()), else_=len(URGENCY)),
+                func.coalesce(c.late_days, 0).desc()]
+    return []
+
+
+@dataclass(frozen=True)
+class UnitPage:
+    rows: list[UnitRow]
+    total: int  # rows matching the filters
+    page: int
+    pages: int
+
+
+def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status: str = "", q: str = "",
+              sort: str = "code", descending: bool = False, page: int = 1, per_page: int = 100,
+              reminders=None) -> UnitPage:
+    """One page of the units table: filtered, sorted and cut in SQL (two statements).
+
+    ``reminders``: a selectable (unit_id, n) of reminders sent, joined when sorting by them.
+    """
+    tiers = campaign.tiers or standing.DEFAULT_TIERS
+    inner = _standing_select(campaign, grace_ended, ranked=True)
+    if reminders is not None:
+        rem = reminders.subquery("rem")
+        inner = inner.add_columns(func.coalesce(rem.c.n, 0).label("reminders")).outerjoin(
+            rem, rem.c.unit_id == Participation.unit_id)
+    sub = inner.subquery("standing")
+    c = sub.c
+
+    def filters(c):
+        where = []
+        if group:
+            where.append(c.grp == group)
+        if status:
+            where.append(c.status == status)
+        needle = fold(q.strip())
+        if needle:
+            where.append(or_(folded(c.code).contains(needle, autoescape=True),
+                             folded(c.name).contains(needle, autoescape=True)))
+        return where
+
+    where = filters(c)
+    # The count needs no rank: the window is computed for the page's statement only.
+    counted = _standing_select(campaign, grace_ended, ranked=False).subquery("counted")
+    count_where = filters(counted.c)
+    total = db.session.scalar(select(func.count()).select_from(counted).where(*count_where)) or 0
+    pages = max(1, (total + per_page - 1) // per_page)
+    page = min(max(page, 1), pages)
+    keys = _sort_keys(sort if sort in SORTS or sort == "urgency" else "code", c, tiers)
+    order = []
+    if keys and sort != "urgency":
+        order.append(case((keys[0].is_(None), 1), else_=0))
+        order += [k.desc() if descending else k for k in keys]
+    elif keys:
+        order += [k.desc() if descending else k for k in keys[:1]] + keys[1:]
+    code = _bytewise(c.code)
+    order.append(code.desc() if descending and not keys else code)
+    result = db.session.execute(select(sub).where(*where).order_by(*order)
+                                .limit(per_page).offset((page - 1) * per_page)).all()
+    rows = [_row(r, tiers, getattr(r, "reminders", 0) or 0) for r in result]
+    return UnitPage(rows, total, page, pages)
+
+
+def with_reminders(rows: list[UnitRow], sent: dict[int, int]) -> list[UnitRow]:
+    return [replace(r, reminders=sent.get(r.unit.id, 0)) for r in rows]
+
+
+def standing_rows(campaign: Campaign, now: datetime) -> list[UnitRow]:
+    """Every unit's row, in group and code order (the ranks of ``campaigns.results``, from SQL)."""
+    grace_ended = now >= timeline_of(campaign).grace_ends_at
+    tiers = campaign.tiers or standing.DEFAULT_TIERS
+    sub = _standing_select(campaign, grace_ended).subquery("standing")
+    return [_row(r, tiers) for r in db.session.execute(
+        select(sub).order_by(_bytewise(sub.c.grp), _bytewise(sub.c.code)))]
+
+
+def export_rows(campaign: Campaign, now: datetime) -> Iterator[ResultRow]:
+    """The unit table's export, one row per unit in group and code order, read as it is written: one
+    statement (standing with ranks, the parent's code, the current dossier's channel and number),
+    fetched in batches, no ORM objects."""
+    grace_ended = now >= timeline_of(campaign).grace_ends_at
+    tiers = campaign.tiers or standing.DEFAULT_TIERS
+    tz = tz_of(campaign)
+    sub = _standing_select(campaign, grace_ended).subquery("standing")
+    parent = aliased(Unit)
+    latest = (select(Submission.participation_id.label("pid"), Submission.channel.label("channel"),
+                     Submission.doc_number.label("doc_number"),
+                     func.row_number().over(partition_by=Submission.participation_id,
+                                            order_by=Submission.version.desc()).label("n"))
+              .join(Participation, Participation.id == Submission.participation_id)
+              .where(Participation.campaign_id == campaign.id).subquery("latest"))
+    query = (select(sub, parent.code.label("parent_code"), latest.c.channel, latest.c.doc_number)
+             .outerjoin(parent, parent.id == sub.c.parent_id)
+             .outerjoin(latest, and_(latest.c.pid == sub.c.pid, latest.c.n == 1))
+             .order_by(_bytewise(sub.c.grp), _bytewise(sub.c.code)))
+    for r in db.session.execute(query.execution_options(yield_per=500)):
+        row = _row(r, tiers)
+        excluded = row.status == "excluded"
+        received = r.received_at.astimezone(tz).replace(tzinfo=None) if r.received_at else None
+        channel = r.channel or ""
+        yield ResultRow(
+            code=r.code, name=r.name, group=group_label(r.grp), parent=r.parent_code or "",
+            status=status_name(row.status), received_at=received,
+            channel=CHANNELS[channel][0] if channel in CHANNELS else channel, doc_number=r.doc_number or "",
+            late_working_days=(r.late_days or 0) if received else None,
+            self_score=None if excluded else _decimal(r.self_score),
+            verified_score=None if excluded else _decimal(r.verified_score),
+            rating=row.rating or "", rank=row.rank, reinstated_reason=r.reinstated_reason or "")
+
+
+@dataclass(frozen=True)
+class Counts:
+    by_status: dict[str, int]
+    by_group: dict[str, dict[str, int]]
+    total: int
+    silent: int  # recorded as not submitted and not reinstated: excluded when grace ends
+
+    @property
+    def groups(self) -> list[str]:
+        return sorted(self.by_group, key=group_key)
+
+
+def status_counts(campaign: Campaign, grace_ended: bool) -> Counts:
+    """Units by effective status and group: one grouped query."""
+    status = effective_status_sql(grace_ended)
+    silent = case((and_(Participation.status == "not_submitted",
+                        func.coalesce(Participation.reinstated_reason, "") == ""), 1), else_=0)
+    rows = db.session.execute(
+        select(Unit.group, status, silent, func.count()).select_from(Participation)
+        .join(Unit, Unit.id == Participation.unit_id).where(Participation.campaign_id == campaign.id)
+        .group_by(Unit.group, status, silent)).all()
+    by_status = {s: 0 for s in standing.STATUSES}
+    by_group: dict[str, dict[str, int]] = {}
+    n_silent = 0
+    for grp, st, is_silent, n in rows:
+        by_status[st] = by_status.get(st, 0) + n
+        counts = by_group.setdefault(grp, {s: 0 for s in standing.STATUSES})
+        counts[st] = counts.get(st, 0) + n
+        n_silent += n if is_silent else 0
+    return Counts(by_status, by_group, sum(by_status.values()), n_silent)
+
+
+#: The lists ``unit_lists`` makes: which effective statuses (and other conditions) each takes.
+LISTS = {
+    "return": lambda status, silent, has_parent: status in ("on_time", "late", "resubmitted", "confirmed"),
+    "confirm": lambda status, silent, has_parent: status in ("on_time", "late", "resubmitted"),
+    "reinstate": lambda status, silent, has_parent: status == "excluded",
+    "scores": lambda status, silent, has_parent: status not in ("excluded", "not_submitted"),
+    "nominate": lambda status, silent, has_parent: has_parent,
+    "silent": lambda status, silent, has_parent: silent,
+}
+
+
+def unit_lists(campaign: Campaign, grace_ended: bool, wanted: Sequence[str], limit: int) -> dict[str, list[UnitBrief]]:
+    """At most ``limit`` units (code order) each action applies to, for the forms' suggestion lists and
+    the exclusion preview: one statement, one scan.  Every list is a union of (effective status,
+    silent) classes, or the units with a parent: the first ``limit`` codes of each class hold the
+    first ``limit`` of every such union."""
+    if not wanted:
+        return {}
+    status = effective_status_sql(grace_ended)
+    silent = case((and_(Participation.status == "not_submitted",
+                        func.coalesce(Participation.reinstated_reason, "") == ""), 1), else_=0)
+    has_parent = case((Unit.parent_id.is_not(None), 1), else_=0)
+    code = _bytewise(Unit.code)
+    inner = (select(Unit.id.label("id"), Unit.code.label("code"), Unit.name.label("name"), Unit.group.label("grp"),
+                    Unit.parent_id.label("parent_id"), status.label("status"), silent.label("silent"),
+                    func.row_number().over(partition_by=(status, silent), order_by=code).label("n_class"),
+                    func.row_number().over(partition_by=has_parent, order_by=code).label("n_parent"))
+             .join(Participation, Participation.unit_id == Unit.id)
+             .where(Participation.campaign_id == campaign.id).subquery("classes"))
+    rows = sorted(db.session.execute(select(inner).where(or_(inner.c.n_class <= limit, and_(
+        inner.c.n_parent <= limit, inner.c.parent_id.is_not(None))))).all(), key=lambda r: r.code)
+    out: dict[str, list[UnitBrief]] = {}
+    for name in wanted:
+        test = LISTS[name]
+        picked = [r for r in rows if test(r.status, bool(r.silent), r.parent_id is not None)][:limit]
+        out[name] = [UnitBrief(r.id, r.code, r.name, r.grp, r.parent_id) for r in picked]
     return out
-
-
-def sort_rows(rows: Sequence[UnitRow], sort: str, descending: bool, tiers: Sequence[dict]) -> list[UnitRow]:
-    """Sort by one key; rows without a value (not received, not rated) always come last."""
-    tier_index = {t["name"]: i for i, t in enumerate(tiers)}
-
-    def key(row: UnitRow):
-        if sort == "name":
-            return (fold(row.unit.name), row.unit.name)
-        if sort == "group":
-            return group_key(row.unit.group)
-        if sort == "status":
-            return STATUS_ORDER.get(row.status, len(STATUS_ORDER))
-        if sort == "received":
-            return row.received_at
-        if sort == "late":
-            return row.late_days
-        if sort == "reminders":
-            return row.reminders
-        if sort == "rating":
-            if row.rating is None:
-                return None
-            return (tier_index.get(row.rating, len(tier_index)), row.rank or 0)
-        return None  # code: the tie-breaker below is the key
-
-    by_code = sorted(rows, key=lambda r: r.unit.code)
-    if sort not in SORTS or sort == "code":
-        return list(reversed(by_code)) if descending else by_code
-    present = [r for r in by_code if key(r) is not None]
-    missing = [r for r in by_code if key(r) is None]
-    # Python's sort is stable: equal keys stay in code order.
-    present.sort(key=key, reverse=descending)
-    return present + missing
 
 
 # -- the audit trail --------------------------------------------------
@@ -161,6 +472,65 @@ def campaign_codes(ids: Iterable[int | None]) -> dict[int, str]:
     if not wanted:
         return {}
     return dict(db.session.execute(select(Campaign.id, Campaign.code).where(Campaign.id.in_(wanted))).all())
+
+
+# -- the first screen -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class DaysLeft:
+    kind: str  # deadline | grace | closed
+    n: int
+
+
+def days_left(cal: VietnamCalendar, today: date, deadline: date, grace_end: date, now: datetime,
+              deadline_at: datetime, grace_ends_at: datetime) -> DaysLeft:
+    """Working days left, today included when it is one, to the deadline (or, once past, to grace end)."""
+    if now < deadline_at:
+        kind, last = "deadline", deadline
+    elif now < grace_ends_at:
+        kind, last = "grace", grace_end
+    else:
+        return DaysLeft("closed", 0)
+    n, day = 0, today
+    for _ in range(800):  # bounded: a deadline more than two years ahead is counted up to there
+        if day > last:
+            break
+        n += cal.is_working_day(day)
+        day += timedelta(days=1)
+    return DaysLeft(kind, n)
+
+
+@dataclass(frozen=True)
+class CampaignLine:
+    campaign: Campaign
+    state: str
+    submitted: int  # units with a dossier received
+    total: int
+    next_item: object | None  # the timeline's next milestone not reached yet (TimelineItem)
+
+
+def campaign_lines(campaigns: Sequence[Campaign], now: datetime) -> list[CampaignLine]:
+    """The campaign list: state, submitted / total and the next milestone of each campaign, in a
+    constant number of statements (the milestones are expected loaded with the campaigns; one
+    calendar per organizer; one grouped count)."""
+    ids = [c.id for c in campaigns]
+    counts = {cid: (n, received) for cid, n, received in db.session.execute(
+        select(Participation.campaign_id, func.count(), func.count(Participation.received_at))
+        .where(Participation.campaign_id.in_(ids)).group_by(Participation.campaign_id))} if ids else {}
+    calendars: dict[int, VietnamCalendar] = {}
+    zones: dict[int, ZoneInfo] = {}
+    out = []
+    for c in campaigns:
+        cal = calendars.get(c.organizer_id) or calendars.setdefault(c.organizer_id, calendar_of(c))
+        tz = zones.get(c.organizer_id) or zones.setdefault(c.organizer_id, tz_of(c))
+        tl = compute(c.deadline, c.grace_working_days, milestone_dates(c), cal, state=c.state, now=now, tz=tz)
+        state = effective_state(c.state, tl.deadline_at, tl.grace_ends_at, now)
+        upcoming = None
+        if state not in ("cancelled", "published"):
+            upcoming = next((i for i in tl.items if not i.reached and i.ends_at > now), None)
+        n, received = counts.get(c.id, (0, 0))
+        out.append(CampaignLine(c, state, received, n, upcoming))
+    return out
 
 
 # -- the calendar ------------------------------------------------------------

@@ -554,6 +554,21 @@ def _csv_value(row: ResultRow, attribute: str) -> str:
     return _safe_text(str(value))
 
 
+def results_csv_chunks(rows: Iterable[ResultRow], every: int = 500) -> Iterable[bytes]:
+    """The CSV export in pieces of ``every`` rows (the same bytes as ``results_csv``), for streaming."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    out.write("\ufeff")
+    writer.writerow([header for _, header, _ in RESULT_COLUMNS])
+    for i, row in enumerate(rows, start=1):
+        writer.writerow([_csv_value(row, attribute) for attribute, _, _ in RESULT_COLUMNS])
+        if i % every == 0:
+            yield out.getvalue().encode("utf-8")
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode("utf-8")
+
+
 def results_csv(rows: Iterable[ResultRow]) -> bytes:
     """The export as CSV: UTF-8 with BOM, comma-separated, CRLF, a Vietnamese header row."""
     out = io.StringIO(newline="")

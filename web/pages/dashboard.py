@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import NotFound
 from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
@@ -33,7 +34,8 @@ from workflow.calendars import OverrideError, calendar_for
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, STATES, state_name
 from workflow.models import CalendarOverride, Campaign, Participation, Unit
-from workflow.standing import DEFAULT_TIERS, STATUSES, status_name
+from workflow.received_chart import render_received_svg
+from workflow.standing import STATUSES, status_name
 from workflow.tick_health import failures_of
 from workflow.timeline import MILESTONES
 from workflow.workdays import WEEKDAYS_VI, format_day
@@ -129,6 +131,17 @@ SVG_LABELS = {
     "summary": _l("{n} mốc thời gian, hạn nộp {deadline}, hết gia hạn {grace}"),
 }
 
+#: The chart of dossiers received per day.
+RECEIVED_LABELS = {
+    "title": _l("Hồ sơ nhận được theo ngày"),
+    "deadline": _l("Hạn nộp"),
+    "grace_end": _l("Hết gia hạn"),
+    "today": _l("Hôm nay"),
+    "bar": _l("{day}: {n} hồ sơ"),
+    "summary": _l("{total} hồ sơ nhận được từ {first} đến {last}; nhiều nhất {max} hồ sơ một ngày."),
+    "empty": _l("Chưa nhận được hồ sơ nào."),
+}
+
 #: Calendar cells: day status → Bootstrap classes.
 DAY_CLASSES = {
     "working": "",
@@ -218,8 +231,9 @@ def campaigns():
     if not is_organizer_side(current_user):  # a unit's people: only the campaigns their units take part in
         query = query.where(Campaign.id.in_(select(Participation.campaign_id).where(
             Participation.unit_id.in_(visible_unit_ids(current_user) or set()))))
-    rows = db.session.scalars(query.order_by(Campaign.deadline.desc())).all()
-    return render_template("dashboard/campaigns.html", campaigns=rows)
+    rows = db.session.scalars(query.options(selectinload(Campaign.milestones), selectinload(Campaign.organizer))
+                              .order_by(Campaign.deadline.desc())).all()
+    return render_template("dashboard/campaigns.html", lines=dq.campaign_lines(rows, utcnow()), lang=lang())
 
 
 # -- a campaign's dashboard --------------------------------------------------------
@@ -263,66 +277,69 @@ def campaign(code: str):
     state = reads.state_at(campaign, now, timeline)
     today = now.astimezone(tz).date()
 
-    # The units: loaded once and kept referenced while the results read them.
-    units = dq.campaign_units(campaign)
-    results = reads.results(campaign, now)
-    counts = reads.count_by_status(campaign, now)
-    rows = dq.unit_rows(results, units, mail_reads.reminders_sent(campaign))
-
+    grace_ended = now >= timeline.grace_ends_at
+    counts = dq.status_counts(campaign, grace_ended)
     group = request.args.get("group", "")
     status = request.args.get("status", "")
     q = request.args.get("q", "")[:100]
-    sort = request.args.get("sort", "code")
-    sort = sort if sort in dq.SORTS else "code"
-    descending = request.args.get("dir") == "desc"
-    shown = dq.sort_rows(dq.filter_rows(rows, group=group, status=status, q=q), sort, descending,
-                         campaign.tiers or DEFAULT_TIERS)
-    per_page = PER_PAGE
-    pages = max(1, (len(shown) + per_page - 1) // per_page)
-    page = _int_arg("page", 1, 1, pages)
-    page_rows = shown[(page - 1) * per_page: page * per_page]
-
-    groups = sorted({u.group for u in units.values()}, key=dq.group_key)
     grace_open = state in ("open", "grace")
-    preview = reads.exclusion_preview(campaign) if grace_open else []
+    # While units may still send, who must act comes first; afterwards, the code order.
+    default_sort = "urgency" if grace_open else "code"
+    sort = request.args.get("sort", default_sort)
+    sort = sort if sort in dq.SORTS or sort == "urgency" else "code"
+    descending = request.args.get("dir") == "desc"
+    reminders = mail_reads.reminders_query(campaign) if sort == "reminders" else None
+    found = dq.unit_page(campaign, grace_ended, group=group, status=status, q=q, sort=sort, descending=descending,
+                         page=_int_arg("page", 1, 1), per_page=PER_PAGE, reminders=reminders)
+    rows = found.rows
+    if reminders is None:
+        rows = dq.with_reminders(rows, mail_reads.reminders_sent(campaign, [r.unit.id for r in rows]))
+
+    manage = may_manage(current_user)
+    lists = dq.unit_lists(campaign, grace_ended, (PICKERS if manage else ()) + (("silent",) if grace_open else ()),
+                          PICKER_LIMIT)
+    preview = lists.pop("silent", [])
     failed_total, failed = mail_reads.failed_mail(campaign)
     audit = dq.recent_audit(campaign, 50)
-    manage = may_manage(current_user)
-    pickers = _unit_pickers(rows, campaign) if manage else {}
+    pickers = lists
     args = {k: v for k, v in (("group", group), ("status", status), ("q", q)) if v}
+    left = dq.days_left(cal, today, timeline.deadline.last_day, timeline.grace_end, now, timeline.deadline_at,
+                        timeline.grace_ends_at)
+    base = url_for("dashboard.campaign", code=campaign.code)
+    needs_action = []
+    if grace_open and counts.silent:
+        needs_action.append({"href": f"{base}?status=not_submitted#units",
+                             "text": _("%(n)s đơn vị chưa nộp hồ sơ: xem danh sách", n=counts.silent)})
+    if counts.by_status.get("returned"):
+        needs_action.append({"href": f"{base}?status=returned#units",
+                             "text": _("%(n)s hồ sơ trả lại chờ đơn vị nộp lại", n=counts.by_status["returned"])})
+    if failed_total:
+        needs_action.append({"href": "#failed-heading", "text": _("%(n)s thư gửi lỗi", n=failed_total)})
+    received_svg = render_received_svg(dq.received_per_day(campaign), timeline.deadline.last_day,
+                                       timeline.grace_end, today, labels={k: str(v) for k, v in RECEIVED_LABELS.items()},
+                                       element_id=f"received-{campaign.id}")
+    # Labels looked up once per page, not once per row.
+    group_labels = {g: group_name(g) for g in {*counts.groups, *GROUPS}}
+    status_labels = {s: status_name(s, lang()) for s in STATUSES}
     return render_template(
-        "dashboard/campaign.html", campaign=campaign, state=state, timeline=timeline, today=today,
-        svg=_svg(campaign, timeline, today, cal), counts=counts, total=len(rows), rows=page_rows,
-        shown_total=len(shown), page=page, pages=pages, groups=groups, group=group, status=status, q=q, sort=sort,
-        descending=descending, args=args, preview=preview, failed=failed, failed_total=failed_total, audit=audit,
-        units=units, manage=manage, pickers=pickers, statuses=STATUSES, manual_steps=MANUAL_STEPS,
-        milestones=MILESTONES, lang=lang(), endpoints_has_unit_page="units.page" in current_app.view_functions,
-        grace_open=grace_open, tick_failures=failures_of(campaign_id=campaign.id))
+        "dashboard/campaign.html", group_name=lambda g: group_labels.get(g) or group_name(g),
+        status_name=lambda s: status_labels.get(s) or status_name(s, lang()),
+        campaign=campaign, state=state, timeline=timeline, today=today,
+        svg=_svg(campaign, timeline, today, cal), received_svg=received_svg, counts=counts.by_status, by_group=counts.by_group,
+        total=counts.total, rows=rows, shown_total=found.total, page=found.page, pages=found.pages,
+        groups=counts.groups, group=group, status=status, q=q, sort=sort, default_sort=default_sort,
+        descending=descending, args=args, days_left=left, needs_action=needs_action, preview=preview,
+        preview_total=counts.silent, failed=failed,
+        failed_total=failed_total, audit=audit, units=dq.units_by_id(m.unit_id for m in failed), manage=manage,
+        pickers=pickers, statuses=STATUSES, manual_steps=MANUAL_STEPS, milestones=MILESTONES, lang=lang(),
+        endpoints_has_unit_page="units.page" in current_app.view_functions, grace_open=grace_open,
+        tick_failures=failures_of(campaign_id=campaign.id))
 
 
-#: Datalists of the action forms: at most this many codes each.
-PICKER_LIMIT = 300
-
-
-def _unit_pickers(rows: list[dq.UnitRow], campaign: Campaign) -> dict[str, list[dq.UnitRow]]:
-    """Units each action applies to, for the forms' suggestion lists."""
-    wants: dict[str, Callable[[dq.UnitRow], bool]] = {
-        "return": lambda r: r.status in ("on_time", "late", "resubmitted", "confirmed"),
-        "confirm": lambda r: r.status in ("on_time", "late", "resubmitted"),
-        "reinstate": lambda r: r.status == "excluded",
-        "scores": lambda r: r.status not in ("excluded", "not_submitted"),
-        "nominate": lambda r: r.unit.parent_id is not None,
-    }
-    out = {}
-    for name, wanted in wants.items():
-        picked = []
-        for row in sorted(rows, key=lambda r: r.unit.code):
-            if wanted(row):
-                picked.append(row)
-                if len(picked) >= PICKER_LIMIT:
-                    break
-        out[name] = picked
-    return out
+#: Datalists of the action forms and the exclusion preview: at most this many units each (the
+#: preview's count is exact; the filter "Chưa nộp" lists them all).
+PICKER_LIMIT = 100
+PICKERS = ("return", "confirm", "reinstate", "scores", "nominate")
 
 
 @bp.get("/campaigns/<code>/timeline.svg")

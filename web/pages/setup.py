@@ -38,6 +38,7 @@ from flask import (
     render_template,
     request,
     session,
+    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -73,6 +74,7 @@ from wtforms.validators import (
 
 from web.access import campaign_or_404, is_organizer_side, require_roles
 from web.common import lang  # noqa: E402
+from workflow import dashboard as dq
 from workflow import operations as ops
 from workflow import unit_files
 from workflow.calendars import calendar_for
@@ -87,9 +89,9 @@ from workflow.campaign_files import (
     stored_units,
     unit_spec,
 )
-from workflow.campaigns import CHANNELS, calendar_of, results, state_at, tz_of
+from workflow.campaigns import calendar_of, state_at, tz_of
 from workflow.db import db, utcnow
-from workflow.models import Campaign, Participation, Submission, Unit
+from workflow.models import Campaign, Participation, Unit
 from workflow.operations import CampaignEdit, MilestoneRefused, OperationError
 from workflow.standing import (
     DEFAULT_TIERS,
@@ -97,7 +99,6 @@ from workflow.standing import (
     POINTS_MIN,
     PointsRefused,
     checked_points,
-    status_name,
     stored_points,
 )
 from workflow.timeline import MILESTONES, RANGED_MILESTONES, MilestoneDates, grace_period, milestone_warnings
@@ -802,40 +803,15 @@ def units_template(code: str):
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _download(body: bytes, filename: str, mimetype: str) -> Response:
+def _download(body, filename: str, mimetype: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def export_rows(campaign: Campaign, now: datetime) -> list[unit_files.ResultRow]:
-    """One row per unit; a fixed number of queries whatever the number of units."""
-    units = stored_units(campaign.organizer_id)  # held here: results() then finds every unit in the session
-    latest: dict[int, tuple[int, str, str]] = {}
-    for pid, version, channel, doc_number in db.session.execute(
-            select(Submission.participation_id, Submission.version, Submission.channel, Submission.doc_number)
-            .join(Participation, Participation.id == Submission.participation_id)
-            .where(Participation.campaign_id == campaign.id)):
-        if pid not in latest or version > latest[pid][0]:
-            latest[pid] = (version, channel, doc_number)
-    tz = tz_of(campaign)
-    rows = []
-    for r in results(campaign, now):
-        p = r.participation
-        unit = units[p.unit_id]
-        parent = units.get(unit.parent_id) if unit.parent_id else None
-        _, channel, doc_number = latest.get(p.id, (0, "", ""))
-        excluded = r.status == "excluded"
-        received = p.received_at.astimezone(tz).replace(tzinfo=None) if p.received_at else None
-        rows.append(unit_files.ResultRow(
-            code=unit.code, name=unit.name, group=unit_files.group_label(unit.group),
-            parent=parent.code if parent else "", status=status_name(r.status), received_at=received,
-            channel=CHANNELS[channel][0] if channel in CHANNELS else channel, doc_number=doc_number or "",
-            late_working_days=p.late_working_days if received else None,
-            self_score=None if excluded else p.self_score, verified_score=None if excluded else p.verified_score,
-            rating=r.rating or "", rank=r.rank, reinstated_reason=p.reinstated_reason or ""))
-    return rows
+#: The export's rows, read from SQL as they are written (workflow/dashboard.py).
+export_rows = dq.export_rows
 
 
 def _export_campaign(code: str) -> Campaign:
@@ -859,5 +835,6 @@ def export_xlsx(code: str):
 def export_csv(code: str):
     """Status and results as CSV (UTF-8 with BOM)."""
     campaign = _export_campaign(code)
-    body = unit_files.results_csv(export_rows(campaign, utcnow()))
+    # Streamed: written while the rows are read, never the whole file in memory.
+    body = stream_with_context(unit_files.results_csv_chunks(export_rows(campaign, utcnow())))
     return _download(body, f"{campaign.code}-ket-qua.csv", "text/csv; charset=utf-8")
