@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
 from cli.jobs import JOBS
+from devkey import DevKeyRefused, refuse_dev_key_off_loopback
 from notifications.scheduler import run_forever, start_in_background
 
 scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
@@ -33,6 +34,11 @@ def serve_command(host: str, port: int) -> None:
     """Serve the app with its scheduler in one process (make run; not for production)."""
     _logging()
     app = current_app._get_current_object()
+    try:
+        refuse_dev_key_off_loopback(app.config["SECRET_KEY"], host)
+    except DevKeyRefused as exc:
+        click.echo(f"Hạn Chót: configuration error: {exc}", err=True)
+        raise SystemExit(2) from None
     start_in_background(app, JOBS)
     click.echo(f"Hạn Chót: http://{host}:{port}/  (scheduler running in this process)")
     # Not app.run(): Flask ignores it inside a `flask` command.  No reloader, so
