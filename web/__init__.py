@@ -141,6 +141,10 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        # A signed-in person's pages are theirs: kept by no shared cache and by no browser cache (the back
+        # button after signing out on a shared computer), unless the view set its own Cache-Control.
+        if session.get("_user_id") is not None and not request.path.startswith(("/api/", "/static/")):
+            response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
     _register_errors(app)

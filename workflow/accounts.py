@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import ratelimits
+from .addresses import is_email
 from .audit import record
 from .db import db
 from .models import ROLES, LoginAttempt, LoginToken, Organizer, Unit, User
@@ -52,7 +53,7 @@ def create_user(*, email: str, role: str, organizer: Organizer, unit: Unit | Non
     if role not in ROLES:
         raise AccountError(f"Vai trò không hợp lệ: {role}.", f"Unknown role {role!r}; one of {', '.join(ROLES)}.",
                            "role")
-    if "@" not in email:
+    if not is_email(email):
         raise AccountError("Địa chỉ thư điện tử không hợp lệ.", "Not an e-mail address.", "email")
     if role in ("focal_point", "district_coordinator") and unit is None:
         raise AccountError("Vai trò này cần gắn với một đơn vị.", "This role needs a unit.", "unit")
@@ -180,7 +181,7 @@ def consume_link(token: str, purpose: str, now: datetime) -> User | None:
     spent = db.session.execute(update(LoginToken).where(LoginToken.id == row.id, LoginToken.used_at.is_(None),
                                                         LoginToken.expires_at > now).values(used_at=now)
                                .execution_options(synchronize_session=False))
-    if spent.rowcount != 1:
+    if getattr(spent, "rowcount", 0) != 1:  # a CursorResult: the rows this UPDATE changed
         return None
     others = [LoginToken.user_id == user.id, LoginToken.used_at.is_(None)]
     if purpose != "reset":

@@ -21,13 +21,13 @@ from sqlalchemy import select
 
 from notifications.rules import ReminderRules, RulesError
 
+from .addresses import is_email
 from .audit import record
 from .db import db
 from .models import Campaign, Milestone, Organizer, Participation, Unit
 from .standing import DEFAULT_TIERS
 from .timeline import MILESTONES
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 #: Path segments the web pages use next to codes (/campaigns/new, …/units/import).
 RESERVED_CODES = {"new", "import", "template.xlsx", "template.csv", "grace-preview", "day-status"}
@@ -203,7 +203,7 @@ class _Reader:
         out = []
         for v in values:
             v = str(v).strip()
-            if not EMAIL_RE.match(v):
+            if not is_email(v):
                 self.fail(f"{v!r} is not an e-mail address", m, key)
             out.append(v)
         return out

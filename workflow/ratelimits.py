@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .db import db
 
 
-class RateCounter(db.Model):
+class RateCounter(db.Model):  # type: ignore[name-defined]  # (as in models.py)
     """Hits on one rate-limited key since ``window_start`` (epoch seconds)."""
 
     __tablename__ = "rate_counter"
@@ -37,8 +37,7 @@ def hit(key: str, *, window: timedelta, now: datetime) -> int:
     expired = RateCounter.window_start <= start - int(window.total_seconds())
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     table = RateCounter.__table__
-    statement = insert(table).values(key=key, window_start=start, hits=1)
-    statement = statement.on_conflict_do_update(
+    statement = insert(table).values(key=key, window_start=start, hits=1).on_conflict_do_update(
         index_elements=[table.c.key],
         set_={"hits": case((expired, 1), else_=table.c.hits + 1),
               "window_start": case((expired, start), else_=table.c.window_start)},

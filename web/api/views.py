@@ -680,9 +680,8 @@ def _documents(body: Body) -> list[dict]:
         name = check_text(doc.get("name", MISSING), f"{at}.name", required=True, max_length=255)
         try:
             name = clean_name(name)
-        except DocumentRefused:
-            raise _invalid(f"{at}.name", "Tên tài liệu không được chứa đường dẫn.",
-                           "A document name must not hold a path.") from None
+        except DocumentRefused as exc:
+            raise _invalid(f"{at}.name", exc.message_vi, exc.message_en) from None
         sha = doc.get("sha256", MISSING)
         if sha is not MISSING and (not isinstance(sha, str) or not SHA256_RE.match(sha)):
             raise _invalid(f"{at}.sha256", "SHA-256 phải gồm 64 chữ số thập lục phân.",
@@ -727,9 +726,17 @@ def record_submission(token, code, unit_code):
     body = read_body(("received_at", "doc_number", "channel", "documents"))
     c = campaign_for(token, code)
     u = unit_for(token, c, unit_code)
-    received_at = parse_instant(body.data.get("received_at"), "received_at")
-    doc_number = body.text("doc_number", required=True, max_length=128)
-    channel = body.choice("channel", ("eoffice", "email"), default="eoffice")
+    by_unit = token.unit_id is not None
+    if by_unit:
+        # A unit's own token uploads: the received instant is ours, channel and number the organizer's
+        # (refused by ops.record_submission when given).
+        received_at = None
+        doc_number = body.text("doc_number", max_length=128)
+        channel = body.choice("channel", ("upload", "eoffice", "email"), default="upload")
+    else:
+        received_at = parse_instant(body.data.get("received_at"), "received_at")
+        doc_number = body.text("doc_number", required=True, max_length=128)
+        channel = body.choice("channel", ("eoffice", "email"), default="eoffice")
     documents = _documents(body)
 
     def action(now: datetime) -> tuple[int, dict]:
@@ -747,9 +754,9 @@ def record_submission(token, code, unit_code):
         # A unit's own token cannot date its dossier: like an upload, it is received
         # when it reaches us.  Only the organizer's tokens record the instant at which
         # the organizer's e-office or mailbox received a dossier.
-        at = now if token.unit_id is not None else received_at
+        at = now if by_unit or received_at is None else received_at
         sub = ops.record_submission(c, u, received_at=at, channel=channel, recorded_by=actor_of(token),
-                                    now=now, doc_number=doc_number, documents=inputs)
+                                    now=now, doc_number=doc_number, documents=inputs, by_unit=by_unit)
         detail = unit_detail(c, u, now)
         receipt = next(s for s in detail["submissions"] if s["version"] == sub.version)
         return 201, {**receipt, "unit": detail}

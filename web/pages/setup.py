@@ -74,9 +74,10 @@ from notifications.queue import replan_reminders
 from web.access import campaign_or_404, is_organizer_side, require_roles
 from web.common import lang  # noqa: E402
 from workflow import unit_files
+from workflow.addresses import is_email
 from workflow.audit import record
 from workflow.calendars import calendar_for
-from workflow.campaign_files import CODE_RE, EMAIL_RE, CampaignFileError, CampaignSpec, UnitSpec, apply
+from workflow.campaign_files import CODE_RE, CampaignFileError, CampaignSpec, UnitSpec, apply
 from workflow.campaigns import CHANNELS, calendar_of, results, state_at, tz_of
 from workflow.db import db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
@@ -230,7 +231,7 @@ class CampaignFields(FlaskForm):
     commune_nomination = BooleanField(_l("Cấp huyện chọn 01 đơn vị cấp xã dẫn đầu gửi hồ sơ về Sở"))
 
     def validate_council_emails(self, field):
-        bad = [v for v in _emails(field.data) if not EMAIL_RE.match(v)]
+        bad = [v for v in _emails(field.data) if not is_email(v)]
         if bad:
             raise ValidationError(_("Địa chỉ thư điện tử không hợp lệ: %(bad)s.", bad=", ".join(bad)))
 
@@ -876,4 +877,4 @@ def export_csv(code: str):
     """Status and results as CSV (UTF-8 with BOM)."""
     campaign = _export_campaign(code)
     body = unit_files.results_csv(export_rows(campaign, utcnow()))
-    return _download(body, f"{campaign.code}-ket-qua.csv", "text/csv; charset=utf-8")
+    return _download(body, f"{campaign.code}-ket-qua.csv", "text/csv")  # werkzeug adds "; charset=utf-8" to text/*
