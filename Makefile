@@ -27,9 +27,15 @@ migrate: install
 demo: migrate
 	$(BIN)/flask demo load
 
-## Serve the app with its scheduler on http://127.0.0.1:5000 (SQLite in instance/).
-run: demo
-	$(BIN)/flask serve --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
+## Serve the app with its scheduler on http://127.0.0.1:5000 (SQLite in instance/). Without SECRET_KEY a
+## random one is generated once into instance/secret_key (mode 600) and reused; the fixed development
+## key is refused on any address but loopback (docs/operations.md, "Sign-in, sessions and limits").
+instance/secret_key:
+	mkdir -p instance
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
+
+run: demo instance/secret_key
+	SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" $(BIN)/flask serve --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
 ## The checks (pyproject.toml): ruff (with no inline imports in the layers), import-linter
 ## (the layer rules), mypy (workflow/ and notifications/).  `make test` runs them first.

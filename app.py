@@ -63,6 +63,8 @@ class Config:
     #: The scheduler's periods, in seconds.
     TICK_SECONDS = float(os.environ.get("TICK_SECONDS", "60"))
     DISPATCH_SECONDS = float(os.environ.get("DISPATCH_SECONDS", "10"))
+    #: How often the scheduler removes orphan upload files (cli/jobs.py; also once at its start).
+    FILES_CLEAN_SECONDS = float(os.environ.get("FILES_CLEAN_SECONDS", "3600"))
     #: Behind a front proxy that stamps X-Request-Start, take uploads' received
     #: instant from it (README, "Production deployment").
     TRUST_REQUEST_START = os.environ.get("TRUST_REQUEST_START", "0") == "1"

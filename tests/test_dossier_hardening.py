@@ -19,6 +19,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from openpyxl import Workbook
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
@@ -185,20 +186,29 @@ def test_orphan_files_are_removed_by_the_scheduler_job_and_counted_by_the_cli(ap
 # -- packed files ---------------------------------------------------------------------------------------------------
 
 def _xlsx_bomb(unpacked_mb: int) -> bytes:
-    """A real workbook whose shared strings unpack to ``unpacked_mb`` MB: a few hundred KB on disk."""
+    """A workbook saved by openpyxl whose sheet is swapped for one with a header and a unit whose name,
+    an inline string, unpacks to ``unpacked_mb`` MB: a few hundred KB on disk."""
+    wb = Workbook()
+    wb.active.append(["Mã đơn vị"])
+    saved = io.BytesIO()
+    wb.save(saved)
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
-                   'package/2006/content-types"><Override PartName="/xl/workbook.xml" ContentType="application/'
-                   'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>')
-        z.writestr("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-                   '<sheets><sheet name="A" sheetId="1"/></sheets></workbook>')
-        with z.open("xl/sharedStrings.xml", "w") as part:
-            part.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>')
+    sheet = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(saved) as real, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for item in real.infolist():
+            if item.filename != sheet:
+                z.writestr(item, real.read(item))
+        with z.open(sheet, "w", force_zip64=True) as part:
+            part.write('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+                       '<row r="1"><c r="A1" t="inlineStr"><is><t>Mã đơn vị</t></is></c>'
+                       '<c r="B1" t="inlineStr"><is><t>Tên đơn vị</t></is></c>'
+                       '<c r="C1" t="inlineStr"><is><t>Khối</t></is></c></row>'
+                       '<row r="2"><c r="A2" t="inlineStr"><is><t>STC</t></is></c>'
+                       '<c r="B2" t="inlineStr"><is><t>'.encode())
             chunk = b"A" * (1024 * 1024)
             for _ in range(unpacked_mb):
                 part.write(chunk)
-            part.write(b"</t></si></sst>")
+            part.write(b"</t></is></c></row></sheetData></worksheet>")
     return out.getvalue()
 
 
