@@ -27,9 +27,16 @@ migrate: install
 demo: migrate
 	$(BIN)/flask demo load
 
-## Serve the app with its scheduler on http://127.0.0.1:5000 (SQLite in instance/); HOST and PORT
-## move it, and the links in mail follow (APP_URL, unless set, is http://HOST:PORT).
-run: demo
+## Serve the app with its scheduler on http://127.0.0.1:5000 (SQLite in instance/). Without SECRET_KEY a
+## random one is generated once into instance/secret_key (mode 600) and reused; the fixed development
+## key is refused on any address but loopback (docs/operations.md, "Sign-in, sessions and limits").
+instance/secret_key:
+	mkdir -p instance
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
+
+## HOST and PORT move it, and the links in mail follow (APP_URL, unless set, is http://HOST:PORT).
+run: demo instance/secret_key
+	SECRET_KEY="$${SECRET_KEY:-$$(cat instance/secret_key)}" \
 	APP_URL=$${APP_URL:-http://$${HOST:-127.0.0.1}:$${PORT:-5000}} \
 		$(BIN)/flask serve --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 

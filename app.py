@@ -7,6 +7,7 @@ environment with defaults that make ``make run`` work on a fresh machine.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ import cli
 import notifications
 import web
 import workflow
+from devkey import DEV_SECRET_KEY, DevKeyRefused, refuse_dev_key_off_loopback
 from notifications.links import app_url_from
 
 
@@ -62,9 +64,16 @@ class Config:
     #: The scheduler's periods, in seconds.
     TICK_SECONDS = float(os.environ.get("TICK_SECONDS", "60"))
     DISPATCH_SECONDS = float(os.environ.get("DISPATCH_SECONDS", "10"))
+    #: How often the scheduler removes orphan upload files (cli/jobs.py; also once at its start).
+    FILES_CLEAN_SECONDS = float(os.environ.get("FILES_CLEAN_SECONDS", "3600"))
     #: Behind a front proxy that stamps X-Request-Start, take uploads' received
     #: instant from it (README, "Production deployment").
     TRUST_REQUEST_START = os.environ.get("TRUST_REQUEST_START", "0") == "1"
+    #: How many reverse proxies stand in front of the app (the shipped nginx: 1). With N > 0 the client
+    #: address (sign-in limits, logs) and scheme are taken from the N-th X-Forwarded-For/-Proto value
+    #: from the right; 0 (default): the socket's peer. Never more than there are: a client could then
+    #: choose its own address.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     #: The public address of the app, for links in mail (derived from HOST/PORT when not set).
     APP_URL = app_url_from(os.environ)
     #: No SELECT 1 per checkout: a connection the server closed is replaced by
@@ -111,8 +120,36 @@ def _check_config(app: Flask) -> None:
                           "use sqlite or postgresql+psycopg") from None
     if app.config["APP_ENV"] == "production" and not app.config["SECRET_KEY"]:
         raise ConfigError("SECRET_KEY: must be set when APP_ENV=production")
+    if app.config["APP_ENV"] == "production" and app.config["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise ConfigError("SECRET_KEY: the development key cannot be used when APP_ENV=production")
+    # The addresses a server started from here will listen on, as far as the environment tells
+    # (gunicorn's BIND, `flask run --host` through FLASK_RUN_HOST); `flask serve` checks its --host.
+    binds = [b.strip() for b in (os.environ.get("BIND") or os.environ.get("WEB_BIND") or "").split(",") if b.strip()]
+    hosts = [b.rsplit(":", 1)[0] if not b.startswith("unix:") else "localhost" for b in binds]
+    if os.environ.get("FLASK_RUN_HOST"):
+        hosts.append(os.environ["FLASK_RUN_HOST"])
+    for host in hosts:
+        try:
+            refuse_dev_key_off_loopback(app.config["SECRET_KEY"], host)
+        except DevKeyRefused as exc:
+            raise ConfigError(str(exc)) from None
     if app.config["APP_ENV"] not in ("development", "production", "testing"):
         raise ConfigError(f"APP_ENV: unknown mode {app.config['APP_ENV']!r} (development, production or testing)")
+
+
+def _instance_secret_key(app: Flask) -> str:
+    """``instance/secret_key`` (mode 600), written with a random key the first time."""
+    path = Path(app.instance_path) / "secret_key"
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        key = ""
+    if len(key) < 32:
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key + "\n")
+    return key
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -127,8 +164,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config["UPLOAD_FOLDER"]:
         app.config["UPLOAD_FOLDER"] = os.path.join(app.instance_path, "uploads")
     if not app.config["SECRET_KEY"] and app.config["APP_ENV"] != "production":
-        # Never in production: _check_config refuses an empty key there.
-        app.config["SECRET_KEY"] = "dev-only-not-secret"
+        # Never in production: _check_config refuses an empty key there.  The test suite gets the
+        # fixed development key; anything else a random one, generated once into the instance folder.
+        app.config["SECRET_KEY"] = DEV_SECRET_KEY if app.config.get("TESTING") else _instance_secret_key(app)
     try:
         _check_config(app)
     except ConfigError as exc:

@@ -1,5 +1,5 @@
 """The command line: ``flask campaign``, ``submission``, ``tick``, ``workdays``, ``user``,
-``token``, ``mail``, ``reminders``, ``scheduler``, ``serve``, ``demo``, ``criteria``, ``sheet``.  Thin: each command
+``token``, ``mail``, ``reminders``, ``scheduler``, ``serve``, ``demo``, ``criteria``, ``sheet``, ``files``.  Thin: each command
 parses, calls one operation, commits and reports."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from cli import mail
 from cli.campaign import campaign_cli, submission_cli, tick_command_factory
 from cli.demo import demo_cli
 from cli.evaluation import criteria_cli, sheet_cli
+from cli.files import files_cli
 from cli.scheduler import scheduler_cli, serve_command
 from cli.tokens import token_cli
 from cli.users import user_cli
@@ -18,5 +19,6 @@ from cli.workdays import workdays
 
 def register_cli(app: Flask) -> None:
     for group in (workdays, campaign_cli, submission_cli, tick_command_factory(), demo_cli, user_cli, token_cli,
-                  mail.mail_cli, mail.reminders_cli, scheduler_cli, serve_command, criteria_cli, sheet_cli):
+                  mail.mail_cli, mail.reminders_cli, scheduler_cli, serve_command, criteria_cli, sheet_cli,
+                  files_cli):
         app.cli.add_command(group)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
+
 from notifications.scheduler import Job, dispatch_job
 from workflow.db import db
-from workflow.operations import run_tick
+from workflow.operations import clean_orphan_files, run_tick
 
 
 def tick(now: datetime) -> dict[str, int]:
@@ -25,5 +27,15 @@ def tick_job(now: datetime, worker: str) -> dict[str, int]:
     return tick(now)
 
 
+def files_job(now: datetime, worker: str) -> dict[str, int]:
+    """Remove the upload folder's orphans (half-written ``.part`` files, files no dossier refers to).
+    It runs when the scheduler starts, then every FILES_CLEAN_SECONDS (default one hour)."""
+    try:
+        return clean_orphan_files(current_app.config["UPLOAD_FOLDER"], now)
+    finally:
+        db.session.rollback()  # it only read
+
+
 JOBS = (Job("tick", "TICK_SECONDS", 60, tick_job, notable=("campaigns_moved", "reminders_queued")),
-        Job("dispatch", "DISPATCH_SECONDS", 10, dispatch_job, notable=("claimed",)))
+        Job("dispatch", "DISPATCH_SECONDS", 10, dispatch_job, notable=("claimed",)),
+        Job("files", "FILES_CLEAN_SECONDS", 3600, files_job, notable=("removed",)))

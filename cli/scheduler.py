@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from werkzeug.serving import run_simple
 
 from cli.jobs import JOBS
+from devkey import DevKeyRefused, refuse_dev_key_off_loopback
 from notifications.links import app_url_from
 from notifications.scheduler import run_forever, start_in_background
 
@@ -37,6 +38,11 @@ def serve_command(host: str, port: int) -> None:
     app = current_app._get_current_object()
     if not os.environ.get("APP_URL"):  # links in mail go where this server listens
         app.config["APP_URL"] = app_url_from({"HOST": host, "PORT": port})
+    try:
+        refuse_dev_key_off_loopback(app.config["SECRET_KEY"], host)
+    except DevKeyRefused as exc:
+        click.echo(f"Hạn Chót: configuration error: {exc}", err=True)
+        raise SystemExit(2) from None
     start_in_background(app, JOBS)
     click.echo(f"Hạn Chót: http://{host}:{port}/  (scheduler running in this process)")
     # Not app.run(): Flask ignores it inside a `flask` command.  No reloader, so

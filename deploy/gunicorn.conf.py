@@ -51,7 +51,8 @@ accesslog = _access or None
 errorlog = "-"
 loglevel = os.environ.get("WEB_LOG_LEVEL", "info")
 # %(m)s %(U)s, not %(r)s: the query string is left out of the log, because calendar (ICS)
-# links carry their signed token there; sign-in links are single use and spent when logged.
+# links carry their signed token there. Sign-in and reset tokens are in no request line: they
+# travel after "#" in the mailed link and in the POST body (docs/operations.md).
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 # The heartbeat file of each worker: on a RAM file system, so a slow or full

@@ -9,6 +9,7 @@
 #   SECRET_KEY     default: generated once into instance/secret_key (mode 600) and reused
 #   BIND           default 127.0.0.1:8000     WEB_WORKERS default 4
 #   DEMO=1         also load the demo campaigns and accounts (`flask demo load`)
+#   PROXY_COUNT    default 0 (clients connect to gunicorn itself); 1 behind deploy/nginx.conf
 #   APP_ENV        default production (cookies Secure: put a TLS proxy in front, or set
 #                  APP_ENV=development to try it over plain http on this machine)
 set -euo pipefail

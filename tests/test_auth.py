@@ -19,9 +19,17 @@ def _link(kind: str, recipient: str) -> str:
     row = db.session.scalars(select(OutboxMail).where(OutboxMail.kind == kind, OutboxMail.recipient == recipient)
                              .order_by(OutboxMail.id.desc())).first()
     assert row is not None, f"no {kind} mail to {recipient}"
-    match = re.search(r"https?://\S+(/(?:login/link|password/reset)/[\w\-]+)", row.body_text)
+    match = re.search(r"https?://\S+(/(?:login/link/use|password/reset))#([\w\-]+)", row.body_text)
     assert match, row.body_text
-    return match.group(1)
+    return match.group(1), match.group(2)
+
+
+def use_link(client, link):
+    """What a browser does with a mailed link: GET the page (the token after "#" stays in the browser),
+    then post the token with the form (static/app.js puts it there)."""
+    path, token = link
+    assert client.get(path).status_code == 200
+    return client.post(path, data={"token": token})
 
 
 def test_password_sign_in_and_out(client, two_provinces):
@@ -60,23 +68,23 @@ def test_sign_in_attempts_are_rate_limited(client, two_provinces):
 def test_single_use_sign_in_link(client, two_provinces):
     r = client.post("/login/link", data={"email": "stc@tgg.example"})
     assert r.status_code == 302
-    path = _link("signin_link", "stc@tgg.example")
-    first = client.get(path)
+    link = _link("signin_link", "stc@tgg.example")
+    first = use_link(client, link)
     assert first.status_code == 302 and first.headers["Location"].endswith("/")
     assert client.get("/").headers["Location"].endswith("/campaigns/TGG-2019/units/STC")
     client.post("/logout")
-    again = client.get(path)  # single use
+    again = use_link(client, link)  # single use
     assert again.headers["Location"].endswith("/login")
     assert client.get("/campaigns/TGG-2019/units/STC").status_code == 302
     token_hashes = db.session.scalars(select(LoginToken.token_hash)).all()
-    assert all(path.rsplit("/", 1)[1] not in h for h in token_hashes)  # only the hash is stored
+    assert all(link[1] not in h for h in token_hashes)  # only the hash is stored
 
 
 def test_sign_in_link_expires(client, two_provinces):
     client.post("/login/link", data={"email": "stc@tgg.example"})
-    path = _link("signin_link", "stc@tgg.example")
+    link = _link("signin_link", "stc@tgg.example")
     with time_machine.travel(datetime.now(UTC) + timedelta(hours=25), tick=False):
-        r = client.get(path)
+        r = use_link(client, link)
         assert r.headers["Location"].endswith("/login")
 
 
@@ -89,15 +97,16 @@ def test_unknown_address_gets_the_same_answer_and_no_mail(client, two_provinces)
 
 def test_password_reset_by_mail(client, two_provinces):
     client.post("/password/forgot", data={"email": "syt@tgg.example"})
-    path = _link("password_reset", "syt@tgg.example")
-    short = client.post(path, data={"password": "ngan", "confirm": "ngan"})
-    assert short.status_code == 200 and "ít nhất" in short.get_data(as_text=True)
-    r = client.post(path, data={"password": "mat-khau-moi-2026", "confirm": "mat-khau-moi-2026"})
+    path, token = _link("password_reset", "syt@tgg.example")
+    assert client.get(path).status_code == 200
+    short = client.post(path, data={"token": token, "password": "ngan", "confirm": "ngan"})
+    assert short.status_code == 400 and "ít nhất" in short.get_data(as_text=True)
+    r = client.post(path, data={"token": token, "password": "mat-khau-moi-2026", "confirm": "mat-khau-moi-2026"})
     assert r.status_code == 302
     client.post("/logout")
     assert login(client, "syt@tgg.example", "mat-khau-moi-2026").status_code == 302
     client.post("/logout")
-    reused = client.post(path, data={"password": "mat-khau-khac-2026", "confirm": "mat-khau-khac-2026"})
+    reused = client.post(path, data={"token": token, "password": "mat-khau-khac-2026", "confirm": "mat-khau-khac-2026"})
     assert reused.headers["Location"].endswith("/password/forgot")
     assert db.session.scalar(select(func.count()).where(AuditEvent.action == "user.password_set")) == 1
 

@@ -3,10 +3,12 @@ Thin: each view parses, calls one operation, commits, renders or redirects."""
 
 from __future__ import annotations
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, Response, abort, g, request, session
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from devkey import DEV_SECRET_KEY, is_loopback
 from web import page_cache
 from web.api import views as api_views
 from web.common import (
@@ -28,7 +30,28 @@ from web.pages import auth, dashboard, evaluation, setup, unit
 from workflow.db import db, utcnow
 
 
+class StampRequestStart:
+    """WSGI middleware: the instant a request reached the app, taken before anything (the CSRF check,
+    a form parser) reads its body.  A 15 MB upload begun at 23:59:52 that has finished arriving at
+    00:00:07 was received at 23:59:52 (``request_received_at``; docs/operations.md, "Received instants")."""
+
+    KEY = "hanchot.request_started"
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        environ.setdefault(self.KEY, utcnow())
+        return self.wsgi_app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
+    # Behind PROXY_COUNT proxies (nginx: 1), the client's address and scheme are the ones the nearest
+    # of them saw (X-Forwarded-For/-Proto): the per-IP sign-in limits count clients, not the proxy.
+    proxies = int(app.config.get("PROXY_COUNT", 0) or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+    app.wsgi_app = StampRequestStart(app.wsgi_app)  # type: ignore[method-assign]
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "vi")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("TIMEZONE", "Asia/Ho_Chi_Minh"))
@@ -58,8 +81,27 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["state_label"] = _state_label
 
     @app.before_request
+    def _dev_key_on_loopback_only():
+        """The development key answers only requests that arrived on a loopback address, whatever
+        server runs the app (werkzeug's and gunicorn's put the connection's socket in the environ)."""
+        if app.config["SECRET_KEY"] != DEV_SECRET_KEY:
+            return None
+        sock = request.environ.get("werkzeug.socket") or request.environ.get("gunicorn.socket")
+        try:
+            local = sock.getsockname() if sock is not None else None
+        except (OSError, AttributeError):
+            local = None
+        # (a Unix socket's name is a path: reachable from this machine only)
+        if isinstance(local, tuple) and local and not is_loopback(str(local[0])):
+            app.logger.error("refused: the development SECRET_KEY on %r; set SECRET_KEY", local)
+            return Response("Hạn Chót: SECRET_KEY chưa được đặt (khóa phát triển chỉ dùng trên 127.0.0.1). "
+                            "SECRET_KEY is not set (the development key serves 127.0.0.1 only).\n",
+                            503, mimetype="text/plain")
+        return None
+
+    @app.before_request
     def _started():
-        g.request_started = utcnow()
+        g.request_started = request.environ.get(StampRequestStart.KEY) or utcnow()
 
     @app.before_request
     def _read_only_connection():
@@ -99,6 +141,10 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        # A signed-in person's pages are theirs: kept by no shared cache and by no browser cache (the back
+        # button after signing out on a shared computer), unless the view set its own Cache-Control.
+        if session.get("_user_id") is not None and not request.path.startswith(("/api/", "/static/")):
+            response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
     _register_errors(app)

@@ -9,7 +9,7 @@ from flask import Flask, current_app, g, render_template, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_bootstrap import Bootstrap5
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager, current_user, login_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -95,10 +95,35 @@ class _IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def sign_in(user: User) -> None:
+    """Start a session for ``user``: Flask-Login's, plus the instant it began (the absolute lifetime)
+    and the user's session generation (a sign-out or new password elsewhere ends it)."""
+    login_user(user)
+    session["_gen"] = user.session_generation or 0
+    session["_since"] = int(utcnow().timestamp())
+
+
+def session_generation() -> int | None:
+    """The session generation this session was signed in under, or None when the session is not one
+    to honour: none, or older than PERMANENT_SESSION_LIFETIME since its sign-in, however often it
+    was used (the cookie's own expiry is renewed by each request; this is not)."""
+    gen, since = session.get("_gen"), session.get("_since")
+    if not isinstance(gen, int) or not isinstance(since, int) or isinstance(gen, bool):
+        return None
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+    age = utcnow().timestamp() - since
+    if age < -60 or age > lifetime:
+        return None
+    return gen
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     if g.get("database_down"):
         return None  # drawing the 503 page: don't ask the database again
+    generation = session_generation()
+    if generation is None:
+        return None
     try:
         user = db.session.get(User, int(user_id))
     except (TypeError, ValueError):
@@ -109,7 +134,7 @@ def _load_user(user_id: str) -> User | None:
         db.session.rollback()
         g.database_down = True
         raise
-    return user if user and user.active else None
+    return user if user and user.active and user.session_generation == generation else None
 
 
 def request_received_at() -> datetime:

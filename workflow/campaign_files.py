@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from notifications.rules import ReminderRules, RulesError
 
+from .addresses import is_email
 from .audit import record
 from .criteria import CriteriaSet, Criterion, Sheet
 from .criteria_rules import KINDS, FlatNode, Rule, RuleError, build_tree, parent_code, rule_from_dict
@@ -30,7 +31,6 @@ from .periods import DateOutOfRange, check_date, in_range
 from .standing import DEFAULT_TIERS, POINTS_MAX, PointsRefused, checked_points, stored_points
 from .timeline import MILESTONES
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 #: Path segments the web pages use next to codes (/campaigns/new, …/units/import).
 RESERVED_CODES = {"new", "import", "template.xlsx", "template.csv", "grace-preview", "day-status"}
@@ -260,7 +260,7 @@ class _Reader:
         out = []
         for v in values:
             v = str(v).strip()
-            if not EMAIL_RE.match(v):
+            if not is_email(v):
                 self.fail(f"{v!r} is not an e-mail address", m, key)
             out.append(v)
         return out

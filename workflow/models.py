@@ -288,6 +288,9 @@ class User(Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Raised by a sign-out, a password change or a disabled account: every session signed in under an
+    #: older value is refused at its next request (web/common.py, web/page_cache.py).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     organizer: Mapped[Organizer] = relationship()
     unit: Mapped[Unit | None] = relationship()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import cast
 
 from sqlalchemy import and_, insert, literal, select, text, update
@@ -45,7 +46,7 @@ from .models import (
     Unit,
 )
 from .periods import DateOutOfRange, check_date, deadline_on
-from .storage import StoredDocument
+from .storage import StoredDocument, find_orphans
 from .timeline import MILESTONES, grace_period
 from .workdays import Override, VietnamCalendar, calendar_with
 
@@ -365,16 +366,42 @@ def participation_of(campaign: Campaign, unit: Unit) -> Participation:
 
 
 def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, channel: str, recorded_by: str,
-                      now: datetime, doc_number: str = "", documents: Sequence[DocumentInput] = ()) -> Submission:
+                      now: datetime, doc_number: str = "", documents: Sequence[DocumentInput] = (),
+                      by_unit: bool = False) -> Submission:
     """Record a dossier received through any channel; classify it by its received instant.
 
     Uploads use this server's clock (``received_at`` is ``now``); e-office and
     e-mail dossiers carry the instant the organizer's staff record and the
     incoming document number.
+
+    ``by_unit``: the unit files its own dossier (its focal point's upload, its API token).  A unit
+    sends documents, here, now: its dossier holds at least one document whose content is stored
+    here (a dossier without documents would replace the version that had them), and the channels
+    and incoming document numbers of the organizer's e-office and mailbox are the organizer's
+    staff's to record, not the unit's to claim.
     """
     if channel not in CHANNELS:
         raise OperationError(f"Kênh gửi không hợp lệ: {channel}.", f"Unknown channel {channel!r}.", field="channel",
                              status=422)
+    if by_unit:
+        if channel != "upload":
+            raise OperationError(
+                "Chỉ cán bộ của cơ quan tổ chức ghi nhận hồ sơ nhận qua phần mềm quản lý văn bản hoặc thư điện tử; "
+                "đơn vị nộp hồ sơ trực tuyến.",
+                "Only the organizer's staff record dossiers received through e-office or e-mail; a unit uploads.",
+                field="channel", status=403)
+        if doc_number.strip():
+            raise OperationError("Số văn bản đến do văn thư của cơ quan tổ chức ghi; đơn vị không tự ghi.",
+                                 "The incoming document number is the organizer's registry's to record, not the unit's.",
+                                 field="doc_number", status=403)
+        if received_at != now:
+            raise OperationError("Hồ sơ của đơn vị được nhận vào lúc gửi tới; đơn vị không tự ghi thời điểm nhận.",
+                                 "A unit's dossier is received when it arrives; the unit does not date it.",
+                                 field="received_at", status=403)
+        if not documents or any(doc.stored is None for doc in documents):
+            raise OperationError("Hồ sơ cần ít nhất một tài liệu, gửi kèm nội dung tệp.",
+                                 "A dossier needs at least one document, sent with its content.",
+                                 field="documents", status=422)
     if received_at.tzinfo is None:
         raise OperationError("Thời điểm nhận phải có múi giờ.", "The received instant needs a time zone.",
                              field="received_at", status=422)
@@ -461,6 +488,34 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
 
     queue_receipt(campaign, unit, sub, now)
     return sub
+
+
+#: How old a file must be before it may be taken for an orphan: far above the longest request (WEB_TIMEOUT
+#: 60 s), so a dossier being recorded now (files written, rows not yet committed) is never touched.
+ORPHAN_MIN_AGE = timedelta(hours=1)
+
+
+def clean_orphan_files(folder: str | Path, now: datetime, *, delete: bool = True,
+                       min_age: timedelta = ORPHAN_MIN_AGE) -> dict[str, int]:
+    """Find (and unless ``delete`` is False, remove) the upload folder's orphans: ``.part`` files of
+    uploads killed while writing, and stored files no dossier refers to (the request died between
+    writing its files and committing its rows).  Run at the scheduler's start and every
+    FILES_CLEAN_SECONDS (cli/jobs.py), and by ``flask files orphans``; reads, never writes, the database."""
+    referenced = set(db.session.scalars(select(SubmissionDocument.stored_name)
+                                        .where(SubmissionDocument.stored_name != "")))
+    found = find_orphans(folder, referenced, older_than=(now - min_age).timestamp())
+    summary = {"partial": len(found.partial), "unreferenced": len(found.unreferenced), "bytes": found.size,
+               "removed": 0}
+    if delete:
+        for path in [*found.partial, *found.unreferenced]:
+            try:
+                path.unlink(missing_ok=True)
+                summary["removed"] += 1
+            except OSError as exc:
+                log.warning("could not remove orphan %s: %s", path, exc)
+        if summary["removed"]:
+            log.info("removed %d orphan upload file(s) (%d bytes)", summary["removed"], summary["bytes"])
+    return summary
 
 
 def _require_reason(reason: str, what_vi: str, what_en: str) -> str:

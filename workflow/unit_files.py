@@ -30,12 +30,18 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from .campaign_files import CODE_RE, EMAIL_RE, KNOWN_GROUPS, UnitSpec
+from .addresses import is_email
+from .campaign_files import CODE_RE, KNOWN_GROUPS, UnitSpec
+from .storage import ZipTooLarge, check_zip_bounds
 
 #: More data rows than this is not a province's list of agencies.
 MAX_ROWS = 5000
 #: Columns looked at in a sheet; provinces' files have a handful.
 MAX_COLUMNS = 40
+#: What a unit list may unpack to (XLSX) or weigh (CSV): 5,000 units with 40 columns take a few MB.
+MAX_UNPACKED_XLSX = 64 * 1024 * 1024
+MAX_XLSX_PARTS = 500
+MAX_CSV_BYTES = 16 * 1024 * 1024
 #: How far down the header row may be (a title and a blank line above it are common).
 HEADER_SEARCH_ROWS = 10
 
@@ -173,6 +179,18 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
     message = ("Không đọc được tệp Excel (.xlsx): tệp bị hỏng hoặc không phải bảng tính Excel. "
                "Hãy mở tệp trong Excel và lưu lại dạng .xlsx.")
     try:
+        # Before openpyxl reads a part: a list of 5,000 units unpacks to a few MB; a "zip bomb" of
+        # 400 KB declaring 400 MB of shared strings is refused here, not after taking a gigabyte.
+        check_zip_bounds(zipfile.ZipFile(io.BytesIO(data)), MAX_UNPACKED_XLSX, MAX_XLSX_PARTS)
+    except ZipTooLarge as exc:
+        raise UnitFileError(
+            f"Tệp Excel quá lớn khi giải nén (tối đa {MAX_UNPACKED_XLSX // (1024 * 1024)} MB, {MAX_XLSX_PARTS} phần; "
+            f"danh sách {MAX_ROWS} đơn vị chỉ cần vài MB): tệp hỏng hoặc chứa dữ liệu thừa. "
+            "Hãy sao chép danh sách sang một bảng tính mới và lưu lại dạng .xlsx, hoặc lưu dạng CSV UTF-8. "
+            f"({exc.message_vi})") from None
+    except zipfile.BadZipFile as exc:
+        raise UnitFileError(message) from exc
+    try:
         with warnings.catch_warnings():
             # Files saved by other programs make openpyxl warn about styles it ignores.
             warnings.simplefilter("ignore")
@@ -247,13 +265,16 @@ def decode_text(data: bytes) -> tuple[str, str]:
 
 
 def _csv_rows(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
+    if len(data) > MAX_CSV_BYTES:
+        raise UnitFileError(f"Tệp CSV quá lớn ({len(data) / 1024 / 1024:.1f} MB; tối đa {MAX_CSV_BYTES // (1024 * 1024)} MB "
+                            f"cho danh sách {MAX_ROWS} đơn vị).")
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnitFileError("Tệp không phải tệp văn bản CSV.")
     text, encoding = decode_text(data)
     if "\x00" in text:  # past the first 4 KB, or a UTF-16 file: no list of units holds one (nor can PostgreSQL)
         raise UnitFileError("Tệp không phải tệp văn bản CSV.")
     text = text.lstrip("\ufeff")
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in text[:65536].splitlines() if line.strip()), "")
     delimiter = max(",;\t", key=first.count) if first else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = []
@@ -391,12 +412,12 @@ def read_units(data: bytes, filename: str = "", *, groups: Iterable[str] = (),
                                "Cơ quan ngành dọc; UBND cấp xã (hoặc department, district, vertical, commune).")
         emails = _split_emails(cell(cells, "emails"))
         for address in emails:
-            if not EMAIL_RE.match(address) or len(address) > 255:
+            if not is_email(address):
                 error("emails", f"“{address}” không phải địa chỉ thư điện tử hợp lệ.")
         head = _split_emails(cell(cells, "head_email"))
         if len(head) > 1:
             error("head_email", "Chỉ ghi một địa chỉ thư lãnh đạo.")
-        elif head and (not EMAIL_RE.match(head[0]) or len(head[0]) > 255):
+        elif head and not is_email(head[0]):
             error("head_email", f"“{head[0]}” không phải địa chỉ thư điện tử hợp lệ.")
         if code and code not in seen:
             seen[code] = row

@@ -155,14 +155,20 @@ _SUBMISSION_EXAMPLE = {
 
 
 class SubmissionIn(Closed):
-    received_at: Instant = Field(
-        description="When the dossier was received, ISO 8601 WITH its offset; not in the future. Recorded as given "
-                    "for the organizer's tokens; with a unit's own token the server's clock is the received instant "
-                    "(a unit cannot date its own dossier).", examples=["2019-10-24T15:30:00+07:00"])
-    doc_number: text(128, required=True) = Field(  # type: ignore[valid-type]
-        description="The incoming document number (số đến).", examples=["2345/VBĐ"])
-    channel: Literal["eoffice", "email"] = "eoffice"
-    documents: list[DocumentIn] = Field(default_factory=list, max_length=MAX_DOCUMENTS)
+    received_at: Instant | None = Field(
+        None, description="When the dossier was received, ISO 8601 WITH its offset; not in the future. Required "
+                          "with the organizer's tokens and recorded as given; with a unit's own token the server's "
+                          "clock is the received instant (a unit cannot date its own dossier).",
+        examples=["2019-10-24T15:30:00+07:00"])
+    doc_number: text(128) = Field(  # type: ignore[valid-type]
+        "", description="The incoming document number (số đến): required with the organizer's tokens; a unit's "
+                        "token may not send one (403).", examples=["2345/VBĐ"])
+    channel: Literal["upload", "eoffice", "email"] | None = Field(
+        None, description="The organizer's tokens: eoffice (default) or email. A unit's token: upload (default); "
+                          "eoffice and email are the organizer's staff's to record (403).")
+    documents: list[DocumentIn] = Field(
+        default_factory=list, max_length=MAX_DOCUMENTS,
+        description="A unit's token must send at least one document with its content (content_base64).")
 
     model_config = ConfigDict(json_schema_extra={"example": _SUBMISSION_EXAMPLE})
 

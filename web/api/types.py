@@ -18,6 +18,7 @@ from pydantic import BeforeValidator, Field, PlainValidator, StringConstraints, 
 from pydantic_core import PydanticCustomError
 
 from workflow.periods import parse_iso_instant
+from workflow.storage import DocumentRefused, clean_name
 
 MIN_YEAR, MAX_YEAR = 1900, 2199
 #: The largest id a cursor may carry: the database's integer (PostgreSQL ``integer`` is 32-bit).
@@ -124,7 +125,13 @@ def text(max_length: int, *, required: bool = False) -> Any:
 def _document_name(value: Any) -> Any:
     if isinstance(value, str) and ("/" in value or "\\" in value):
         raise refuse("Tên tài liệu không được chứa đường dẫn.", "A document name must not hold a path.")
-    return _printable(value)
+    value = _printable(value)
+    if isinstance(value, str):
+        try:  # the domain's rule for names: no hidden format characters (bidi overrides), not too long
+            return clean_name(value)
+        except DocumentRefused as exc:
+            raise refuse(exc.message_vi, exc.message_en) from None
+    return value
 
 
 def _sha256(value: Any) -> Any:

@@ -306,7 +306,7 @@ def _documents(documents: list[m.DocumentIn]) -> list[dict]:
 @operation("recordSubmission", m.SUBMISSIONS, scope="record", path=m.UnitPath, body=m.SubmissionIn,
            answer=m.Receipt, status=201, errors=(404, 413, 503))
 def record_submission(token, path: m.UnitPath, body: m.SubmissionIn):
-    """Record a dossier received through e-office or e-mail
+    """Record a dossier: received through e-office or e-mail (the organizer's tokens), or uploaded (a unit's)
 
     Classified by its received instant: on time, late within grace, or refused after grace (409). A new version
     replaces the dossier in force and keeps the old one. Send each document's SHA-256 (kept in e-office) or its
@@ -314,6 +314,21 @@ def record_submission(token, path: m.UnitPath, body: m.SubmissionIn):
     """
     c = campaign_for(token, path.code)
     u = unit_for(token, c, path.unit_code)
+    by_unit = token.unit_id is not None
+    if by_unit:
+        # A unit's own token uploads: the received instant is ours, the channel and the incoming number the
+        # organizer's (ops.record_submission refuses them when given).
+        channel = body.channel or "upload"
+    else:
+        if body.received_at is None:
+            raise invalid("received_at", "Cần thời điểm nhận hồ sơ (ISO 8601, có múi giờ).",
+                          "The received instant is required (ISO 8601 with its offset).")
+        if not body.doc_number.strip():
+            raise invalid("doc_number", "Cần số văn bản đến.", "The incoming document number is required.")
+        if body.channel == "upload":
+            raise invalid("channel", "Kênh gửi phải là eoffice hoặc email (hồ sơ nộp trực tuyến do đơn vị gửi).",
+                          "The channel must be eoffice or email (an upload is the unit's own).")
+        channel = body.channel or "eoffice"
     documents = _documents(body.documents)
 
     def action(now: datetime) -> tuple[int, dict]:
@@ -331,9 +346,9 @@ def record_submission(token, path: m.UnitPath, body: m.SubmissionIn):
         # A unit's own token cannot date its dossier: like an upload, it is received
         # when it reaches us.  Only the organizer's tokens record the instant at which
         # the organizer's e-office or mailbox received a dossier.
-        at = now if token.unit_id is not None else body.received_at
-        sub = ops.record_submission(c, u, received_at=at, channel=body.channel, recorded_by=actor_of(token),
-                                    now=now, doc_number=body.doc_number, documents=inputs)
+        at = now if by_unit or body.received_at is None else body.received_at
+        sub = ops.record_submission(c, u, received_at=at, channel=channel, recorded_by=actor_of(token),
+                                    now=now, doc_number=body.doc_number, documents=inputs, by_unit=by_unit)
         detail = unit_detail(c, u, now)
         receipt = next(s for s in detail["submissions"] if s["version"] == sub.version)
         return 201, {**receipt, "unit": detail}

@@ -591,7 +591,7 @@ def outbox():
                            note=_mail_note())
 
 
-_ACCOUNT_LINK = re.compile(r"(/(?:login/link|password/reset)/)[A-Za-z0-9_-]+")
+_ACCOUNT_LINK = re.compile(r"(/(?:login/link/use#|password/reset#|login/link/|password/reset/))[A-Za-z0-9_-]+")
 
 
 class _LinkHidden:

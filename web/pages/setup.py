@@ -77,10 +77,10 @@ from web.common import lang  # noqa: E402
 from workflow import dashboard as dq
 from workflow import operations as ops
 from workflow import unit_files
+from workflow.addresses import is_email
 from workflow.calendars import calendar_for
 from workflow.campaign_files import (
     CODE_RE,
-    EMAIL_RE,
     CampaignFileError,
     CampaignSpec,
     apply,
@@ -262,7 +262,7 @@ class CampaignFields(FlaskForm):
     commune_nomination = BooleanField(_l("Cấp huyện chọn 01 đơn vị cấp xã dẫn đầu gửi hồ sơ về Sở"))
 
     def validate_council_emails(self, field):
-        bad = [v for v in _emails(field.data) if not EMAIL_RE.match(v)]
+        bad = [v for v in _emails(field.data) if not is_email(v)]
         if bad:
             raise ValidationError(_("Địa chỉ thư điện tử không hợp lệ: %(bad)s.", bad=", ".join(bad)))
 
@@ -837,4 +837,4 @@ def export_csv(code: str):
     campaign = _export_campaign(code)
     # Streamed: written while the rows are read, never the whole file in memory.
     body = stream_with_context(unit_files.results_csv_chunks(export_rows(campaign, utcnow())))
-    return _download(body, f"{campaign.code}-ket-qua.csv", "text/csv; charset=utf-8")
+    return _download(body, f"{campaign.code}-ket-qua.csv", "text/csv")  # werkzeug adds "; charset=utf-8" to text/*

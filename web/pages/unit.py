@@ -294,7 +294,7 @@ def upload(code: str, unit_code: str):
         return _render(campaign, unit, p, 422)
     try:
         sub = ops.record_submission(campaign, unit, received_at=now, channel="upload",
-                                    recorded_by=current_user.email, now=now, documents=documents)
+                                    recorded_by=current_user.email, now=now, documents=documents, by_unit=True)
         # Read before the commit: afterwards they would be fetched again, and a
         # database that went away just then would turn a stored dossier into an error.
         receipt_number, received_at = sub.receipt_number, sub.received_at
