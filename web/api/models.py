@@ -154,17 +154,26 @@ _SUBMISSION_EXAMPLE = {
                    "sha256": "9f2c4e1b7a3d5f60c8e2a4b6d8f0a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5", "size": 183422}]}
 
 
+def _no_default(schema: dict) -> None:
+    """A field that may be left out but not sent as null: no ``default: null`` in its schema."""
+    schema.pop("default", None)
+
+
 class SubmissionIn(Closed):
-    received_at: Instant | None = Field(
-        None, description="When the dossier was received, ISO 8601 WITH its offset; not in the future. Required "
+    # Not nullable (null is not a missing field: refused); left out, the view decides (see the descriptions),
+    # so the schema states no default.
+    received_at: Instant = Field(  # type: ignore[assignment]
+        None, json_schema_extra=_no_default,
+        description="When the dossier was received, ISO 8601 WITH its offset; not in the future. Required "
                           "with the organizer's tokens and recorded as given; with a unit's own token the server's "
                           "clock is the received instant (a unit cannot date its own dossier).",
         examples=["2019-10-24T15:30:00+07:00"])
     doc_number: text(128) = Field(  # type: ignore[valid-type]
         "", description="The incoming document number (số đến): required with the organizer's tokens; a unit's "
                         "token may not send one (403).", examples=["2345/VBĐ"])
-    channel: Literal["upload", "eoffice", "email"] | None = Field(
-        None, description="The organizer's tokens: eoffice (default) or email. A unit's token: upload (default); "
+    channel: Literal["upload", "eoffice", "email"] = Field(  # type: ignore[assignment]
+        None, json_schema_extra=_no_default,
+        description="The organizer's tokens: eoffice (default) or email. A unit's token: upload (default); "
                           "eoffice and email are the organizer's staff's to record (403).")
     documents: list[DocumentIn] = Field(
         default_factory=list, max_length=MAX_DOCUMENTS,
