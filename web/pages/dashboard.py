@@ -35,7 +35,7 @@ from workflow.machine import MANUAL_STEPS, STATES, state_name
 from workflow.models import CalendarOverride, Campaign, Participation, Unit
 from workflow.standing import DEFAULT_TIERS, STATUSES, status_name
 from workflow.timeline import MILESTONES
-from workflow.workdays import WEEKDAYS_VI, format_day
+from workflow.workdays import format_day, weekday_names
 
 bp = Blueprint("dashboard", __name__)
 
@@ -644,7 +644,7 @@ def calendar_year(year: int):
             weeks.append(cells)
         months.append((month, weeks))
     return render_template(
-        "dashboard/calendar.html", year=year, months=months, weekdays=WEEKDAYS_VI,
+        "dashboard/calendar.html", year=year, months=months, weekdays=weekday_names(lang()),
         holidays=cal.get_calendar_holidays(year), makeup=cal.working_weekend_days(year),
         own=dq.own_overrides(current_user.organizer_id, year), shared=dq.shared_overrides(year),
         manage=may_manage(current_user), day_kinds=DAY_KINDS, day_classes=DAY_CLASSES,
