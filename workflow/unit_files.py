@@ -23,7 +23,7 @@ import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from openpyxl import Workbook, load_workbook
@@ -554,10 +554,40 @@ def _csv_value(row: ResultRow, attribute: str) -> str:
     return _safe_text(str(value))
 
 
-def results_csv(rows: Iterable[ResultRow]) -> bytes:
-    """The export as CSV: UTF-8 with BOM, comma-separated, CRLF, a Vietnamese header row."""
+#: CSV separators offered by the exports: ``;`` is the list separator of Windows' Vietnamese
+#: regional format (a comma file opens there in one column), ``,`` the English one.
+CSV_SEPARATORS = {";": "semicolon", ",": "comma", "\t": "tab"}
+
+
+def default_separator(lang: str) -> str:
+    """The separator Excel expects under the organizer's language: ``;`` for vi, ``,`` otherwise."""
+    return ";" if lang == "vi" else ","
+
+
+def table_csv(headers: Sequence[str], rows: Iterable[Sequence[str]], *, sep: str = ",",
+              sep_line: bool = False) -> bytes:
+    """CSV for Excel: UTF-8 with BOM, CRLF, the given separator; ``sep_line`` adds Excel's ``sep=;`` first line
+    (Excel then splits on it whatever the regional format; other programs show it as a row)."""
+    if sep not in CSV_SEPARATORS:
+        raise ValueError(f"unsupported separator {sep!r}")
     out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
+    if sep_line:
+        out.write(f"sep={sep}\r\n")
+    writer = csv.writer(out, delimiter=sep, lineterminator="\r\n")
+    writer.writerow(list(headers))
+    for row in rows:
+        writer.writerow([_safe_text(v) for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def results_csv(rows: Iterable[ResultRow], *, sep: str = ",", sep_line: bool = False) -> bytes:
+    """The export as CSV: UTF-8 with BOM, CRLF, a Vietnamese header row, the chosen separator."""
+    out = io.StringIO(newline="")
+    if sep not in CSV_SEPARATORS:
+        raise ValueError(f"unsupported separator {sep!r}")
+    if sep_line:
+        out.write(f"sep={sep}\r\n")
+    writer = csv.writer(out, delimiter=sep, lineterminator="\r\n")
     writer.writerow([header for _, header, _ in RESULT_COLUMNS])
     for row in rows:
         writer.writerow([_csv_value(row, attribute) for attribute, _, _ in RESULT_COLUMNS])
@@ -590,10 +620,39 @@ def _put(ws, row: int, column: int, value) -> None:
 
 
 def _finish(wb, ws, rows: int, columns: int) -> bytes:
-    ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
+    last = f"{get_column_letter(columns)}{rows + 1}"
+    ws.auto_filter.ref = f"A1:{last}"
+    # Printed as offices print: landscape A4, the header row on every page, one page wide.
+    ws.print_area = f"A1:{last}"
+    ws.print_title_rows = "1:1"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+#: Date-times in the exports: day first, explicit, so a US-locale LibreOffice shows 25/10/2019 too.
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm:ss"
+DATE_FORMAT = "dd/mm/yyyy"
+
+
+def table_xlsx(title: str, headers: Sequence[tuple[str, int]], rows: Iterable[Sequence[object]]) -> bytes:
+    """A sheet with the exports' header, print set-up and dd/mm/yyyy date formats."""
+    wb, ws = _sheet(title, headers)
+    count = 0
+    for r, row in enumerate(rows, start=2):
+        count += 1
+        for c, value in enumerate(row, start=1):
+            _put(ws, r, c, value)
+            if isinstance(value, datetime):
+                ws.cell(row=r, column=c).number_format = DATETIME_FORMAT
+            elif isinstance(value, date):
+                ws.cell(row=r, column=c).number_format = DATE_FORMAT
+    return _finish(wb, ws, count, len(headers))
 
 
 def results_xlsx(rows: Iterable[ResultRow], title: str = "Kết quả") -> bytes:
@@ -608,7 +667,7 @@ def results_xlsx(rows: Iterable[ResultRow], title: str = "Kết quả") -> bytes
                 value = float(value)
             _put(ws, r, c, value)
             if attribute == "received_at" and value is not None:
-                ws.cell(row=r, column=c).number_format = "dd/mm/yyyy hh:mm:ss"
+                ws.cell(row=r, column=c).number_format = DATETIME_FORMAT
             elif attribute in ("self_score", "verified_score") and value is not None:
                 ws.cell(row=r, column=c).number_format = "0.##"
     return _finish(wb, ws, count, len(RESULT_COLUMNS))

@@ -49,7 +49,6 @@ from markupsafe import escape
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
-    DateField,
     DecimalField,
     FieldList,
     Form,
@@ -73,6 +72,7 @@ from wtforms.validators import (
 
 from web.access import campaign_or_404, is_organizer_side, require_roles
 from web.common import lang  # noqa: E402
+from web.dayfield import DayTextField
 from workflow import operations as ops
 from workflow import unit_files
 from workflow.calendars import calendar_for
@@ -106,27 +106,15 @@ TIER_ROWS = 6
 
 # -- fields with Vietnamese messages -------------------------------------------
 
-class DayField(DateField):
-    """A date typed as 2019-10-25 (the browser's date picker) or 25/10/2019."""
+class DayField(DayTextField):
+    """A date typed as 25/10/2019 (the picker writes that too; 2019-10-25 is still read)."""
 
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, format=["%Y-%m-%d", "%d/%m/%Y"], **kwargs)
+    def message_invalid(self) -> str:
+        return _("Ngày không hợp lệ; nhập theo dạng ngày/tháng/năm, ví dụ 25/10/2019.")
 
     def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "").strip()
-        if not text:
-            self.data = None
-            return
-        for fmt in self.format:
-            try:
-                self.data = datetime.strptime(text, fmt).date()
-                break
-            except ValueError:
-                continue
-        else:
-            self.data = None
-            raise ValueError(_("Ngày không hợp lệ; nhập theo dạng ngày/tháng/năm, ví dụ 25/10/2019."))
-        if not MIN_YEAR <= self.data.year <= MAX_YEAR:
+        super().process_formdata(valuelist)
+        if self.data is not None and not MIN_YEAR <= self.data.year <= MAX_YEAR:
             self.data = None
             raise ValueError(_("Năm phải từ %(first)d đến %(last)d.", first=MIN_YEAR, last=MAX_YEAR))
 
@@ -826,7 +814,13 @@ def export_xlsx(code: str):
 @bp.get("/campaigns/<code>/export.csv")
 @login_required
 def export_csv(code: str):
-    """Status and results as CSV (UTF-8 with BOM)."""
+    """Status and results as CSV (UTF-8 with BOM): ``?sep=;`` (the default in Vietnamese, the list separator of
+    Vietnamese Windows) or ``,`` (the default in English) or ``tab``; ``&sep_line=1`` adds Excel's ``sep=`` line."""
     campaign = _export_campaign(code)
-    body = unit_files.results_csv(export_rows(campaign, utcnow()))
+    sep = request.args.get("sep") or unit_files.default_separator(lang())
+    sep = "\t" if sep == "tab" else sep
+    if sep not in unit_files.CSV_SEPARATORS:
+        abort(400)
+    body = unit_files.results_csv(export_rows(campaign, utcnow()), sep=sep,
+                                  sep_line=request.args.get("sep_line") == "1")
     return _download(body, f"{campaign.code}-ket-qua.csv", "text/csv; charset=utf-8")
