@@ -568,7 +568,7 @@ def edit_campaign(code: str):
 class UploadForm(FlaskForm):
     file = FileField(_l("Tệp danh sách đơn vị (.xlsx hoặc .csv)"), validators=[
         FileRequired(_l("Vui lòng chọn tệp danh sách đơn vị.")),
-        FileAllowed(["xlsx", "csv"], _l("Chỉ nhận tệp Excel .xlsx hoặc .csv."))])
+        FileAllowed(["xlsx", "xls", "ods", "csv"], _l("Chỉ nhận tệp Excel .xlsx, .xls, OpenDocument .ods hoặc .csv."))])
 
 
 class ConfirmForm(FlaskForm):
