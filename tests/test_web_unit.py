@@ -133,6 +133,23 @@ def test_upload_pdf_and_docx_gives_a_receipt_with_sha256(app, client, two_provin
     assert p.submissions[0].recorded_by == "stc@tgg.example"
 
 
+def test_printable_receipt_holds_number_instant_channel_files_and_hashes(client, two_provinces):
+    pdf, docx = pdf_bytes(), docx_bytes()
+    with time_machine.travel(local(2019, 10, 24, 10, 42, 5), tick=False):
+        sign_in(client, "stc@tgg.example")
+        post_files(client, [("Báo cáo CNTT 2019.pdf", pdf), ("Bảng điểm tự chấm.docx", docx)])
+        page = text_of(client.get(PAGE))
+        assert PAGE + "/receipt" in page  # linked from the agency page
+        html = text_of(client.get(PAGE + "/receipt"))
+        assert client.get(PAGE + "/receipt?v=7").status_code == 404
+        assert client.get("/campaigns/TGG-2019/units/SYT/receipt").status_code in (403, 404)  # not its own
+    assert "Giấy biên nhận hồ sơ" in html and "TGG-2019/STC/1" in html
+    assert "10:42:05, Thứ Năm 24/10/2019" in html and "Nộp trực tuyến" in html
+    assert "Báo cáo CNTT 2019.pdf" in html and "Bảng điểm tự chấm.docx" in html
+    assert hashlib.sha256(pdf).hexdigest() in html and hashlib.sha256(docx).hexdigest() in html
+    assert "data-print" in html and "onclick" not in html  # the print button works under the CSP
+
+
 def test_download_own_document_returns_the_same_bytes(client, two_provinces):
     pdf = pdf_bytes("tải về")
     with time_machine.travel(local(2019, 10, 24, 9, 0), tick=False):

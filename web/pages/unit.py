@@ -259,6 +259,23 @@ def page(code: str, unit_code: str):
     return _render(campaign, unit, p)
 
 
+@bp.get("/campaigns/<code>/units/<unit_code>/receipt")
+@login_required
+def receipt(code: str, unit_code: str):
+    """The receipt of the dossier in force as a page that prints on one A4 sheet (print CSS in app.css):
+    the focal point files it with the dossier.  ``?v=N`` prints an earlier version's receipt."""
+    campaign, unit, p = _load(code, unit_code)
+    context = _page_context(campaign, unit, p)
+    submissions = list(p.submissions)
+    version = request.args.get("v", type=int)
+    chosen = next((s for s in submissions if s.version == version), None) if version else context["in_force"]
+    if chosen is None:
+        abort(404)
+    context["receipt"] = chosen
+    context["printed_at"] = _when(utcnow(), context["tz"], False)
+    return render_template("unit/receipt.html", **context)
+
+
 @bp.post("/campaigns/<code>/units/<unit_code>/upload")
 @login_required
 def upload(code: str, unit_code: str):
