@@ -144,8 +144,8 @@ def test_organizer_and_agency_walk_through_a_campaign(app, live_server, browser,
     pdf = tmp_path / "Bao-cao-UDCNTT-2026.pdf"
     pdf.write_bytes(pdf_bytes())
     apage.set_input_files("#documents", str(pdf))
-    apage.click("#upload-form button[type=submit]")
-    apage.wait_for_load_state("networkidle")
+    apage.click("#upload-form button[type=submit]")  # sent by unit.js with a progress bar
+    apage.wait_for_selector("text=Đã nộp đúng hạn lúc")
     text = apage.inner_text("main")
     assert "Đã nộp đúng hạn lúc" in text
     assert hashlib.sha256(pdf_bytes()).hexdigest() in text
