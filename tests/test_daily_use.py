@@ -103,3 +103,29 @@ def test_exports_print_landscape_a4_with_the_header_on_every_page():
     assert ws["C2"].data_type == "s"  # never a formula
     text = table_csv(["a", "b"], [["1", "=2"]], sep=";", sep_line=True).decode("utf-8-sig")
     assert text == "sep=;\r\na;b\r\n1;'=2\r\n"
+
+
+# -- the demo -----------------------------------------------------------------------------
+
+def test_demo_shows_one_unit_of_each_state_and_this_years_texts(app):
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from workflow.db import db  # noqa: PLC0415
+    from workflow.demo import load  # noqa: PLC0415
+    from workflow.models import Campaign, Participation, Unit  # noqa: PLC0415
+
+    now = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    load(now)
+    db.session.commit()
+    live = db.session.scalar(select(Campaign).where(Campaign.code == "DEMO-2026"))
+    statuses = dict(db.session.execute(select(Unit.code, Participation.status).join(Participation.unit)
+                                       .where(Participation.campaign_id == live.id)).all())
+    assert (statuses["STC"], statuses["SYT"], statuses["SNV"], statuses["SXD"]) == \
+        ("not_submitted", "on_time", "returned", "resubmitted")
+    texts = [t for texts in live.required_documents.values() for t in texts]
+    assert texts and not any("2019" in t for t in texts) and any("năm 2026" in t for t in texts)
+    past = dict(db.session.execute(select(Participation.status, Participation.id).join(Campaign)
+                                   .where(Campaign.code == "TGG-UDCNTT-2019")).all())
+    assert {"late", "excluded"} <= set(past)
