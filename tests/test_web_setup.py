@@ -375,7 +375,7 @@ def test_import_unreadable_or_wrong_file(client, world):
     response = upload(client, b"PK\x03\x04 broken", "don-vi.xlsx")
     assert response.status_code == 422 and "Không đọc được tệp Excel" in text(response)
     response = upload(client, b"%PDF-1.4", "don-vi.pdf")
-    assert response.status_code == 422 and "Chỉ nhận tệp Excel .xlsx hoặc .csv." in text(response)
+    assert response.status_code == 422 and "Chỉ nhận tệp Excel .xlsx, .xls, OpenDocument .ods hoặc .csv." in text(response)
     response = client.post("/campaigns/TGG-2019/units/import", data={}, content_type="multipart/form-data")
     assert response.status_code == 422 and "Vui lòng chọn tệp danh sách đơn vị." in text(response)
 
