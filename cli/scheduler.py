@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import click
 from flask import current_app
@@ -18,8 +19,21 @@ from notifications.scheduler import run_forever, start_in_background
 scheduler_cli = AppGroup("scheduler", help="The scheduler process.")
 
 
+class UTCFormatter(logging.Formatter):
+    """Log times in UTC and say so: ``2026-12-02T01:05:09Z`` (gunicorn's own lines carry ``+0000``)."""
+
+    converter = time.gmtime
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03dZ"
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(UTCFormatter(LOG_FORMAT))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 @scheduler_cli.command("run")

@@ -11,3 +11,11 @@
     window.history.replaceState(null, '', window.location.pathname + window.location.search);
   }
 }());
+
+// "Print the receipt" buttons (no inline handlers under the CSP).
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
+}());

@@ -46,6 +46,50 @@
       }
       var button = form.querySelector("button[type=submit]");
       if (button) { button.disabled = true; }
+      if (!window.XMLHttpRequest || !window.FormData) { return; }  // a plain post then
+      // Send it ourselves to show the bytes sent; the server's received instant stays the rule.
+      event.preventDefault();
+      var box = document.getElementById("upload-progress");
+      var bar = document.getElementById("upload-bar");
+      var sent = document.getElementById("upload-sent");
+      var late = document.getElementById("upload-late");
+      var deadline = Date.parse(form.getAttribute("data-deadline-at") || "");
+      var graceEnd = Date.parse(form.getAttribute("data-grace-ends-at") || "");
+      var startedBefore = Date.now() < deadline;
+      box.classList.remove("d-none");
+      var checkClock = function () {
+        var now = Date.now();
+        if (startedBefore && now >= deadline) {
+          late.textContent = form.getAttribute(now >= graceEnd ? "data-closed-text" : "data-late-text");
+          late.classList.remove("d-none");
+        }
+      };
+      var clock = window.setInterval(checkClock, 1000);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.upload.addEventListener("progress", function (e) {
+        if (!e.lengthComputable) { return; }
+        bar.value = Math.round(100 * e.loaded / e.total);
+        sent.textContent = form.getAttribute("data-sent-text").replace("{sent}", sizeText(e.loaded))
+          .replace("{total}", sizeText(e.total));
+        checkClock();
+      });
+      xhr.addEventListener("load", function () {
+        window.clearInterval(clock);
+        // The server's answer (the page after its redirect, with its message, or the form with what was
+        // refused): shown as a plain post would show it.
+        if (xhr.responseURL && window.history.replaceState) {
+          window.history.replaceState(null, "", xhr.responseURL);
+        }
+        document.open();
+        document.write(xhr.responseText);
+        document.close();
+      });
+      xhr.addEventListener("error", function () {
+        window.clearInterval(clock);
+        form.submit();  // the network failed: fall back to the plain form post
+      });
+      xhr.send(new FormData(form));
     });
     // Back to a page kept in the browser's cache: the button works again.
     window.addEventListener("pageshow", function () {

@@ -110,7 +110,8 @@ def test_organizer_and_agency_walk_through_a_campaign(app, live_server, browser,
     page.fill("#title", "Đánh giá, xếp loại chuyên đề thi đua ứng dụng CNTT năm 2026")
     page.fill("#year", str(today.year))
     page.fill("#document_number", "1270/STTTT-CNTT&BCVT")
-    page.fill("#deadline", deadline.isoformat())
+    page.locator("#deadline").press_sequentially(deadline.strftime("%d/%m/%Y"))  # typed as officials write it
+    page.keyboard.press("Escape")
     page.fill("#grace_working_days", "2")
     page.check("input[name=state][value=open]")
     page.click("#campaign-form button[type=submit]")
@@ -143,14 +144,26 @@ def test_organizer_and_agency_walk_through_a_campaign(app, live_server, browser,
     pdf = tmp_path / "Bao-cao-UDCNTT-2026.pdf"
     pdf.write_bytes(pdf_bytes())
     apage.set_input_files("#documents", str(pdf))
-    apage.click("#upload-form button[type=submit]")
-    apage.wait_for_load_state("networkidle")
+    apage.click("#upload-form button[type=submit]")  # sent by unit.js with a progress bar
+    apage.wait_for_selector("text=Đã nộp đúng hạn lúc")
     text = apage.inner_text("main")
     assert "Đã nộp đúng hạn lúc" in text
     assert hashlib.sha256(pdf_bytes()).hexdigest() in text
     assert "TGG-2026/STC/1" in text  # the receipt number
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     apage.screenshot(path=str(SCREENSHOTS / "agency-page.png"), full_page=True)
+    from tests.test_browser_daily import axe_problems
+
+    assert axe_problems(apage) == []  # the agency page on a phone
+    receipt = agency.browser.new_context(viewport={"width": 794, "height": 1123}, locale="vi-VN").new_page()  # A4
+    sign_in(receipt, live_server, "stc@tgg.example")
+    receipt.goto(f"{live_server}/campaigns/TGG-2026/units/STC/receipt")
+    assert axe_problems(receipt) == []
+    receipt.emulate_media(media="print")
+    assert receipt.locator(".navbar").is_hidden() and receipt.locator("[data-print]").is_hidden()
+    assert hashlib.sha256(pdf_bytes()).hexdigest() in receipt.inner_text("main")
+    assert receipt.evaluate("document.documentElement.scrollHeight") <= 1123  # one A4 sheet at 96 dpi
+    receipt.screenshot(path=str(SCREENSHOTS / "receipt.png"), full_page=True)
 
     page.goto(f"{live_server}/campaigns/TGG-2026")
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)

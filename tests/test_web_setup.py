@@ -151,7 +151,7 @@ def test_create_campaign_sunday_deadline_is_a_warning_and_grace_end_is_shown(cli
     assert len(audit("campaign.launch", c.id)) == 1
     # The edit page shows what was saved.
     values = form_values(page)
-    assert values["deadline"] == "2020-10-25" and values["field_inspection_start"] == "2020-11-09"
+    assert values["deadline"] == "25/10/2020" and values["field_inspection_start"] == "09/11/2020"  # dd/mm/yyyy, not the browser locale
 
 
 def test_create_errors_are_in_vietnamese_next_to_each_field_and_nothing_is_lost(client, world):
@@ -249,7 +249,7 @@ def test_edit_deadline_needs_a_reason_and_is_audited(client, world):
         page = client.get("/campaigns/TGG-2019/edit")
         assert page.status_code == 200
         values = form_values(text(page))
-        assert values["deadline"] == "2019-10-25" and values["preliminary_review"] == "2019-10-31"
+        assert values["deadline"] == "25/10/2019" and values["preliminary_review"] == "31/10/2019"
 
         response = client.post("/campaigns/TGG-2019/edit", data=dict(values, deadline="2019-10-28"))
         assert response.status_code == 422
@@ -376,7 +376,7 @@ def test_import_unreadable_or_wrong_file(client, world):
     response = upload(client, b"PK\x03\x04 broken", "don-vi.xlsx")
     assert response.status_code == 422 and "Không đọc được tệp Excel" in text(response)
     response = upload(client, b"%PDF-1.4", "don-vi.pdf")
-    assert response.status_code == 422 and "Chỉ nhận tệp Excel .xlsx hoặc .csv." in text(response)
+    assert response.status_code == 422 and "Chỉ nhận tệp Excel .xlsx, .xls, OpenDocument .ods hoặc .csv." in text(response)
     response = client.post("/campaigns/TGG-2019/units/import", data={}, content_type="multipart/form-data")
     assert response.status_code == 422 and "Vui lòng chọn tệp danh sách đơn vị." in text(response)
 
@@ -507,12 +507,18 @@ def test_export_csv(client, world):
     assert response.mimetype == "text/csv" and 'filename="TGG-2019-ket-qua.csv"' in response.headers[
         "Content-Disposition"]
     assert response.data.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    # Vietnamese page: ';', the list separator of Vietnamese Windows, so Excel splits the columns.
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0] == HEADER
     by_code = {r[0]: r for r in rows[1:]}
     assert len(by_code) == 6
     for code, expected in EXPECTED.items():
         assert by_code[code] == expected, code
+    comma = client.get("/campaigns/TGG-2019/export.csv?sep=,").data.decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(comma))) == rows
+    with_line = client.get("/campaigns/TGG-2019/export.csv?sep=;&sep_line=1").data.decode("utf-8-sig")
+    assert with_line.startswith("sep=;\r\n" + ";".join(HEADER[:2]))
+    assert client.get("/campaigns/TGG-2019/export.csv?sep=x").status_code == 400
 
 
 def test_export_xlsx(client, world):

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from icalendar import Calendar
 from sqlalchemy import func, select
 
 from tests.conftest import local, login
-from web.ics import AllDayEvent, calendar_text, escape_text, fold
+from web.ics import AllDayEvent, calendar_bytes
 from workflow import operations as ops
 from workflow.db import db
 from workflow.models import AuditEvent, Participation, Submission, SubmissionDocument, Unit
@@ -130,6 +131,23 @@ def test_upload_pdf_and_docx_gives_a_receipt_with_sha256(app, client, two_provin
     assert [d.sha256 for d in p.submissions[0].documents] == [hashlib.sha256(pdf).hexdigest(),
                                                               hashlib.sha256(docx).hexdigest()]
     assert p.submissions[0].recorded_by == "stc@tgg.example"
+
+
+def test_printable_receipt_holds_number_instant_channel_files_and_hashes(client, two_provinces):
+    pdf, docx = pdf_bytes(), docx_bytes()
+    with time_machine.travel(local(2019, 10, 24, 10, 42, 5), tick=False):
+        sign_in(client, "stc@tgg.example")
+        post_files(client, [("Báo cáo CNTT 2019.pdf", pdf), ("Bảng điểm tự chấm.docx", docx)])
+        page = text_of(client.get(PAGE))
+        assert PAGE + "/receipt" in page  # linked from the agency page
+        html = text_of(client.get(PAGE + "/receipt"))
+        assert client.get(PAGE + "/receipt?v=7").status_code == 404
+        assert client.get("/campaigns/TGG-2019/units/SYT/receipt").status_code in (403, 404)  # not its own
+    assert "Giấy biên nhận hồ sơ" in html and "TGG-2019/STC/1" in html
+    assert "10:42:05, Thứ Năm 24/10/2019" in html and "Nộp trực tuyến" in html
+    assert "Báo cáo CNTT 2019.pdf" in html and "Bảng điểm tự chấm.docx" in html
+    assert hashlib.sha256(pdf).hexdigest() in html and hashlib.sha256(docx).hexdigest() in html
+    assert "data-print" in html and "onclick" not in html  # the print button works under the CSP
 
 
 def test_download_own_document_returns_the_same_bytes(client, two_provinces):
@@ -343,6 +361,7 @@ def test_ics_feed_opens_without_cookies_and_is_well_formed(app, client, two_prov
     url = re.search(r'value="(http://[^"]+calendar\.ics\?token=[^"]+)"', html).group(1)
     response = app.test_client().get(url.replace("&amp;", "&"))  # no cookies
     assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers  # a calendar client gets no session
     assert response.mimetype == "text/calendar"
     raw = response.data
     text = raw.decode("utf-8")
@@ -363,6 +382,43 @@ def test_ics_feed_opens_without_cookies_and_is_well_formed(app, client, two_prov
     assert "DTSTART;VALUE=DATE:20191101" in lines and "DTEND;VALUE=DATE:20191116" in lines  # inspection
 
 
+def test_moving_a_milestone_raises_its_ics_sequence_and_changes_its_date(app, client, two_provinces):
+    """Outlook and Google update an event only when its SEQUENCE grows: a moved inspection does."""
+    with time_machine.travel(local(2019, 10, 21, 9, 0), tick=False):
+        sign_in(client, "stc@tgg.example")
+        url = re.search(r'value="(http://[^"]+calendar\.ics\?token=[^"]+)"',
+                        text_of(client.get(PAGE))).group(1).replace("&amp;", "&")
+
+    def events(at):
+        with time_machine.travel(at, tick=False):
+            raw = app.test_client().get(url).data
+        return {str(e["UID"]).split("-")[2].split("@")[0]: e for e in Calendar.from_ical(raw).walk("VEVENT")}
+
+    before = events(local(2019, 10, 22, 9, 0))
+    again = events(local(2019, 10, 23, 9, 0))
+    assert again["field_inspection"]["DTSTAMP"].dt == before["field_inspection"]["DTSTAMP"].dt  # stable across fetches
+    assert before["field_inspection"]["DTSTART"].dt == date(2019, 11, 1)
+    campaign = two_provinces["tgg"]
+    with time_machine.travel(local(2019, 10, 24, 10, 0), tick=False):
+        ops.move_milestone(campaign, "field_inspection", start=date(2019, 11, 4), end=date(2019, 11, 18),
+                           reason="Lịch đoàn kiểm tra thay đổi", actor="admin@tgg.example", now=local(2019, 10, 24, 10, 0))
+        db.session.commit()
+    after = events(local(2019, 10, 25, 9, 0))
+    assert after["field_inspection"]["SEQUENCE"] > before["field_inspection"]["SEQUENCE"]
+    assert after["field_inspection"]["DTSTART"].dt == date(2019, 11, 4)
+    assert after["field_inspection"]["DTEND"].dt == date(2019, 11, 19)
+    assert after["field_inspection"]["LAST-MODIFIED"].dt > before["field_inspection"]["LAST-MODIFIED"].dt
+    assert after["deadline"]["SEQUENCE"] == before["deadline"]["SEQUENCE"]  # the others did not move
+    with time_machine.travel(local(2019, 10, 24, 11, 0), tick=False):
+        ops.move_milestone(campaign, "deadline", end=date(2019, 10, 28), reason="Gia hạn do bão",
+                           actor="admin@tgg.example", now=local(2019, 10, 24, 11, 0))
+        db.session.commit()
+    moved = events(local(2019, 10, 25, 9, 0))
+    assert moved["deadline"]["SEQUENCE"] > after["deadline"]["SEQUENCE"]
+    assert moved["grace_end"]["SEQUENCE"] > after["grace_end"]["SEQUENCE"]  # the grace end follows the deadline
+    assert moved["deadline"]["DTSTART"].dt == date(2019, 10, 28)
+
+
 def test_ics_refuses_a_bad_or_foreign_token(app, client, two_provinces):
     with time_machine.travel(local(2019, 10, 21, 9, 0), tick=False):
         sign_in(client, "stc@tgg.example")
@@ -374,19 +430,19 @@ def test_ics_refuses_a_bad_or_foreign_token(app, client, two_provinces):
     assert anonymous.get("/campaigns/TGG-2019/units/SYT/calendar.ics?token=" + token).status_code == 404
 
 
-def test_fold_and_escape():
-    line = "SUMMARY:" + "Hạn chót nộp hồ sơ đánh giá ứng dụng công nghệ thông tin; đến hết 24:00, " * 3
-    folded = fold(line)
-    parts = folded.split("\r\n")
-    assert all(len(p.encode("utf-8")) <= 75 for p in parts)
-    assert all(p.startswith(" ") for p in parts[1:])
-    assert folded.replace("\r\n ", "") == line
-    assert escape_text("a,b;c\\d\ne") == "a\\,b\\;c\\\\d\\ne"
-    from datetime import date
-
-    text = calendar_text([AllDayEvent("x@y", date(2019, 10, 25), date(2019, 10, 25), "S")], now=local(2019, 1, 1),
-                         name="N")
+def test_long_vietnamese_lines_are_folded_and_escaped():
+    """icalendar folds at 75 octets without splitting a character and escapes commas and semicolons."""
+    summary = "Hạn chót nộp hồ sơ đánh giá ứng dụng công nghệ thông tin; đến hết 24:00, " * 3
+    raw = calendar_bytes([AllDayEvent("x@y", date(2019, 10, 25), date(2019, 10, 25), summary)],
+                         now=local(2019, 1, 1), name="N")
+    parts = raw.split(b"\r\n")
+    assert all(len(p) <= 75 for p in parts)
+    assert all(p.decode("utf-8") is not None for p in parts)  # no character split across lines
+    text = raw.decode("utf-8")
+    assert "\\;" in text and "\\," in text
     assert "DTSTAMP:20181231T170000Z" in text
+    event = Calendar.from_ical(raw).walk("VEVENT")[0]
+    assert str(event["SUMMARY"]) == summary
 
 
 def test_unit_not_in_campaign_is_404(client, two_provinces):

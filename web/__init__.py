@@ -130,8 +130,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _session_expiry():
-        if not request.path.startswith("/api/"):
-            session.permanent = True  # the API is stateless: no cookie on its answers
+        # the API and the calendar feed are stateless: no cookie on their answers
+        if not request.path.startswith("/api/") and request.endpoint != "units.calendar":
+            session.permanent = True
 
     @app.after_request
     def _security_headers(response):

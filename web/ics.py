@@ -1,8 +1,12 @@
-"""iCalendar (RFC 5545) text for a unit's milestones, written by hand.
+"""iCalendar (RFC 5545) feed of a unit's milestones, written with the ``icalendar`` library.
 
-Pure: takes plain values, returns the text.  Calendar clients (Outlook,
-Google) are strict about the details: CRLF line endings, content lines folded
-at 75 octets without splitting a UTF-8 character, escaped text values.
+Pure: takes plain values, returns the bytes.  ``icalendar`` takes care of what
+calendar clients are strict about (CRLF line endings, lines folded at 75 octets
+without splitting a UTF-8 character, escaped text values).  What this module
+adds is what lets Outlook and Google *update* an event when a milestone moves
+instead of keeping the old date: each event carries its ``SEQUENCE`` (how many
+times that milestone moved) and ``LAST-MODIFIED`` (when it last moved), and a
+``DTSTAMP`` that is that same instant, so it does not change on every fetch.
 """
 
 from __future__ import annotations
@@ -10,9 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-CRLF = "\r\n"
-#: Octets per content line, line break excluded (RFC 5545, 3.1).
-LINE_OCTETS = 75
+from icalendar import Alarm, Calendar, Event
 
 
 @dataclass(frozen=True)
@@ -26,54 +28,49 @@ class AllDayEvent:
     description: str = ""
     #: Alarm triggers relative to the start, e.g. ``-PT15H`` (09:00 the day before).
     alarms: tuple[tuple[str, str], ...] = ()
+    #: How many times this event's dates changed (RFC 5545 SEQUENCE, 0 at first).
+    sequence: int = 0
+    #: When its dates last changed (or the campaign was made); also its DTSTAMP.
+    modified: datetime | None = None
 
 
-def escape_text(value: str) -> str:
-    """A TEXT value: backslash, semicolon, comma and line breaks escaped."""
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+def _trigger(text: str) -> timedelta:
+    """``-PT15H`` / ``PT8H`` → a timedelta (the few forms the feed uses)."""
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("+-").removeprefix("PT")
+    hours, _, rest = body.partition("H")
+    minutes = int(rest.rstrip("M") or 0) if rest else 0
+    return sign * timedelta(hours=int(hours or 0), minutes=minutes)
 
 
-def fold(line: str) -> str:
-    """Fold a content line at 75 octets; continuation lines start with one space."""
-    parts: list[str] = []
-    current, size = "", 0
-    limit = LINE_OCTETS
-    for char in line:
-        width = len(char.encode("utf-8"))
-        if size + width > limit:
-            parts.append(current)
-            current, size = " ", 1
-        current += char
-        size += width
-    parts.append(current)
-    return CRLF.join(parts)
-
-
-def _date(value: date) -> str:
-    return value.strftime("%Y%m%d")
-
-
-def _stamp(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def calendar_text(events: list[AllDayEvent], *, now: datetime, name: str, prodid: str = "-//Han Chot//VI") -> str:
-    """A VCALENDAR with one VEVENT per event, ending in CRLF."""
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{prodid}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-             f"X-WR-CALNAME:{escape_text(name)}", "X-WR-TIMEZONE:Asia/Ho_Chi_Minh"]
-    stamp = _stamp(now)
-    for event in events:
-        lines += ["BEGIN:VEVENT", f"UID:{event.uid}", f"DTSTAMP:{stamp}",
-                  f"DTSTART;VALUE=DATE:{_date(event.start)}",
-                  f"DTEND;VALUE=DATE:{_date(event.end + timedelta(days=1))}",
-                  f"SUMMARY:{escape_text(event.summary)}"]
-        if event.description:
-            lines.append(f"DESCRIPTION:{escape_text(event.description)}")
-        lines += ["TRANSP:TRANSPARENT"]
-        for trigger, text in event.alarms:
-            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"DESCRIPTION:{escape_text(text)}", f"TRIGGER:{trigger}",
-                      "END:VALARM"]
-        lines.append("END:VEVENT")
-    lines.append("END:VCALENDAR")
-    return "".join(fold(line) + CRLF for line in lines)
+def calendar_bytes(events: list[AllDayEvent], *, now: datetime, name: str,
+                   prodid: str = "-//Han Chot//VI") -> bytes:
+    """A VCALENDAR with one VEVENT per event (CRLF, folded), as UTF-8 bytes."""
+    cal = Calendar()
+    cal.add("prodid", prodid)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-timezone", "Asia/Ho_Chi_Minh")
+    for item in events:
+        stamp = (item.modified or now).astimezone(UTC)
+        event = Event()
+        event.add("uid", item.uid)
+        event.add("dtstamp", stamp)
+        event.add("last-modified", stamp)
+        event.add("sequence", item.sequence)
+        event.add("dtstart", item.start)
+        event.add("dtend", item.end + timedelta(days=1))
+        event.add("summary", item.summary)
+        if item.description:
+            event.add("description", item.description)
+        event.add("transp", "TRANSPARENT")
+        for trigger, text in item.alarms:
+            alarm = Alarm()
+            alarm.add("action", "DISPLAY")
+            alarm.add("description", text)
+            alarm.add("trigger", _trigger(trigger))
+            event.add_component(alarm)
+        cal.add_component(event)
+    return cal.to_ical()

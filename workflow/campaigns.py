@@ -18,7 +18,7 @@ from . import standing
 from .calendars import calendar_for
 from .db import db
 from .machine import state_name
-from .models import Campaign, Participation, Unit
+from .models import AuditEvent, Campaign, Participation, Unit
 from .periods import in_range
 from .standing import status_name
 from .timeline import (
@@ -226,3 +226,40 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
             "rating": r.rating, "rank": r.rank, "nominated": r.participation.nominated,
         } for r in rows],
     }
+
+
+@dataclass(frozen=True)
+class Revision:
+    """How many times a milestone's dates changed, and when last (for the ICS SEQUENCE)."""
+
+    sequence: int
+    modified: datetime
+
+
+#: The stored values a milestone's event depends on: the grace end moves with the deadline
+#: and with the number of grace days.
+EVENT_SOURCES = {"deadline": ("deadline",), "grace_end": ("deadline", "grace_working_days")}
+
+
+def milestone_revisions(campaign: Campaign) -> dict[str, Revision]:
+    """Per event kind (deadline, grace_end, each milestone): its revision, read from the audit trail
+    (``milestone.moved`` / ``milestone.removed`` events name the kind first in their values)."""
+    rows = db.session.execute(
+        select(AuditEvent.action, AuditEvent.from_value, AuditEvent.to_value, AuditEvent.at)
+        .where(AuditEvent.campaign_id == campaign.id,
+               AuditEvent.action.in_(("campaign.created", "milestone.moved", "milestone.removed")))
+        .order_by(AuditEvent.at, AuditEvent.id)).all()
+    moves: dict[str, list[datetime]] = {}
+    base = campaign.created_at
+    for action, from_value, to_value, at in rows:
+        if action == "campaign.created":
+            base = min(base, at)
+            continue
+        kind = (to_value or from_value or "").split(" ", 1)[0]
+        moves.setdefault(kind, []).append(at)
+    kinds = {m.kind for m in campaign.milestones} | set(EVENT_SOURCES) | set(moves)
+    out: dict[str, Revision] = {}
+    for kind in kinds:
+        stamps = sorted(at for source in EVENT_SOURCES.get(kind, (kind,)) for at in moves.get(source, []))
+        out[kind] = Revision(len(stamps), stamps[-1] if stamps else base)
+    return out

@@ -562,3 +562,9 @@ def shared_overrides(year: int) -> list[CalendarOverride]:
                                        CalendarOverride.day >= date(year, 1, 1),
                                        CalendarOverride.day <= date(year, 12, 31))
         .order_by(CalendarOverride.day)))
+
+
+def all_audit(campaign: Campaign) -> list[AuditEvent]:
+    """The whole audit trail of a campaign, oldest first (the export)."""
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.campaign_id == campaign.id)
+                                   .order_by(AuditEvent.at, AuditEvent.id)))

@@ -10,6 +10,7 @@ reminders and the outbox have something to show.  Idempotent.
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -98,6 +99,9 @@ def load_live(now: datetime, rng: random.Random) -> str | None:
     spec.document_date = cal.sub_working_days(today, 10)
     spec.data_period = (today.replace(month=1, day=1), today)
     spec.deadline = cal.add_working_days(today, 4)
+    # The documents asked for are this year's (the example's texts say "năm 2019").
+    spec.required_documents = {group: [re.sub(r"\b2019\b", str(today.year), text) for text in texts]
+                               for group, texts in (spec.required_documents or {}).items()}
     spec.state = "open"
     grace_end = grace_period(spec.deadline, spec.grace_working_days, cal).last_day
     spec.milestones = {
@@ -110,7 +114,27 @@ def load_live(now: datetime, rng: random.Random) -> str | None:
     spec.organizer = dict(spec.organizer, email=spec.organizer.get("email") or "thidua.stttt@example.gov.vn")
     campaign = apply(spec, actor=DEMO_ACTOR, now=_at(spec.document_date, 8), source=str(source)).campaign
     db.session.flush()
+    # One unit of each state an open campaign can show (README, "Demo"): STC (the demo focal point)
+    # has not submitted yet; SYT submitted on time; SNV's dossier was returned for correction; SXD
+    # sent a corrected one.  Late and excluded units are in the past campaigns (TGG-UDCNTT-2019).
+    units = {p.unit.code: p.unit for p in campaign.participations}
+    recent = min(_at(cal.sub_working_days(today, 1), 9, 30), now - timedelta(minutes=30))
+    if "SYT" in units:
+        ops.record_submission(campaign, units["SYT"], received_at=recent, channel="upload",
+                              recorded_by="syt@tiengiang.example", now=now)
+    for code in ("SNV", "SXD"):
+        if code in units:
+            ops.record_submission(campaign, units[code], received_at=recent, channel="eoffice",
+                                  recorded_by="văn thư Sở", now=now, doc_number=f"{rng.randint(1000, 9999)}/VBĐ")
+            ops.return_dossier(campaign, units[code], reason="Thiếu bảng điểm tự chấm có chữ ký của thủ trưởng",
+                               actor=DEMO_ACTOR, now=recent + timedelta(minutes=10))
+    if "SXD" in units:
+        ops.record_submission(campaign, units["SXD"], received_at=recent + timedelta(minutes=20), channel="upload",
+                              recorded_by="văn thư Sở", now=now)
+    fixed = {"STC", "SYT", "SNV", "SXD"}
     for p in sorted(campaign.participations, key=lambda p: p.unit.code):
+        if p.unit.code in fixed:
+            continue
         if rng.random() < 0.45:
             day = cal.sub_working_days(today, rng.randint(0, 5))
             at = min(_at(day, rng.randint(7, 16), rng.randint(0, 59)), now - timedelta(minutes=5))
@@ -126,6 +150,9 @@ DEMO_USERS = [
     ("hoidong@tiengiang.example", "council", None, "Thành viên Hội đồng thẩm định"),
     ("mytho@tiengiang.example", "district_coordinator", "MYTHO", "Đầu mối UBND TP Mỹ Tho"),
     ("stc@tiengiang.example", "focal_point", "STC", "Văn thư Sở Tài chính"),
+    ("syt@tiengiang.example", "focal_point", "SYT", "Văn thư Sở Y tế"),
+    ("snv@tiengiang.example", "focal_point", "SNV", "Văn thư Sở Nội vụ"),
+    ("sxd@tiengiang.example", "focal_point", "SXD", "Văn thư Sở Xây dựng"),
 ]
 
 

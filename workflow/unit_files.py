@@ -18,14 +18,21 @@ from __future__ import annotations
 import csv
 import io
 import re
+import struct
 import unicodedata
 import warnings
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
+import xlrd
+from charset_normalizer import from_bytes
+from odf.opendocument import load as odf_load
+from odf.table import Table as OdfTable
+from odf.table import TableRow as OdfTableRow
+from odf.text import P as OdfP
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -150,6 +157,8 @@ class UnitFile:
     ignored_columns: list[str] = field(default_factory=list)
     #: "xlsx", or the encoding a CSV file was read in.
     read_as: str = ""
+    #: Rows below the table that were not read as units (a signature block, notes): (row, text).
+    ignored_rows: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -158,6 +167,73 @@ class UnitFile:
 
 def _is_xlsx(data: bytes) -> bool:
     return data.startswith(b"PK\x03\x04")
+
+
+def _is_ods(data: bytes) -> bool:
+    """An OpenDocument spreadsheet: a zip whose first, stored member is ``mimetype``."""
+    return data.startswith(b"PK\x03\x04") and data[30:38] == b"mimetype" and b"opendocument.spreadsheet" in data[:120]
+
+
+_SAVE_AS_XLSX = ("Hãy mở tệp trong Excel hoặc LibreOffice, chọn Tệp → Lưu thành (File → Save As), chọn kiểu "
+                 "“Sổ làm việc Excel (*.xlsx)” (Excel Workbook) rồi tải lên tệp .xlsx đó.")
+
+
+def _xls_rows(data: bytes) -> list[tuple[int, list[str]]]:
+    """The first sheet of an Excel 97–2003 (.xls) file, read with xlrd."""
+    try:
+        book = xlrd.open_workbook(file_contents=data, on_demand=True)
+        sheet = book.sheet_by_index(0)
+        rows = []
+        for index in range(min(sheet.nrows, MAX_ROWS + HEADER_SEARCH_ROWS + 1)):
+            cells = []
+            for cell in sheet.row(index)[:MAX_COLUMNS]:
+                value = cell.value
+                if cell.ctype == xlrd.XL_CELL_DATE:
+                    value = xlrd.xldate.xldate_as_datetime(value, book.datemode)
+                cells.append(_cell_text(value if cell.ctype != xlrd.XL_CELL_EMPTY else None))
+            if any(cells):
+                rows.append((index + 1, cells))
+        return rows
+    except (xlrd.XLRDError, xlrd.compdoc.CompDocError, ValueError, IndexError, KeyError, TypeError, OverflowError,
+            struct.error, AssertionError, UnicodeDecodeError) as exc:
+        raise UnitFileError("Không đọc được tệp Excel 97–2003 (.xls): tệp bị hỏng hoặc có mật khẩu. "
+                            + _SAVE_AS_XLSX) from exc
+
+
+def _ods_rows(data: bytes) -> list[tuple[int, list[str]]]:
+    """The first sheet of an OpenDocument (.ods) file, read with odfpy (repeated rows and cells expanded)."""
+    try:
+        doc = odf_load(io.BytesIO(data))
+        tables = doc.spreadsheet.getElementsByType(OdfTable)
+    except (zipfile.BadZipFile, KeyError, ValueError, SyntaxError, AttributeError, TypeError) as exc:
+        raise UnitFileError("Không đọc được tệp OpenDocument (.ods): tệp bị hỏng. " + _SAVE_AS_XLSX) from exc
+    if not tables:
+        raise UnitFileError("Tệp .ods không có trang tính nào.")
+    rows: list[tuple[int, list[str]]] = []
+    number = 0
+    for row in tables[0].getElementsByType(OdfTableRow):
+        repeat = min(int(row.getAttribute("numberrowsrepeated") or 1), MAX_ROWS)
+        cells: list[str] = []
+        for cell in row.childNodes:
+            if cell.qname[1] not in ("table-cell", "covered-table-cell"):
+                continue
+            times = min(int(cell.getAttribute("numbercolumnsrepeated") or 1), MAX_COLUMNS)
+            value = cell.getAttribute("datevalue") if cell.getAttribute("valuetype") == "date" else None
+            if value:
+                text = date.fromisoformat(value[:10]).strftime("%d/%m/%Y")
+            else:
+                text = "\n".join(str(p) for p in cell.getElementsByType(OdfP))
+            cells.extend([unicodedata.normalize("NFC", text).strip()] * times)
+            if len(cells) >= MAX_COLUMNS:
+                break
+        cells = cells[:MAX_COLUMNS]
+        for _ in range(repeat):
+            number += 1
+            if any(cells):
+                rows.append((number, cells))
+        if len(rows) > MAX_ROWS + HEADER_SEARCH_ROWS:
+            break
+    return rows
 
 
 def _cell_text(value) -> str:
@@ -217,6 +293,8 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
 
 
 _VIETNAMESE = set("ăâđêôơưĂÂĐÊÔƠƯ")
+#: The code pages a CSV that is not Unicode may be in.
+LEGACY_ENCODINGS = ("cp1258", "cp1252")
 
 
 def _vietnamese_score(text: str) -> int:
@@ -251,17 +329,27 @@ def decode_text(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    candidates = []
-    for encoding in ("cp1258", "cp1252"):
-        try:
-            text = unicodedata.normalize("NFC", data.decode(encoding))
-        except UnicodeDecodeError:
-            continue
-        candidates.append((_vietnamese_score(text), encoding == "cp1258", text, encoding))
-    if not candidates:
+    # Not UTF-8: a Windows code page.  charset-normalizer measures which decoding reads as language
+    # (cp1258 writes most Vietnamese letters as a base letter and a combining tone mark, which cp1252
+    # turns into "SoÌ›" noise); Vietnamese first on a tie, it is the code page Vietnamese Excel uses.
+    matches = list(from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS), preemptive_behaviour=False))
+    if not matches:
         raise UnitFileError("Không nhận ra bảng mã của tệp CSV. Hãy lưu lại tệp dạng “CSV UTF-8”.")
-    _, _, text, encoding = max(candidates)
-    return text, encoding
+    best = min(matches, key=lambda m: (round(m.chaos, 3), -_vietnamese_score(str(m)), m.encoding != "cp1258"))
+    return unicodedata.normalize("NFC", str(best)), best.encoding
+
+
+def _separator(text: str) -> str:
+    """The CSV separator: Excel's ``sep=`` line, else csv.Sniffer on the first lines, else the commonest of
+    , ; tab in the first line."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    if first.lower().startswith("sep=") and len(first) == 5:
+        return first[4]
+    try:
+        return csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t").delimiter
+    except csv.Error:
+        return max(",;\t", key=first.count) if first else ","
 
 
 def _csv_rows(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
@@ -274,8 +362,7 @@ def _csv_rows(data: bytes) -> tuple[list[tuple[int, list[str]]], str]:
     if "\x00" in text:  # past the first 4 KB, or a UTF-16 file: no list of units holds one (nor can PostgreSQL)
         raise UnitFileError("Tệp không phải tệp văn bản CSV.")
     text = text.lstrip("\ufeff")
-    first = next((line for line in text[:65536].splitlines() if line.strip()), "")
-    delimiter = max(",;\t", key=first.count) if first else ","
+    delimiter = _separator(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = []
     start = 1
@@ -297,8 +384,9 @@ def read_rows(data: bytes, filename: str = "") -> tuple[list[tuple[int, list[str
     if not data.strip():
         raise UnitFileError("Tệp rỗng.")
     if data.startswith(_OLE2):
-        raise UnitFileError("Tệp Excel 97–2003 (.xls) chưa được hỗ trợ: hãy mở tệp trong Excel và lưu lại dạng "
-                            ".xlsx (Excel Workbook) hoặc CSV UTF-8.")
+        return _xls_rows(data), "xls"
+    if _is_ods(data):
+        return _ods_rows(data), "ods"
     if _is_xlsx(data):
         return _xlsx_rows(data), "xlsx"
     if filename.lower().endswith(".xlsx"):
@@ -313,6 +401,32 @@ def _find_header(rows: list[tuple[int, list[str]]]) -> int | None:
         if {"code", "name"} <= fields:
             return index
     return None
+
+
+def _table_body(rows: list[tuple[int, list[str]]], positions: Mapping[str, int],
+                result: UnitFile) -> list[tuple[int, list[str]]]:
+    """The rows of the table itself.  It ends at the first row whose code cell cannot be a unit's code
+    ("Người lập biểu", "Nơi nhận:", empty) when that row follows an empty row or when no row after it has a
+    code either: a signature block, notes.  A unit row with an error inside the table is still read (and
+    reported).  What is left out goes to ``result.ignored_rows`` for the preview."""
+    position = positions.get("code")
+
+    def has_code(cells: list[str]) -> bool:
+        code = cells[position] if position is not None and position < len(cells) else ""
+        return bool(code and CODE_RE.match(code) and len(code) <= 64)
+
+    coded = [has_code(cells) for _, cells in rows]
+    end = len(rows)
+    for index in range(1, len(rows)):
+        if coded[index]:
+            continue
+        after_gap = rows[index][0] > rows[index - 1][0] + 1  # rows holds the non-empty rows only
+        if after_gap or not any(coded[index:]):
+            end = index
+            break
+    for row, cells in rows[end:]:
+        result.ignored_rows.append((row, " · ".join(c for c in cells if c)[:200]))
+    return rows[:end]
 
 
 def _split_emails(value: str) -> list[str]:
@@ -365,7 +479,7 @@ def read_units(data: bytes, filename: str = "", *, groups: Iterable[str] = (),
             result.errors.append(RowIssue(header_row, vi, f"Thiếu cột “{vi}” (hoặc “{key}”)."))
     if result.errors:
         return result
-    data_rows = rows[header_index + 1:]
+    data_rows = _table_body(rows[header_index + 1:], positions, result)
     if len(data_rows) > MAX_ROWS:
         result.errors.append(RowIssue(data_rows[MAX_ROWS][0], "", f"Tệp có quá {MAX_ROWS} dòng đơn vị."))
         return result
@@ -575,11 +689,56 @@ def _csv_value(row: ResultRow, attribute: str) -> str:
     return _safe_text(str(value))
 
 
-def results_csv_chunks(rows: Iterable[ResultRow], every: int = 500) -> Iterable[bytes]:
-    """The CSV export in pieces of ``every`` rows (the same bytes as ``results_csv``), for streaming."""
+#: CSV separators offered by the exports: ``;`` is the list separator of Windows' Vietnamese
+#: regional format (a comma file opens there in one column), ``,`` the English one.
+CSV_SEPARATORS = {";": "semicolon", ",": "comma", "\t": "tab"}
+
+
+def default_separator(lang: str) -> str:
+    """The separator Excel expects under the organizer's language: ``;`` for vi, ``,`` otherwise."""
+    return ";" if lang == "vi" else ","
+
+
+def table_csv(headers: Sequence[str], rows: Iterable[Sequence[str]], *, sep: str = ",",
+              sep_line: bool = False) -> bytes:
+    """CSV for Excel: UTF-8 with BOM, CRLF, the given separator; ``sep_line`` adds Excel's ``sep=;`` first line
+    (Excel then splits on it whatever the regional format; other programs show it as a row)."""
+    if sep not in CSV_SEPARATORS:
+        raise ValueError(f"unsupported separator {sep!r}")
     out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
+    if sep_line:
+        out.write(f"sep={sep}\r\n")
+    writer = csv.writer(out, delimiter=sep, lineterminator="\r\n")
+    writer.writerow(list(headers))
+    for row in rows:
+        writer.writerow([_safe_text(v) for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def results_csv(rows: Iterable[ResultRow], *, sep: str = ",", sep_line: bool = False) -> bytes:
+    """The export as CSV: UTF-8 with BOM, CRLF, a Vietnamese header row, the chosen separator."""
+    out = io.StringIO(newline="")
+    if sep not in CSV_SEPARATORS:
+        raise ValueError(f"unsupported separator {sep!r}")
+    if sep_line:
+        out.write(f"sep={sep}\r\n")
+    writer = csv.writer(out, delimiter=sep, lineterminator="\r\n")
+    writer.writerow([header for _, header, _ in RESULT_COLUMNS])
+    for row in rows:
+        writer.writerow([_csv_value(row, attribute) for attribute, _, _ in RESULT_COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def results_csv_chunks(rows: Iterable[ResultRow], *, sep: str = ",", sep_line: bool = False,
+                       every: int = 500) -> Iterable[bytes]:
+    """The CSV export in pieces of ``every`` rows (the same bytes as ``results_csv``), for streaming."""
+    if sep not in CSV_SEPARATORS:
+        raise ValueError(f"unsupported separator {sep!r}")
+    out = io.StringIO(newline="")
     out.write("\ufeff")
+    if sep_line:
+        out.write(f"sep={sep}\r\n")
+    writer = csv.writer(out, delimiter=sep, lineterminator="\r\n")
     writer.writerow([header for _, header, _ in RESULT_COLUMNS])
     for i, row in enumerate(rows, start=1):
         writer.writerow([_csv_value(row, attribute) for attribute, _, _ in RESULT_COLUMNS])
@@ -588,16 +747,6 @@ def results_csv_chunks(rows: Iterable[ResultRow], every: int = 500) -> Iterable[
             out.seek(0)
             out.truncate()
     yield out.getvalue().encode("utf-8")
-
-
-def results_csv(rows: Iterable[ResultRow]) -> bytes:
-    """The export as CSV: UTF-8 with BOM, comma-separated, CRLF, a Vietnamese header row."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([header for _, header, _ in RESULT_COLUMNS])
-    for row in rows:
-        writer.writerow([_csv_value(row, attribute) for attribute, _, _ in RESULT_COLUMNS])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 def _sheet(title: str, headers: Sequence[tuple[str, int]]):
@@ -626,10 +775,39 @@ def _put(ws, row: int, column: int, value) -> None:
 
 
 def _finish(wb, ws, rows: int, columns: int) -> bytes:
-    ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
+    last = f"{get_column_letter(columns)}{rows + 1}"
+    ws.auto_filter.ref = f"A1:{last}"
+    # Printed as offices print: landscape A4, the header row on every page, one page wide.
+    ws.print_area = f"A1:{last}"
+    ws.print_title_rows = "1:1"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+#: Date-times in the exports: day first, explicit, so a US-locale LibreOffice shows 25/10/2019 too.
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm:ss"
+DATE_FORMAT = "dd/mm/yyyy"
+
+
+def table_xlsx(title: str, headers: Sequence[tuple[str, int]], rows: Iterable[Sequence[object]]) -> bytes:
+    """A sheet with the exports' header, print set-up and dd/mm/yyyy date formats."""
+    wb, ws = _sheet(title, headers)
+    count = 0
+    for r, row in enumerate(rows, start=2):
+        count += 1
+        for c, value in enumerate(row, start=1):
+            _put(ws, r, c, value)
+            if isinstance(value, datetime):
+                ws.cell(row=r, column=c).number_format = DATETIME_FORMAT
+            elif isinstance(value, date):
+                ws.cell(row=r, column=c).number_format = DATE_FORMAT
+    return _finish(wb, ws, count, len(headers))
 
 
 def results_xlsx(rows: Iterable[ResultRow], title: str = "Kết quả") -> bytes:
@@ -644,7 +822,7 @@ def results_xlsx(rows: Iterable[ResultRow], title: str = "Kết quả") -> bytes
                 value = float(value)
             _put(ws, r, c, value)
             if attribute == "received_at" and value is not None:
-                ws.cell(row=r, column=c).number_format = "dd/mm/yyyy hh:mm:ss"
+                ws.cell(row=r, column=c).number_format = DATETIME_FORMAT
             elif attribute in ("self_score", "verified_score") and value is not None:
                 ws.cell(row=r, column=c).number_format = "0.##"
     return _finish(wb, ws, count, len(RESULT_COLUMNS))

@@ -21,16 +21,18 @@ This module knows nothing of Flask or the database.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 import holidays as holidays_pkg
 import yaml
+from babel.dates import format_date
 from workalendar.core import SAT, SUN, Calendar, cleaned_date
 
 OverrideKind = Literal["day_off", "working_day"]
@@ -125,17 +127,29 @@ class DayStatus:
         return name
 
 
-WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
-WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+def _locale(lang: str) -> str:
+    return "vi" if lang == "vi" else "en"
 
 
 def weekday_name(day: date, lang: str = "vi") -> str:
-    return (WEEKDAYS_VI if lang == "vi" else WEEKDAYS_EN)[day.weekday()]
+    """The weekday's name from Babel's CLDR data: ``Thứ Sáu`` / ``Friday``."""
+    return format_date(day, "EEEE", locale=_locale(lang))
 
 
+def weekday_names(lang: str = "vi") -> tuple[str, ...]:
+    """Monday to Sunday, as a calendar's column heads (``Thứ Hai`` … ``Chủ Nhật``)."""
+    monday = date(2024, 1, 1)
+    return tuple(weekday_name(monday + timedelta(days=i), lang) for i in range(7))
+
+
+@functools.lru_cache(maxsize=8192)
 def format_day(day: date, lang: str = "vi") -> str:
-    """``Thứ Sáu 25/10/2019`` / ``Friday 25/10/2019``."""
-    return f"{weekday_name(day, lang)} {day:%d/%m/%Y}"
+    """``Thứ Sáu 25/10/2019`` / ``Friday 25/10/2019`` (Babel, pattern ``EEEE dd/MM/yyyy``).
+
+    Cached: Babel takes ~27 µs a call against ~4.5 µs for the old hand-kept list, and the
+    timeline, the calendar page and every mail format the same few hundred days.
+    """
+    return format_date(day, "EEEE dd/MM/yyyy", locale=_locale(lang))
 
 
 def load_corrections(path: Path = CORRECTIONS_FILE) -> tuple[Override, ...]:

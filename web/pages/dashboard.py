@@ -17,7 +17,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import NotFound
-from wtforms import DateField, DecimalField, SelectField, StringField, TextAreaField
+from wtforms import DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from notifications import outbox as mail_reads
@@ -25,11 +25,13 @@ from notifications.queue import render_missing
 from web import page_cache
 from web.access import campaign_or_404, is_organizer_side, may_manage, require_roles, unit_or_404, visible_unit_ids
 from web.common import lang
+from web.dayfield import DayTextField
 from web.timeline_svg import axis_range, render_timeline_svg
+from workflow import audit as audit_log
 from workflow import campaigns as reads
 from workflow import dashboard as dq
 from workflow import operations as ops
-from workflow import revisions
+from workflow import revisions, unit_files
 from workflow.calendars import OverrideError, calendar_for
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, STATES, state_name
@@ -38,7 +40,7 @@ from workflow.received_chart import render_received_svg
 from workflow.standing import STATUSES, status_name
 from workflow.tick_health import failures_of
 from workflow.timeline import MILESTONES
-from workflow.workdays import WEEKDAYS_VI, format_day
+from workflow.workdays import format_day, weekday_names
 
 bp = Blueprint("dashboard", __name__)
 
@@ -183,6 +185,9 @@ def _helpers():
         "status_name": lambda s: status_name(s, lang()),
         "status_badge": lambda s: STATUS_BADGES.get(s, "text-bg-secondary"),
         "action_label": lambda a: str(ACTIONS.get(a, a)),
+        "audit_sentence": lambda e: audit_log.describe(e, lang(), current_app.config["TZ"]),
+        "audit_reason": lambda e: audit_log.describe_reason(e.reason or "", lang()),
+        "audit_time": lambda e: audit_log.local_text(e.at, current_app.config["TZ"]),
         "value_label": value_label,
         "mail_status": lambda s: MAIL_STATUSES.get(s, (s, "text-bg-secondary")),
         "mail_kind": lambda k: str(MAIL_KINDS.get(k, k)),
@@ -365,7 +370,64 @@ def audit(code: str):
     _organizer_only()
     pagination = dq.audit_page(campaign, _int_arg("page"))
     units = dq.units_by_id(e.unit_id for e in pagination.items)
-    return render_template("dashboard/audit.html", campaign=campaign, pagination=pagination, units=units)
+    return render_template("dashboard/audit.html", campaign=campaign, pagination=pagination, units=units,
+                           default_sep=unit_files.default_separator(lang()))
+
+
+#: The audit export's columns: the raw values as stored, then the sentence the pages show.
+AUDIT_COLUMNS = (("Thời điểm (UTC)", 22), ("Thời điểm (giờ Việt Nam)", 20), ("Người thực hiện", 26),
+                 ("Mã việc", 26), ("Mã đơn vị", 14), ("Giá trị cũ", 30), ("Giá trị mới", 40), ("Lý do", 40),
+                 ("Nội dung", 70))
+
+
+def _audit_rows(campaign: Campaign, *, as_text: bool) -> list[list]:
+    tz = reads.tz_of(campaign)
+    events = dq.all_audit(campaign)
+    units = dq.units_by_id(e.unit_id for e in events)
+    rows = []
+    for e in events:
+        local = e.at.astimezone(tz)
+        unit = units[e.unit_id].code if e.unit_id in units else ""
+        rows.append([e.at.isoformat() if as_text else e.at.replace(tzinfo=None),
+                     local.strftime("%d/%m/%Y %H:%M:%S") if as_text else local.replace(tzinfo=None),
+                     e.actor, e.action, unit, e.from_value, e.to_value, e.reason,
+                     audit_log.describe(e, lang(), tz)])
+    return rows
+
+
+def _audit_download(body: bytes, filename: str, mimetype: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/campaigns/<code>/audit.csv")
+@login_required
+def audit_csv(code: str):
+    """The audit trail with its raw values, as CSV for Excel: ``?sep=;`` (default for Vietnamese) or ``,``,
+    ``&sep_line=1`` for Excel's ``sep=`` first line."""
+    campaign = campaign_or_404(code)
+    _organizer_only()
+    sep = request.args.get("sep") or unit_files.default_separator(lang())
+    if sep == "tab":
+        sep = "\t"
+    if sep not in unit_files.CSV_SEPARATORS:
+        abort(400)
+    body = unit_files.table_csv([h for h, _ in AUDIT_COLUMNS], _audit_rows(campaign, as_text=True), sep=sep,
+                                sep_line=request.args.get("sep_line") == "1")
+    return _audit_download(body, f"{campaign.code}-nhat-ky.csv", "text/csv; charset=utf-8")
+
+
+@bp.get("/campaigns/<code>/audit.xlsx")
+@login_required
+def audit_xlsx(code: str):
+    """The audit trail with its raw values as an Excel workbook (dates as dd/mm/yyyy hh:mm:ss)."""
+    campaign = campaign_or_404(code)
+    _organizer_only()
+    body = unit_files.table_xlsx("Nhật ký", AUDIT_COLUMNS, _audit_rows(campaign, as_text=False))
+    return _audit_download(body, f"{campaign.code}-nhat-ky.xlsx",
+                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 # -- the organizer's actions ---------------------------------------------------------
@@ -388,17 +450,11 @@ class CommaDecimalField(DecimalField):
             raise ValueError(_("Điểm phải là một số, ví dụ 97,5."))
 
 
-class DayField(DateField):
-    """A date typed as 2019-10-25 (the date picker) or 25/10/2019."""
+class DayField(DayTextField):
+    """A date typed as 25/10/2019 (the picker writes that too; 2019-10-25 is still read)."""
 
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, format=["%Y-%m-%d", "%d/%m/%Y"], **kwargs)
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError(_("Ngày không hợp lệ (ví dụ 25/10/2019).")) from None
+    def message_invalid(self) -> str:
+        return _("Ngày không hợp lệ (ví dụ 25/10/2019).")
 
 
 def _strip(value):
@@ -668,7 +724,7 @@ def calendar_year(year: int):
             weeks.append(cells)
         months.append((month, weeks))
     return render_template(
-        "dashboard/calendar.html", year=year, months=months, weekdays=WEEKDAYS_VI,
+        "dashboard/calendar.html", year=year, months=months, weekdays=weekday_names(lang()),
         holidays=cal.get_calendar_holidays(year), makeup=cal.working_weekend_days(year),
         own=dq.own_overrides(current_user.organizer_id, year), shared=dq.shared_overrides(year),
         manage=may_manage(current_user), day_kinds=DAY_KINDS, day_classes=DAY_CLASSES,

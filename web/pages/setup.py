@@ -50,7 +50,6 @@ from markupsafe import escape
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
-    DateField,
     DecimalField,
     FieldList,
     Form,
@@ -74,6 +73,7 @@ from wtforms.validators import (
 
 from web.access import campaign_or_404, is_organizer_side, require_roles
 from web.common import lang  # noqa: E402
+from web.dayfield import DayTextField
 from workflow import dashboard as dq
 from workflow import operations as ops
 from workflow import unit_files
@@ -115,27 +115,15 @@ TIER_ROWS = 6
 
 # -- fields with Vietnamese messages -------------------------------------------
 
-class DayField(DateField):
-    """A date typed as 2019-10-25 (the browser's date picker) or 25/10/2019."""
+class DayField(DayTextField):
+    """A date typed as 25/10/2019 (the picker writes that too; 2019-10-25 is still read)."""
 
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, format=["%Y-%m-%d", "%d/%m/%Y"], **kwargs)
+    def message_invalid(self) -> str:
+        return _("Ngày không hợp lệ; nhập theo dạng ngày/tháng/năm, ví dụ 25/10/2019.")
 
     def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "").strip()
-        if not text:
-            self.data = None
-            return
-        for fmt in self.format:
-            try:
-                self.data = datetime.strptime(text, fmt).date()
-                break
-            except ValueError:
-                continue
-        else:
-            self.data = None
-            raise ValueError(_("Ngày không hợp lệ; nhập theo dạng ngày/tháng/năm, ví dụ 25/10/2019."))
-        if not MIN_YEAR <= self.data.year <= MAX_YEAR:
+        super().process_formdata(valuelist)
+        if self.data is not None and not MIN_YEAR <= self.data.year <= MAX_YEAR:
             self.data = None
             raise ValueError(_("Năm phải từ %(first)d đến %(last)d.", first=MIN_YEAR, last=MAX_YEAR))
 
@@ -612,7 +600,7 @@ def edit_campaign(code: str):
 class UploadForm(FlaskForm):
     file = FileField(_l("Tệp danh sách đơn vị (.xlsx hoặc .csv)"), validators=[
         FileRequired(_l("Vui lòng chọn tệp danh sách đơn vị.")),
-        FileAllowed(["xlsx", "csv"], _l("Chỉ nhận tệp Excel .xlsx hoặc .csv."))])
+        FileAllowed(["xlsx", "xls", "ods", "csv"], _l("Chỉ nhận tệp Excel .xlsx, .xls, OpenDocument .ods hoặc .csv."))])
 
 
 class ConfirmForm(FlaskForm):
@@ -833,8 +821,14 @@ def export_xlsx(code: str):
 @bp.get("/campaigns/<code>/export.csv")
 @login_required
 def export_csv(code: str):
-    """Status and results as CSV (UTF-8 with BOM)."""
+    """Status and results as CSV (UTF-8 with BOM): ``?sep=;`` (the default in Vietnamese, the list separator of
+    Vietnamese Windows) or ``,`` (the default in English) or ``tab``; ``&sep_line=1`` adds Excel's ``sep=`` line."""
     campaign = _export_campaign(code)
+    sep = request.args.get("sep") or unit_files.default_separator(lang())
+    sep = "\t" if sep == "tab" else sep
+    if sep not in unit_files.CSV_SEPARATORS:
+        abort(400)
     # Streamed: written while the rows are read, never the whole file in memory.
-    body = stream_with_context(unit_files.results_csv_chunks(export_rows(campaign, utcnow())))
+    body = stream_with_context(unit_files.results_csv_chunks(export_rows(campaign, utcnow()), sep=sep,
+                                                             sep_line=request.args.get("sep_line") == "1"))
     return _download(body, f"{campaign.code}-ket-qua.csv", "text/csv")  # werkzeug adds "; charset=utf-8" to text/*

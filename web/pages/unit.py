@@ -34,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from web import page_cache
 from web.access import campaign_or_404, is_organizer_side, may_manage, unit_or_404
 from web.common import lang, request_received_at
-from web.ics import AllDayEvent, calendar_text
+from web.ics import AllDayEvent, calendar_bytes
 from workflow import campaigns as reads
 from workflow import operations as ops
 from workflow import revisions, standing
@@ -260,6 +260,23 @@ def page(code: str, unit_code: str):
     return _render(campaign, unit, p)
 
 
+@bp.get("/campaigns/<code>/units/<unit_code>/receipt")
+@login_required
+def receipt(code: str, unit_code: str):
+    """The receipt of the dossier in force as a page that prints on one A4 sheet (print CSS in app.css):
+    the focal point files it with the dossier.  ``?v=N`` prints an earlier version's receipt."""
+    campaign, unit, p = _load(code, unit_code)
+    context = _page_context(campaign, unit, p)
+    submissions = list(p.submissions)
+    version = request.args.get("v", type=int)
+    chosen = next((s for s in submissions if s.version == version), None) if version else context["in_force"]
+    if chosen is None:
+        abort(404)
+    context["receipt"] = chosen
+    context["printed_at"] = _when(utcnow(), context["tz"], False)
+    return render_template("unit/receipt.html", **context)
+
+
 @bp.post("/campaigns/<code>/units/<unit_code>/upload")
 @login_required
 def upload(code: str, unit_code: str):
@@ -427,6 +444,12 @@ def calendar_events(campaign: Campaign, unit: Unit, tl: Timeline, page_url: str)
     """The deadline (with alarms), the grace end and the later milestones, in Vietnamese."""
     domain = current_app.config.get("MAIL_MESSAGE_ID_DOMAIN") or "han-chot.local"
     uid = f"{campaign.id}-{unit.id}-{{}}@{domain}"
+    revisions = reads.milestone_revisions(campaign)
+
+    def revision(kind: str) -> dict:
+        rev = revisions.get(kind)
+        return {"sequence": rev.sequence, "modified": rev.modified} if rev else {}
+
     deadline_day = format_day(tl.deadline.last_day)
     about = f"{campaign.title}\nĐơn vị: {unit.name} ({unit.code})\n{page_url}"
     events = [AllDayEvent(
@@ -434,7 +457,8 @@ def calendar_events(campaign: Campaign, unit: Unit, tl: Timeline, page_url: str)
         f"Hạn chót nộp hồ sơ {campaign.code}, đến hết 24:00",
         f"Hạn chót nộp hồ sơ: hết ngày {deadline_day} (24:00 giờ Việt Nam).\n" + about,
         alarms=(("-PT15H", f"Ngày mai ({deadline_day}) là hạn chót nộp hồ sơ {campaign.code}."),
-                ("PT8H", f"Hôm nay ({deadline_day}) là hạn chót nộp hồ sơ {campaign.code}, đến hết 24:00.")))]
+                ("PT8H", f"Hôm nay ({deadline_day}) là hạn chót nộp hồ sơ {campaign.code}, đến hết 24:00.")),
+        **revision("deadline"))]
     if campaign.grace_working_days:
         grace_day = format_day(tl.grace_end)
         events.append(AllDayEvent(
@@ -443,12 +467,14 @@ def calendar_events(campaign: Campaign, unit: Unit, tl: Timeline, page_url: str)
             f"Hồ sơ nộp sau hạn chót, trong {campaign.grace_working_days} ngày làm việc kể từ hạn chót, vẫn được "
             f"tiếp nhận nhưng bị ghi nhận là nộp trễ. Sau 24:00 {grace_day}, đơn vị chưa nộp hồ sơ không được "
             "đánh giá, xếp hạng.\n" + about,
-            alarms=(("-PT15H", f"Ngày mai ({grace_day}) hết thời gian gia hạn nộp hồ sơ {campaign.code}."),)))
+            alarms=(("-PT15H", f"Ngày mai ({grace_day}) hết thời gian gia hạn nộp hồ sơ {campaign.code}."),),
+            **revision("grace_end")))
     for item in tl.items:
         if item.kind in ("deadline", "grace_end"):
             continue
         events.append(AllDayEvent(uid.format(item.kind), item.start or item.end, item.end,
-                                  f"{item.name_vi} ({campaign.code})", f"{item.name_vi}: {item.when('vi')}.\n" + about))
+                                  f"{item.name_vi} ({campaign.code})", f"{item.name_vi}: {item.when('vi')}.\n" + about,
+                                  **revision(item.kind)))
     return events
 
 
@@ -472,7 +498,7 @@ def calendar(code: str, unit_code: str):
     now = utcnow()
     tl = reads.timeline_of(campaign, now=now)
     page_url = url_for("units.page", code=code, unit_code=unit_code, _external=True)
-    text = calendar_text(calendar_events(campaign, unit, tl, page_url), now=now,
+    text = calendar_bytes(calendar_events(campaign, unit, tl, page_url), now=now,
                          name=f"{campaign.code} — {unit.name}")
     response = Response(text, mimetype="text/calendar")
     response.headers["Content-Disposition"] = f'inline; filename="{campaign.code}-{unit.code}.ics"'
