@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cli import mail
+from cli import mail, yearly  # noqa: F401  (yearly adds `campaign clone`)
 from cli.campaign import campaign_cli, submission_cli, tick_command_factory
 from cli.demo import demo_cli
 from cli.scheduler import scheduler_cli, serve_command

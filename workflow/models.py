@@ -100,6 +100,8 @@ class Campaign(db.Model):
     #: The appraisal council's addresses, reminded of later milestones.
     council_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The campaign of the year before this one was cloned from (workflow/yearly.py).
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"), index=True)
 
     organizer: Mapped[Organizer] = relationship(back_populates="campaigns")
     milestones: Mapped[list[Milestone]] = relationship(
