@@ -13,7 +13,7 @@ working day by working day; the holidays are those `flask workdays holidays YEAR
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -210,3 +210,78 @@ def test_unknown_unit_to_leave_out_is_refused(runner):
     result = runner.invoke(args=["campaign", "clone", "TGG-UDCNTT-2019", "--code", "X", "--year", "2020",
                                  "--leave-out", "NOPE"])
     assert result.exit_code == 1 and "NOPE" in result.output
+
+
+# -- the web preview and the results page --------------------------------------------
+
+from tests.conftest import login  # noqa: E402
+
+
+@pytest.fixture
+def admin(client, runner, make_user):
+    import_example(runner, "tien-giang-2019.yaml")
+    make_user("admin@tgg.example", "organizer_admin", "TGG")
+    login(client, "admin@tgg.example")
+    return client
+
+
+def test_dashboard_button_opens_the_preview_which_saves_nothing(admin):
+    page = admin.get("/campaigns/TGG-UDCNTT-2019").get_data(as_text=True)
+    assert "/campaigns/TGG-UDCNTT-2019/clone" in page and "Tạo đợt năm sau" in page
+    form = admin.get("/campaigns/TGG-UDCNTT-2019/clone").get_data(as_text=True)
+    assert 'value="TGG-UDCNTT-2020"' in form
+    r = admin.post("/campaigns/TGG-UDCNTT-2019/clone", data={"code": "TGG-UDCNTT-2027", "year": "2027",
+                                                             "deadline": "2027-02-01"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert "Xem trước: TGG-UDCNTT-2027, năm 2027" in html
+    assert "12/02/2027" in html and "15/02/2027" in html  # review, grace end / inspection start
+    assert "không sau ngày hết thời gian gia hạn" in html  # the warning
+    # The districts are proposed for leaving out: their boxes are ticked.
+    assert 'value="MYTHO" id' in html and 'value="MYTHO" id="lo-' in html
+    assert db.session.scalar(select(Campaign).where(Campaign.code == "TGG-UDCNTT-2027")) is None
+
+
+def test_confirming_the_preview_creates_the_draft(admin):
+    r = admin.post("/campaigns/TGG-UDCNTT-2019/clone", data={
+        "code": "TGG-UDCNTT-2027", "year": "2027", "deadline": "2027-02-01", "previewed": "1", "confirm": "1",
+        "leave_out": ["MYTHO", "GOCONG"]})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/campaigns/TGG-UDCNTT-2027")
+    new = db.session.scalar(select(Campaign).where(Campaign.code == "TGG-UDCNTT-2027"))
+    assert new.state == "draft" and len(new.participations) == 44
+    assert {m.kind: m.end_date for m in new.milestones}["award_dossiers"] == D("2027-03-11")
+    again = admin.post("/campaigns/TGG-UDCNTT-2019/clone", data={"code": "OTHER", "year": "2027", "confirm": "1"})
+    assert again.status_code == 422 and "đã được sao chép sang năm sau" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"code": "X", "year": "hai nghìn"}, "Năm phải là một số"),
+    ({"code": "X", "year": "2027", "deadline": "31/02/2027"}, "Hạn nộp không phải là ngày hợp lệ"),
+    ({"code": "TGG-UDCNTT-2019", "year": "2027"}, "Đã có đợt đánh giá mã"),
+    ({"code": "", "year": "2027"}, "Cần mã của đợt đánh giá mới"),
+])
+def test_bad_clone_input_is_refused_in_vietnamese(admin, data, message):
+    r = admin.post("/campaigns/TGG-UDCNTT-2019/clone", data=data)
+    assert r.status_code == 422 and message in r.get_data(as_text=True)
+
+
+def test_results_show_last_years_score_and_rank(admin, runner):
+    from decimal import Decimal
+
+    from workflow import operations as ops
+    from workflow.models import Unit
+    old = db.session.scalar(select(Campaign).where(Campaign.code == "TGG-UDCNTT-2019"))
+    now = datetime(2019, 10, 20, 3, 0, tzinfo=UTC)
+    for code, score in (("SYT", "98.5"), ("STP", "101")):
+        unit = db.session.scalar(select(Unit).where(Unit.code == code))
+        ops.record_submission(old, unit, received_at=now, channel="upload", recorded_by="t", now=now)
+        ops.set_scores(old, unit, actor="t", now=now, verified_score=Decimal(score))
+    db.session.commit()
+    assert runner.invoke(args=["campaign", "clone", "TGG-UDCNTT-2019", "--code", "TGG-2020", "--year", "2020"]
+                         ).exit_code == 0
+    html = admin.get("/campaigns/TGG-2020/results").get_data(as_text=True)
+    assert "Năm trước: TGG-UDCNTT-2019 (năm 2019)" in html
+    row = html.split('data-unit="SYT"')[1].split("</tr>")[0]
+    assert '<td class="text-end prev-score">98,50</td><td class="prev-rank">2</td>' in row
+    row = html.split('data-unit="STP"')[1].split("</tr>")[0]
+    assert '<td class="text-end prev-score">101,00</td><td class="prev-rank">1</td>' in row

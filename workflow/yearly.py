@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from .audit import record
-from .campaign_files import CampaignFileError, CampaignSpec, apply, spec_of
+from .campaign_files import CampaignFileError, CampaignSpec, UnitSpec, apply, spec_of
 from .campaigns import calendar_of, results
 from .db import db
 from .models import Campaign
@@ -95,6 +95,8 @@ class ClonePlan:
     abolished_units: list[str]
     spec: CampaignSpec
     left_out: list[str] = field(default_factory=list)
+    #: Every unit of the old campaign (the preview lists them to leave some out).
+    source_units: list[UnitSpec] = field(default_factory=list)
 
     def move(self, what: str) -> DateMove | None:
         return next((m for m in self.moves if m.what == what), None)
@@ -237,7 +239,7 @@ def plan_clone(source: Campaign, *, code: str, year: int, deadline: date | None 
     new_spec.units = [u for u in spec.units if u.code not in dropped]
     new_spec.units = [replace(u, parent=None) if u.parent in dropped else u for u in new_spec.units]
     return ClonePlan(source, code, year, new_deadline, given, moves, warnings, abolished, new_spec,
-                     sorted(dropped))
+                     sorted(dropped), sorted(spec.units, key=lambda u: (u.group, u.code)))
 
 
 def label(what: str, lang: str = "vi") -> str:

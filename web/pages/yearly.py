@@ -1,0 +1,113 @@
+"""Next year's campaign from the dashboard (a preview before anything is saved) and the results page
+with the year before's score and rank.  Thin: the plan, the clone and the results are
+``workflow.yearly``'s and ``workflow.campaigns``'s, shared with ``flask campaign clone``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from web.access import campaign_or_404
+from web.common import lang
+from web.pages.dashboard import group_name
+from workflow import campaigns as reads
+from workflow import yearly
+from workflow.db import db, utcnow
+from workflow.standing import DEFAULT_TIERS, status_name
+
+bp = Blueprint("yearly", __name__)
+
+
+@bp.context_processor
+def _helpers():
+    return {"group_name": group_name, "status_name": lambda s: status_name(s, lang())}
+
+
+class FormError(Exception):
+    pass
+
+
+def _form_plan(source):
+    """The plan the form asks for; a bad field raises FormError with a Vietnamese/English message."""
+    code = request.form.get("code", "").strip()[:64]
+    try:
+        year = int(request.form.get("year", "").strip())
+    except ValueError:
+        raise FormError(_("Năm phải là một số, ví dụ 2027.")) from None
+    if not 2000 <= year <= 2100:
+        raise FormError(_("Năm phải là một số, ví dụ 2027."))
+    text = request.form.get("deadline", "").strip()
+    deadline: date | None = None
+    if text:
+        try:
+            deadline = date.fromisoformat(text)
+        except ValueError:
+            raise FormError(_("Hạn nộp không phải là ngày hợp lệ (năm-tháng-ngày).")) from None
+    leave_out = [c for c in request.form.getlist("leave_out") if c]
+    try:
+        return yearly.plan_clone(source, code=code, year=year, deadline=deadline, leave_out=leave_out)
+    except yearly.CloneRefused as exc:
+        raise FormError(exc.message_vi if lang() == "vi" else exc.message_en) from None
+
+
+def _defaults(source) -> dict:
+    year = source.year + 1
+    suffix = str(source.year)
+    code = source.code[: -len(suffix)] + str(year) if source.code.endswith(suffix) else f"{source.code}-{year}"
+    return {"code": code, "year": year, "deadline": ""}
+
+
+@bp.route("/campaigns/<code>/clone", methods=["GET", "POST"])
+@login_required
+def clone(code: str):
+    """GET: the form; POST without ``confirm``: the preview (nothing saved); POST with it: the new draft."""
+    source = campaign_or_404(code, manage=True)
+    if request.method == "GET":
+        return render_template("yearly/clone.html", campaign=source, values=_defaults(source), plan=None,
+                               lang=lang(), label=yearly.label)
+    values = {k: request.form.get(k, "") for k in ("code", "year", "deadline")}
+    try:
+        plan = _form_plan(source)
+    except FormError as exc:
+        flash(_("Chưa có gì được lưu. %(error)s", error=str(exc)), "danger")
+        return render_template("yearly/clone.html", campaign=source, values=values, plan=None, lang=lang(),
+                               label=yearly.label), 422
+    if request.form.get("confirm") != "1":
+        if not request.form.get("previewed"):
+            # First preview: the units that no longer exist are proposed for leaving out.
+            plan = yearly.plan_clone(source, code=plan.code, year=plan.year,
+                                     deadline=plan.deadline if plan.deadline_given else None,
+                                     leave_out=plan.abolished_units)
+        return render_template("yearly/clone.html", campaign=source, values=values, plan=plan, lang=lang(),
+                               label=yearly.label)
+    try:
+        new = yearly.clone_campaign(plan, actor=current_user.email, now=utcnow())
+    except yearly.CloneRefused as exc:
+        db.session.rollback()
+        flash(exc.message_vi if lang() == "vi" else exc.message_en, "danger")
+        return render_template("yearly/clone.html", campaign=source, values=values, plan=None, lang=lang(),
+                               label=yearly.label), 409
+    db.session.commit()
+    flash(_("Đã tạo đợt đánh giá %(code)s (dự thảo) từ %(source)s.", code=new.code, source=source.code), "success")
+    return redirect(url_for("dashboard.campaign", code=new.code))
+
+
+@bp.get("/campaigns/<code>/results")
+@login_required
+def results(code: str):
+    """Each group's ranking with tiers, and each unit's score and rank of the year before."""
+    campaign = campaign_or_404(code)
+    now = utcnow()
+    rows = reads.results(campaign, now)
+    previous = yearly.previous_results(campaign, now)
+    groups: dict[str, list] = {}
+    for r in rows:
+        groups.setdefault(r.participation.unit.group, []).append(r)
+    for items in groups.values():
+        items.sort(key=lambda r: (r.rank is None, r.rank or 0, r.participation.unit.code))
+    prev_campaign = db.session.get(type(campaign), campaign.previous_id) if campaign.previous_id else None
+    return render_template("yearly/results.html", campaign=campaign, groups=groups, previous=previous,
+                           prev_campaign=prev_campaign, tiers=campaign.tiers or DEFAULT_TIERS, lang=lang())
