@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cli import mail, yearly  # noqa: F401  (yearly adds `campaign clone`)
+from cli import mail, yearly  # yearly also adds `campaign clone`, `decision`, `publish`
 from cli.campaign import campaign_cli, submission_cli, tick_command_factory
 from cli.demo import demo_cli
 from cli.scheduler import scheduler_cli, serve_command
@@ -17,5 +17,5 @@ from cli.workdays import workdays
 
 def register_cli(app: Flask) -> None:
     for group in (workdays, campaign_cli, submission_cli, tick_command_factory(), demo_cli, user_cli, token_cli,
-                  mail.mail_cli, mail.reminders_cli, scheduler_cli, serve_command):
+                  mail.mail_cli, mail.reminders_cli, yearly.awards_cli, scheduler_cli, serve_command):
         app.cli.add_command(group)

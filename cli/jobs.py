@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from notifications.scheduler import Job, dispatch_job
+from workflow.awards import run_award_reminders
 from workflow.db import db
 from workflow.operations import run_tick
 
@@ -14,6 +15,7 @@ def tick(now: datetime) -> dict[str, int]:
     """Time-driven campaign moves, exclusions and reminder planning, as of ``now``."""
     try:
         summary = run_tick(now)
+        summary["award_reminders_queued"] = run_award_reminders(now)
         db.session.commit()
     except Exception:
         db.session.rollback()

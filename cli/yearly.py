@@ -9,13 +9,18 @@ for units that probably no longer exist, and last ``created  CODE  YEAR  DEADLIN
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
+from flask import current_app
+from flask.cli import AppGroup
 
-from cli.campaign import campaign_cli, get_campaign, parse_instant
-from cli.workdays import parse_date
-from workflow import yearly
+from cli.campaign import campaign_cli, get_campaign, get_unit, parse_instant
+from cli.workdays import fail, parse_date
+from workflow import awards, yearly
+from workflow import operations as ops
 from workflow.db import db
+from workflow.storage import DocumentRefused, store_document
 
 
 def print_plan(plan: yearly.ClonePlan) -> None:
@@ -63,3 +68,114 @@ def clone_command(code, new_code, year, deadline_text, leave_out, leave_out_abol
         click.echo(f"Error: {exc.message_en}", err=True)
         sys.exit(1)
     click.echo(f"created\t{new.code}\t{new.year}\t{new.deadline.isoformat()}\t{len(new.participations)} units")
+
+
+# -- the award step (workflow/awards.py) -------------------------------------------------
+
+awards_cli = AppGroup("awards", help="The award step: proposed units, award dossiers, reminders.")
+
+
+def _refused(exc: ops.OperationError) -> None:
+    db.session.rollback()
+    click.echo(f"Lỗi: {exc.message_vi}", err=True)
+    click.echo(f"Error: {exc.message_en}", err=True)
+    sys.exit(1)
+
+
+@awards_cli.command("propose")
+@click.argument("code", metavar="CODE")
+@click.option("--add", multiple=True, metavar="UNIT", help="A unit proposed by hand (needs --reason).")
+@click.option("--remove", multiple=True, metavar="UNIT", help="A unit of the ranking not proposed (needs --reason).")
+@click.option("--reason", default="", help="Why the list differs from the ranking; stays on record.")
+@click.option("--actor", default="cli", show_default=True)
+@click.option("--now", "now_text")
+def propose_command(code, add, remove, reason, actor, now_text) -> None:
+    """Mark the units proposed for an award (the ranking's best tier, changed by hand with a reason); notify each."""
+    campaign, now = get_campaign(code), parse_instant(now_text)
+    try:
+        rows = awards.propose(campaign, actor=actor, now=now, add=add, remove=remove, reason=reason)
+        db.session.commit()
+    except ops.OperationError as exc:
+        _refused(exc)
+    for p in rows:
+        u = p.participation.unit
+        click.echo(f"proposed\t{u.code}\t{u.group}\t{'ranking' if p.from_ranking else 'manual'}\t{p.dossier_status}")
+
+
+@awards_cli.command("dossier")
+@click.argument("code", metavar="CODE")
+@click.argument("unit_code", metavar="UNIT")
+@click.option("--channel", type=click.Choice(["upload", "eoffice", "email"]), required=True)
+@click.option("--received-at", "received_text", help="When it was received (default: now).")
+@click.option("--doc-number", default="", help="The incoming document number (e-office, e-mail).")
+@click.option("--actor", default="cli", show_default=True)
+@click.option("--now", "now_text")
+def dossier_command(code, unit_code, channel, received_text, doc_number, actor, now_text) -> None:
+    """Record a unit's award dossier: on time, late within the grace, or refused after it."""
+    campaign, now = get_campaign(code), parse_instant(now_text)
+    received = parse_instant(received_text, "--received-at") if received_text else now
+    try:
+        sub = awards.record_award_dossier(campaign, get_unit(campaign, unit_code), received_at=received,
+                                          channel=channel, recorded_by=actor, now=now, doc_number=doc_number)
+        db.session.commit()
+    except ops.OperationError as exc:
+        _refused(exc)
+    status = "late" if sub.late_working_days else "on_time"
+    click.echo(f"{sub.receipt_number}\t{status}\t{sub.late_working_days}")
+
+
+@awards_cli.command("remind")
+@click.argument("code", metavar="CODE")
+@click.option("--now", "now_text")
+def remind_command(code, now_text) -> None:
+    """Queue today's reminders to proposed units without an award dossier (the tick does it too)."""
+    campaign, now = get_campaign(code), parse_instant(now_text)
+    try:
+        n = awards.queue_award_reminders(campaign, now)
+        db.session.commit()
+    except ops.OperationError as exc:
+        _refused(exc)
+    click.echo(f"queued\t{n}")
+
+
+@campaign_cli.command("decision")
+@click.argument("code", metavar="CODE")
+@click.option("--number", required=True, help="e.g. 2950/QĐ-UBND")
+@click.option("--date", "date_text", required=True)
+@click.option("--signer", required=True, help="Title and name of the signer.")
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False), help="The signed decision.")
+@click.option("--actor", default="cli", show_default=True)
+@click.option("--now", "now_text")
+def decision_command(code, number, date_text, signer, file_path, actor, now_text) -> None:
+    """Record the People's Committee decision approving the results."""
+    campaign, now = get_campaign(code), parse_instant(now_text)
+    stored = None
+    name = ""
+    if file_path:
+        name = Path(file_path).name
+        try:
+            stored = store_document(current_app.config["UPLOAD_FOLDER"], name, Path(file_path).read_bytes())
+        except DocumentRefused as exc:
+            fail(str(exc))
+    try:
+        d = awards.record_decision(campaign, awards.DecisionInput(number, parse_date(date_text, "--date"), signer,
+                                                                  name, stored), actor=actor, now=now)
+        db.session.commit()
+    except ops.OperationError as exc:
+        _refused(exc)
+    click.echo(f"decision\t{d.number}\t{d.decided_on.isoformat()}\t{d.signer}\t{d.sha256 or '-'}")
+
+
+@campaign_cli.command("publish")
+@click.argument("code", metavar="CODE")
+@click.option("--actor", default="cli", show_default=True)
+@click.option("--now", "now_text")
+def publish_command(code, actor, now_text) -> None:
+    """Approval received: publish the results (public page) and mail each unit its result."""
+    campaign, now = get_campaign(code), parse_instant(now_text)
+    try:
+        d = awards.publish(campaign, actor=actor, now=now)
+        db.session.commit()
+    except ops.OperationError as exc:
+        _refused(exc)
+    click.echo(f"published\t{campaign.code}\t{d.number}\t{len(d.published_results or [])} ranked units")

@@ -291,14 +291,9 @@ def participation_of(campaign: Campaign, unit: Unit) -> Participation:
     return p
 
 
-def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, channel: str, recorded_by: str,
-                      now: datetime, doc_number: str = "", documents: Sequence[DocumentInput] = ()) -> Submission:
-    """Record a dossier received through any channel; classify it by its received instant.
-
-    Uploads use this server's clock (``received_at`` is ``now``); e-office and
-    e-mail dossiers carry the instant the organizer's staff record and the
-    incoming document number.
-    """
+def check_received(channel: str, received_at: datetime, doc_number: str, now: datetime) -> None:
+    """The rules every received dossier follows, whatever its kind (evaluation or award): a known channel,
+    an aware instant not in the future, an incoming document number for e-office and e-mail."""
     if channel not in CHANNELS:
         raise OperationError(f"Kênh gửi không hợp lệ: {channel}.", f"Unknown channel {channel!r}.", field="channel",
                              status=422)
@@ -312,6 +307,32 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
     if received_at > now:
         raise OperationError("Thời điểm nhận hồ sơ ở tương lai.", "The received instant is in the future.",
                              field="received_at", status=422)
+
+
+def new_submission(*, version: int, received_at: datetime, channel: str, doc_number: str, recorded_by: str,
+                   late_working_days: int, receipt_number: str, documents: Sequence[DocumentInput],
+                   kind: str = "evaluation") -> Submission:
+    """A received dossier's row with its documents (not yet added to the session)."""
+    sub = Submission(kind=kind, version=version, received_at=received_at, channel=channel,
+                     doc_number=doc_number.strip(), recorded_by=recorded_by, late_working_days=late_working_days,
+                     receipt_number=receipt_number)
+    for doc in documents:
+        s = doc.stored
+        sub.documents.append(SubmissionDocument(
+            original_name=doc.original_name, stored_name=s.stored_name if s else "", sha256=doc.sha256,
+            size=s.size if s else doc.size, content_type=s.content_type if s else ""))
+    return sub
+
+
+def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, channel: str, recorded_by: str,
+                      now: datetime, doc_number: str = "", documents: Sequence[DocumentInput] = ()) -> Submission:
+    """Record a dossier received through any channel; classify it by its received instant.
+
+    Uploads use this server's clock (``received_at`` is ``now``); e-office and
+    e-mail dossiers carry the instant the organizer's staff record and the
+    incoming document number.
+    """
+    check_received(channel, received_at, doc_number, now)
     if campaign.state in ("draft", "cancelled"):
         raise OperationError("Đợt đánh giá chưa mở nhận hồ sơ hoặc đã hủy.",
                              "The campaign is not accepting submissions.", field="campaign")
@@ -349,14 +370,9 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
         new_status, late_days = "resubmitted", p.late_working_days
     else:
         new_status, late_days = c.status, c.late_working_days
-    sub = Submission(version=version, received_at=received_at, channel=channel, doc_number=doc_number.strip(),
-                     recorded_by=recorded_by, late_working_days=late_days,
-                     receipt_number=f"{campaign.code}/{unit.code}/{version}")
-    for doc in documents:
-        s = doc.stored
-        sub.documents.append(SubmissionDocument(
-            original_name=doc.original_name, stored_name=s.stored_name if s else "", sha256=doc.sha256,
-            size=s.size if s else doc.size, content_type=s.content_type if s else ""))
+    sub = new_submission(version=version, received_at=received_at, channel=channel, doc_number=doc_number,
+                         recorded_by=recorded_by, late_working_days=late_days,
+                         receipt_number=f"{campaign.code}/{unit.code}/{version}", documents=documents)
     p.submissions.append(sub)
     p.status, p.late_working_days, p.received_at = new_status, late_days, received_at
     p.returned_reason = "" if new_status == "resubmitted" else p.returned_reason
