@@ -165,3 +165,28 @@ def test_public_page_hides_unpublished_and_other_campaigns(runner, client):
     assert client.get(f"/ket-qua/{CODE}").status_code == 404
     assert client.get("/ket-qua/NOPE").status_code == 404
     assert "Chưa có kết quả nào được công bố" in client.get("/ket-qua").get_data(as_text=True)
+
+
+def test_the_award_page_lists_proposed_units_and_their_dossiers(runner, client, make_user):
+    from tests.conftest import login
+    to_award_step(runner)
+    make_user("admin@tgg.example", "organizer_admin", "TGG")
+    login(client, "admin@tgg.example")
+    assert "/campaigns/TGG-UDCNTT-2019/awards" in client.get(f"/campaigns/{CODE}").get_data(as_text=True)
+    # The web form calls the same operation: a change without a reason is refused, in Vietnamese.
+    r = client.post(f"/campaigns/{CODE}/awards/propose", data={"add": "SNV"})
+    assert r.status_code == 422 and "Cần ghi rõ lý do" in r.get_data(as_text=True)
+    r = client.post(f"/campaigns/{CODE}/awards/propose", data={"add": "SNV", "reason": "Hội đồng đề xuất"})
+    assert r.status_code == 302
+    r = client.post(f"/campaigns/{CODE}/awards/dossier", data={"unit": "SYT", "channel": "eoffice",
+                                                               "doc_number": "4521", "received_at": "bad"})
+    assert r.status_code == 422 and "Thời điểm nhận không hợp lệ" in r.get_data(as_text=True)
+    r = client.post(f"/campaigns/{CODE}/awards/dossier", data={"unit": "SYT", "channel": "upload"})
+    assert r.status_code == 409 and "sau khi hết thời gian gia hạn" in r.get_data(as_text=True)  # it is 2026 now
+    html = client.get(f"/campaigns/{CODE}/awards").get_data(as_text=True)
+    for code in ("SYT", "STP", "CATINH", "SNV"):
+        assert f'data-unit="{code}"' in html
+    assert "thay đổi thủ công: Hội đồng đề xuất" in html and "Chưa nộp" in html
+    r = client.post(f"/campaigns/{CODE}/awards/decision", data={"number": "1/QĐ-UBND", "decided_on": "31/12",
+                                                                "signer": "X"})
+    assert r.status_code == 422 and "Ngày quyết định không hợp lệ" in r.get_data(as_text=True)

@@ -4,19 +4,24 @@ with the year before's score and rank.  Thin: the plan, the clone and the result
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
-from web.access import campaign_or_404
+from web.access import campaign_or_404, may_manage
 from web.common import lang
 from web.pages.dashboard import group_name
+from workflow import awards, yearly
 from workflow import campaigns as reads
-from workflow import yearly
+from workflow import operations as ops
+from workflow.campaigns import CHANNELS
 from workflow.db import db, utcnow
+from workflow.models import Unit
 from workflow.standing import DEFAULT_TIERS, status_name
+from workflow.storage import DocumentRefused, store_document
 
 bp = Blueprint("yearly", __name__)
 
@@ -111,3 +116,91 @@ def results(code: str):
     prev_campaign = db.session.get(type(campaign), campaign.previous_id) if campaign.previous_id else None
     return render_template("yearly/results.html", campaign=campaign, groups=groups, previous=previous,
                            prev_campaign=prev_campaign, tiers=campaign.tiers or DEFAULT_TIERS, lang=lang())
+
+
+# -- the award step ---------------------------------------------------------------------
+
+def _codes(text: str) -> list[str]:
+    return [c for c in (part.strip() for part in text.replace(",", " ").split()) if c]
+
+
+def _award_page(campaign, status: int = 200):
+    rows = []
+    for proposal in awards.proposals(campaign):
+        rows.append((proposal, awards.award_submissions(proposal)))
+    try:
+        deadline = awards.award_deadline(campaign)
+    except ops.OperationError:
+        deadline = None
+    return render_template("yearly/awards.html", campaign=campaign, rows=rows, deadline=deadline,
+                           decision=awards.decision_of(campaign), channels=CHANNELS, lang=lang(),
+                           manage=may_manage(current_user)), status
+
+
+@bp.get("/campaigns/<code>/awards")
+@login_required
+def award_step(code: str):
+    """The units proposed for an award, their award dossiers, the decision and publication."""
+    return _award_page(campaign_or_404(code))
+
+
+def _parse_instant(text: str, tz) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ops.OperationError("Thời điểm nhận không hợp lệ.", "The received instant is not valid.",
+                                 field="received_at", status=422) from None
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+@bp.post("/campaigns/<code>/awards/<action>")
+@login_required
+def award_action(code: str, action: str):
+    campaign = campaign_or_404(code, manage=True)
+    now = utcnow()
+    actor = current_user.email
+    f = request.form
+    try:
+        if action == "propose":
+            awards.propose(campaign, actor=actor, now=now, add=_codes(f.get("add", "")),
+                           remove=_codes(f.get("remove", "")), reason=f.get("reason", ""))
+            message = _("Đã ghi nhận danh sách đề nghị khen thưởng; thông báo đã vào hộp thư đi.")
+        elif action == "dossier":
+            unit = db.session.scalar(select(Unit).where(Unit.organizer_id == campaign.organizer_id,
+                                                        Unit.code == f.get("unit", "").strip()))
+            if unit is None:
+                raise ops.OperationError("Không có đơn vị này.", "No such unit.", field="unit", status=404)
+            text = f.get("received_at", "").strip()
+            received = _parse_instant(text, reads.tz_of(campaign)) if text else now
+            sub = awards.record_award_dossier(campaign, unit, received_at=received, channel=f.get("channel", ""),
+                                              recorded_by=actor, now=now, doc_number=f.get("doc_number", ""))
+            message = _("Đã nhận hồ sơ đề nghị khen thưởng, số biên nhận %(n)s.", n=sub.receipt_number)
+        elif action == "decision":
+            try:
+                decided_on = date.fromisoformat(f.get("decided_on", "").strip())
+            except ValueError:
+                raise ops.OperationError("Ngày quyết định không hợp lệ.", "The decision's date is not valid.",
+                                         field="decided_on", status=422) from None
+            upload = request.files.get("file")
+            stored = None
+            if upload and upload.filename:
+                try:
+                    stored = store_document(current_app.config["UPLOAD_FOLDER"], upload.filename, upload.read())
+                except DocumentRefused as exc:
+                    raise ops.OperationError(str(exc), str(exc), field="file", status=422) from None
+            awards.record_decision(campaign, awards.DecisionInput(
+                f.get("number", ""), decided_on, f.get("signer", ""), upload.filename if stored else "", stored),
+                actor=actor, now=now)
+            message = _("Đã ghi nhận quyết định phê duyệt.")
+        elif action == "publish":
+            awards.publish(campaign, actor=actor, now=now)
+            message = _("Đã công bố kết quả; thư báo kết quả đã vào hộp thư đi.")
+        else:
+            abort(404)
+    except ops.OperationError as exc:
+        db.session.rollback()
+        flash(exc.message_vi if lang() == "vi" else exc.message_en, "danger")
+        return _award_page(campaign, exc.status if exc.status in (404, 409, 422) else 409)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("yearly.award_step", code=campaign.code))
