@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 
 from cli.campaign import campaign_cli, get_campaign, get_unit, parse_instant
 from cli.workdays import fail, parse_date
-from workflow import awards, yearly
+from workflow import awards, letters, yearly
 from workflow import operations as ops
 from workflow.db import db
 from workflow.storage import DocumentRefused, store_document
@@ -179,3 +179,23 @@ def publish_command(code, actor, now_text) -> None:
     except ops.OperationError as exc:
         _refused(exc)
     click.echo(f"published\t{campaign.code}\t{d.number}\t{len(d.published_results or [])} ranked units")
+
+
+@campaign_cli.command("letter")
+@click.argument("code", metavar="CODE")
+@click.argument("kind", type=click.Choice(list(letters.KINDS)))
+@click.option("--number", default="", help="Number and symbol, e.g. 1270/STTTT-CNTT&BCVT (empty: dots).")
+@click.option("--date", "date_text", required=True, help="The letter's date.")
+@click.option("--authority", default="", help="e.g. KT. GIÁM ĐỐC (empty when the head signs).")
+@click.option("--title", "signer_title", required=True, help="e.g. GIÁM ĐỐC, PHÓ GIÁM ĐỐC")
+@click.option("--signer", required=True, help="The signer's name.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False))
+@click.option("--now", "now_text", help="As of this instant (who has sent, the results).")
+def letter_command(code, kind, number, date_text, authority, signer_title, signer, output, now_text) -> None:
+    """Write an official letter as DOCX (NĐ 30/2020 format): launch, reminder, exclusion or results."""
+    campaign, now = get_campaign(code), parse_instant(now_text)
+    head = letters.LetterHead(number.strip(), parse_date(date_text, "--date"), authority.strip(),
+                              signer_title.strip(), signer.strip())
+    data = letters.build(campaign, kind, head, now)
+    Path(output).write_bytes(data)
+    click.echo(f"letter\t{kind}\t{output}\t{len(data)} bytes")
