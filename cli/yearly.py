@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 
 from cli.campaign import campaign_cli, get_campaign, get_unit, parse_instant
 from cli.workdays import fail, parse_date
-from workflow import awards, letters, yearly
+from workflow import awards, letters, milestone_docs, yearly
 from workflow import operations as ops
 from workflow.db import db
 from workflow.storage import DocumentRefused, store_document
@@ -199,3 +199,34 @@ def letter_command(code, kind, number, date_text, authority, signer_title, signe
     data = letters.build(campaign, kind, head, now)
     Path(output).write_bytes(data)
     click.echo(f"letter\t{kind}\t{output}\t{len(data)} bytes")
+
+
+@campaign_cli.command("attach")
+@click.argument("code", metavar="CODE")
+@click.argument("kind", metavar="MILESTONE", type=click.Choice(list(milestone_docs.KINDS)))
+@click.option("--number", required=True, help="The document's number and symbol.")
+@click.option("--date", "date_text", help="Its date.")
+@click.option("--issuer", default="", help="Who issued it.")
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False), help="The signed file.")
+@click.option("--actor", default="cli", show_default=True)
+@click.option("--now", "now_text")
+def attach_command(code, kind, number, date_text, issuer, file_path, actor, now_text) -> None:
+    """Cite the document that set or moved a milestone (e.g. a generated letter, signed), with its file."""
+    campaign, now = get_campaign(code), parse_instant(now_text)
+    stored, name = None, ""
+    if file_path:
+        name = Path(file_path).name
+        try:
+            stored = store_document(current_app.config["UPLOAD_FOLDER"], name, Path(file_path).read_bytes())
+        except DocumentRefused as exc:
+            fail(str(exc))
+    try:
+        row = milestone_docs.attach(campaign, kind, milestone_docs.DocumentInput(
+            number, parse_date(date_text, "--date") if date_text else None, issuer, name, stored),
+            actor=actor, now=now)
+        db.session.commit()
+    except milestone_docs.DocumentRefused as exc:
+        db.session.rollback()
+        click.echo(f"Lỗi: {exc.message_vi}", err=True)
+        sys.exit(1)
+    click.echo(f"document\t{kind}\t{row.number}\t{row.issued_on or '-'}\t{row.sha256 or '-'}")

@@ -108,3 +108,33 @@ def test_every_letter_opens_in_libreoffice(runner, campaign, tmp_path):
         if shutil.which("pdftotext"):
             out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
             assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in out and "Trần Văn Dũng" in out
+
+
+def test_a_milestone_carries_the_document_that_moved_it_and_a_signed_letter_attached_back(
+        runner, campaign, tmp_path, client, make_user):
+    import json
+
+    from tests.conftest import login
+    r = runner.invoke(args=["campaign", "move", CODE, "field_inspection", "--start", "2019-11-04", "--end",
+                            "2019-11-18", "--reason", "Hội đồng dời lịch", "--doc-number", "15/QĐ-HĐTĐ",
+                            "--doc-date", "2019-10-30", "--doc-issuer", "Hội đồng thẩm định",
+                            "--now", "2019-10-30T09:00:00+07:00"])
+    assert r.exit_code == 0, r.output
+    signed = letter(runner, tmp_path, "launch", "2019-10-07T08:00:00+07:00")
+    r = runner.invoke(args=["campaign", "attach", CODE, "deadline", "--number", "1270/STTTT-CNTT&BCVT", "--date",
+                            "2019-10-07", "--issuer", "Sở Thông tin và Truyền thông", "--file", str(signed)])
+    assert r.exit_code == 0, r.output
+    assert r.output.split("\t")[4].strip() != "-"  # the file's SHA-256
+    doc = json.loads(runner.invoke(args=["campaign", "status", CODE, "--json",
+                                         "--now", "2019-10-30T10:00:00+07:00"]).output)
+    by_kind = {m["kind"]: m for m in doc["milestones"]}
+    assert by_kind["field_inspection"]["document"] == {"number": "15/QĐ-HĐTĐ", "date": "2019-10-30",
+                                                       "issuer": "Hội đồng thẩm định", "sha256": None}
+    assert by_kind["deadline"]["document"]["number"] == "1270/STTTT-CNTT&BCVT"
+    assert by_kind["preliminary_review"]["document"] is None
+    make_user("admin@tgg.example", "organizer_admin", "TGG")
+    login(client, "admin@tgg.example")
+    html = client.get(f"/campaigns/{CODE}").get_data(as_text=True)
+    assert "Văn bản 15/QĐ-HĐTĐ" in html and "Hội đồng thẩm định" in html
+    r = runner.invoke(args=["campaign", "attach", CODE, "deadline", "--number", " "])
+    assert r.exit_code == 1 and "Cần số, ký hiệu" in r.output

@@ -6,7 +6,7 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy.session import Session
 
-from . import award_models, models  # noqa: F401  (register the tables; the award step's too)
+from . import award_models, milestone_docs, models  # noqa: F401  (register the tables; the award step's too)
 from .db import db as database
 from .revisions import install
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 
-from . import standing
+from . import milestone_docs, standing
 from .calendars import calendar_for
 from .db import db
 from .machine import state_name
@@ -124,6 +124,7 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
     tl = timeline_of(campaign, now)
     state = state_at(campaign, now, tl)
     rows = results(campaign, now)
+    docs = milestone_docs.documents_of(campaign)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -143,6 +144,9 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
             "start": i.start.isoformat() if i.start else None, "end": i.end.isoformat(),
             "ends_at": i.ends_at.isoformat(), "computed": i.computed, "reached": i.reached, "overdue": i.overdue,
             "explanation": {"vi": i.period.explain("vi"), "en": i.period.explain("en")} if i.period else None,
+            "document": {"number": docs[i.kind].number, "date": docs[i.kind].issued_on.isoformat()
+                         if docs[i.kind].issued_on else None, "issuer": docs[i.kind].issuer,
+                         "sha256": docs[i.kind].sha256 or None} if i.kind in docs else None,
         } for i in tl.items],
         "counts": counts,
         "units": [{

@@ -27,8 +27,8 @@ from web.common import lang
 from web.timeline_svg import axis_range, render_timeline_svg
 from workflow import campaigns as reads
 from workflow import dashboard as dq
+from workflow import milestone_docs, revisions
 from workflow import operations as ops
-from workflow import revisions
 from workflow.calendars import OverrideError, add_override, calendar_for, remove_override
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, STATES, state_name
@@ -290,7 +290,7 @@ def campaign(code: str):
         descending=descending, args=args, preview=preview, failed=failed, failed_total=failed_total, audit=audit,
         units=units, manage=manage, pickers=pickers, statuses=STATUSES, manual_steps=MANUAL_STEPS,
         milestones=MILESTONES, lang=lang(), endpoints_has_unit_page="units.page" in current_app.view_functions,
-        grace_open=grace_open)
+        grace_open=grace_open, milestone_docs=milestone_docs.documents_of(campaign))
 
 
 #: Datalists of the action forms: at most this many codes each.
