@@ -138,3 +138,20 @@ def test_a_milestone_carries_the_document_that_moved_it_and_a_signed_letter_atta
     assert "Văn bản 15/QĐ-HĐTĐ" in html and "Hội đồng thẩm định" in html
     r = runner.invoke(args=["campaign", "attach", CODE, "deadline", "--number", " "])
     assert r.exit_code == 1 and "Cần số, ký hiệu" in r.output
+
+
+def test_the_letter_downloads_from_the_web_form(campaign, client, make_user, tmp_path):
+    from tests.conftest import login
+    make_user("admin@tgg.example", "organizer_admin", "TGG")
+    login(client, "admin@tgg.example")
+    assert f"/campaigns/{CODE}/letters" in client.get(f"/campaigns/{CODE}").get_data(as_text=True)
+    r = client.post(f"/campaigns/{CODE}/letters", data={"kind": "launch", "number": "1270/STTTT-CNTT&BCVT",
+                                                        "day": "2019-10-07", "title": "Giám đốc",
+                                                        "signer": "Trần Văn Dũng"})
+    assert r.status_code == 200 and r.mimetype.endswith("wordprocessingml.document")
+    assert "TGG-UDCNTT-2019-launch-2019-10-07.docx" in r.headers["Content-Disposition"]
+    out = tmp_path / "web.docx"
+    out.write_bytes(r.data)
+    common(text_of(out))
+    r = client.post(f"/campaigns/{CODE}/letters", data={"kind": "launch", "day": "07/10", "title": "x", "signer": "y"})
+    assert r.status_code == 422 and "Ngày văn bản không hợp lệ" in r.get_data(as_text=True)

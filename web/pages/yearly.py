@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from web.access import campaign_or_404, may_manage
 from web.common import lang
 from web.pages.dashboard import group_name
-from workflow import awards, yearly
+from workflow import awards, letters, yearly
 from workflow import campaigns as reads
 from workflow import operations as ops
 from workflow.campaigns import CHANNELS
@@ -204,3 +204,34 @@ def award_action(code: str, action: str):
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("yearly.award_step", code=campaign.code))
+
+
+# -- official letters --------------------------------------------------------------------
+
+@bp.route("/campaigns/<code>/letters", methods=["GET", "POST"])
+@login_required
+def letter(code: str):
+    """The organizer fills number, date and signer; the DOCX downloads (workflow/letters.py)."""
+    campaign = campaign_or_404(code, manage=True)
+    if request.method == "GET":
+        return render_template("yearly/letters.html", campaign=campaign, kinds=letters.KINDS, values={})
+    f = request.form
+    values = {k: f.get(k, "") for k in ("kind", "number", "day", "authority", "title", "signer")}
+    error = None
+    try:
+        day = date.fromisoformat(values["day"].strip())
+    except ValueError:
+        error = _("Ngày văn bản không hợp lệ.")
+    if values["kind"] not in letters.KINDS:
+        error = _("Loại văn bản không hợp lệ.")
+    elif not values["title"].strip() or not values["signer"].strip():
+        error = _("Cần chức vụ và họ tên người ký.")
+    if error:
+        flash(_("Chưa tạo văn bản. %(error)s", error=error), "danger")
+        return render_template("yearly/letters.html", campaign=campaign, kinds=letters.KINDS, values=values), 422
+    head = letters.LetterHead(values["number"].strip(), day, values["authority"].strip(), values["title"].strip(),
+                              values["signer"].strip())
+    data = letters.build(campaign, values["kind"], head, utcnow())
+    name = f"{campaign.code}-{values['kind']}-{day.isoformat()}.docx"
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
