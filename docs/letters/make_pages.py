@@ -46,10 +46,11 @@ def main() -> None:
             ops.record_submission(c, u, received_at=sent, channel="upload", recorded_by="docs", now=sent)
             ops.set_scores(c, u, actor="docs", now=sent, verified_score=Decimal(score))
         at = datetime(2019, 11, 4, 9, tzinfo=VN)
-        ops.run_tick(at)
-        db.session.commit()
         for kind, (number, day) in HEADS.items():
-            when = datetime(2019, 10, 28, 9, tzinfo=VN) if kind == "reminder" else at
+            if kind == "exclusion":  # the grace period ends: silent units are excluded
+                ops.run_tick(at)
+                db.session.commit()
+            when = datetime(2019, 10, 28, 9, tzinfo=VN) if kind in ("launch", "reminder") else at
             head = letters.LetterHead(number, day, "", "Giám đốc", "Trần Văn Dũng")
             (OUT / f"{kind}.docx").write_bytes(letters.build(c, kind, head, when))
 
