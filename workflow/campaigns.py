@@ -144,9 +144,7 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
             "start": i.start.isoformat() if i.start else None, "end": i.end.isoformat(),
             "ends_at": i.ends_at.isoformat(), "computed": i.computed, "reached": i.reached, "overdue": i.overdue,
             "explanation": {"vi": i.period.explain("vi"), "en": i.period.explain("en")} if i.period else None,
-            "document": {"number": docs[i.kind].number, "date": docs[i.kind].issued_on.isoformat()
-                         if docs[i.kind].issued_on else None, "issuer": docs[i.kind].issuer,
-                         "sha256": docs[i.kind].sha256 or None} if i.kind in docs else None,
+            "document": milestone_docs.as_dict(docs[i.kind]) if i.kind in docs else None,
         } for i in tl.items],
         "counts": counts,
         "units": [{

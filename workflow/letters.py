@@ -262,8 +262,8 @@ def build(campaign: Campaign, kind: str, head: LetterHead, now: datetime) -> byt
                    f"{len(missing)} cơ quan, đơn vị sau:")
         for group, ps in _groups_of(missing).items():
             _para(doc, f"{GROUPS.get(group, group)} ({len(ps)}):", bold=True)
-            for i, p in enumerate(ps, 1):
-                _para(doc, f"{i}. {p.unit.name}")
+            for n_unit, p in enumerate(ps, 1):
+                _para(doc, f"{n_unit}. {p.unit.name}")
         _para(doc, "Đề nghị các cơ quan, đơn vị khẩn trương gửi hồ sơ; quá thời hạn trên, cơ quan, đơn vị không "
                    "gửi hồ sơ sẽ không được đánh giá, xếp hạng.")
         recipients = ["Như trên", *others[1:]]
@@ -280,8 +280,8 @@ def build(campaign: Campaign, kind: str, head: LetterHead, now: datetime) -> byt
                    f"không được đánh giá, xếp hạng ({len(excluded)} đơn vị):")
         for group, ps in _groups_of(excluded).items():
             _para(doc, f"{GROUPS.get(group, group)} ({len(ps)}):", bold=True)
-            for i, p in enumerate(ps, 1):
-                _para(doc, f"{i}. {p.unit.name}")
+            for n_unit, p in enumerate(ps, 1):
+                _para(doc, f"{n_unit}. {p.unit.name}")
         recipients = ["Như trên", "UBND tỉnh (b/c)", *others[1:]]
     else:
         rows = [r for r in results(campaign, now) if r.rank is not None]

@@ -72,7 +72,7 @@ def attach(campaign: Campaign, kind: str, doc: DocumentInput, *, actor: str, now
     db.session.add(row)
     record(actor=actor, action="milestone.document", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
            to_value=f"{kind} {row.number} {row.issued_on or ''} {row.issuer}".strip(), at=now)
-    revisions.touch(db.session, (revisions.CAMPAIGN, campaign.id))
+    revisions.touch(db.session(), (revisions.CAMPAIGN, campaign.id))
     db.session.flush()
     return row
 
@@ -94,3 +94,9 @@ def describe(row: MilestoneDocument) -> str:
     if row.issuer:
         text += f" của {row.issuer}"
     return text
+
+
+def as_dict(row: MilestoneDocument) -> dict[str, str | None]:
+    """The ``status --json`` form: number, date, issuer, the file's SHA-256."""
+    return {"number": row.number, "date": row.issued_on.isoformat() if row.issued_on else None,
+            "issuer": row.issuer, "sha256": row.sha256 or None}
