@@ -177,6 +177,12 @@ def plan_clone(source: Campaign, *, code: str, year: int, deadline: date | None 
     if year <= source.year:
         raise CloneRefused(f"Năm của đợt mới phải sau năm {source.year}.",
                            f"The new campaign's year must be after {source.year}.", "year")
+    if year > source.year + 50:
+        raise CloneRefused(f"Năm {year} quá xa năm {source.year}.", f"The year {year} is too far from {source.year}.",
+                           "year")
+    if deadline is not None and not year - 1 <= deadline.year <= year + 1:
+        raise CloneRefused(f"Hạn nộp {deadline:%d/%m/%Y} không thuộc năm {year}.",
+                           f"The deadline {deadline:%d/%m/%Y} is not in {year}.", "deadline")
     cal = cal or calendar_of(source)
     delta = year - source.year
     given = deadline is not None

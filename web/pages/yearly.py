@@ -147,6 +147,8 @@ def award_step(code: str):
 def _parse_instant(text: str, tz) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
+        if not 2000 <= value.year <= 2100:
+            raise ValueError(text)
     except ValueError:
         raise ops.OperationError("Thời điểm nhận không hợp lệ.", "The received instant is not valid.",
                                  field="received_at", status=422) from None
