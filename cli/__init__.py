@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cli import mail
+from cli import mail, yearly  # yearly also adds `campaign clone`, `decision`, `publish`
 from cli.campaign import campaign_cli, submission_cli, tick_command_factory
 from cli.demo import demo_cli
 from cli.evaluation import criteria_cli, sheet_cli
@@ -19,6 +19,6 @@ from cli.workdays import workdays
 
 def register_cli(app: Flask) -> None:
     for group in (workdays, campaign_cli, submission_cli, tick_command_factory(), demo_cli, user_cli, token_cli,
-                  mail.mail_cli, mail.reminders_cli, scheduler_cli, serve_command, criteria_cli, sheet_cli,
-                  files_cli):
+                  mail.mail_cli, mail.reminders_cli, yearly.awards_cli, scheduler_cli, serve_command, criteria_cli,
+                  sheet_cli, files_cli):
         app.cli.add_command(group)

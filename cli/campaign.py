@@ -20,6 +20,7 @@ from sqlalchemy import select
 from cli.jobs import tick
 from cli.workdays import fail, parse_date, parse_instant
 from workflow import campaigns as reads
+from workflow import milestone_docs
 from workflow import operations as ops
 from workflow.campaign_files import CampaignFileError, export, import_file
 from workflow.db import db, utcnow
@@ -164,14 +165,25 @@ def step_command(code: str, event: str, reason: str, actor: str, now_text: str |
 @click.option("--end", "end_text", required=True, help="The new date (or the range's end).")
 @click.option("--start", "start_text", help="The range's start (field inspection).")
 @click.option("--reason", required=True, help="Why it moves; stays on record.")
+@click.option("--doc-number", default="", help="The document that moves it (number and symbol), cited on the timeline.")
+@click.option("--doc-date", default="", help="That document's date.")
+@click.option("--doc-issuer", default="", help="Who issued it.")
 @click.option("--actor", default="cli", show_default=True)
 @click.option("--now", "now_text")
-def move_command(code, kind, end_text, start_text, reason, actor, now_text) -> None:
-    """Move the deadline or a later milestone, with a reason."""
+def move_command(code, kind, end_text, start_text, reason, doc_number, doc_date, doc_issuer, actor, now_text) -> None:
+    """Move the deadline or a later milestone, with a reason (and the document that moves it)."""
     campaign, now = get_campaign(code), parse_instant(now_text)
     end = parse_date(end_text, "--end")
     start = parse_date(start_text, "--start") if start_text else None
-    _run(ops.move_milestone, campaign, kind, end=end, start=start, reason=reason, actor=actor, now=now)
+    cited = (milestone_docs.DocumentInput(doc_number, parse_date(doc_date, "--doc-date") if doc_date else None,
+                                          doc_issuer) if doc_number else None)
+    try:
+        ops.move_milestone(campaign, kind, end=end, start=start, reason=reason, actor=actor, now=now)
+        if cited:
+            milestone_docs.attach(campaign, kind, cited, actor=actor, now=now)
+        db.session.commit()
+    except ops.OperationError as exc:
+        refused(exc)
     click.echo(f"{campaign.code}\t{kind}\t{start.isoformat() + '..' if start else ''}{end.isoformat()}")
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from flask import current_app
 
 from notifications.scheduler import Job, dispatch_job
+from workflow.awards import run_award_reminders
 from workflow.db import db
 from workflow.operations import clean_orphan_files, run_tick
 
@@ -16,6 +17,7 @@ def tick(now: datetime) -> dict[str, int]:
     """Time-driven campaign moves, exclusions and reminder planning, as of ``now``."""
     try:
         summary = run_tick(now)
+        summary["award_reminders_queued"] = run_award_reminders(now)
         db.session.commit()
     except Exception:
         db.session.rollback()

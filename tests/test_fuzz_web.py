@@ -379,6 +379,25 @@ ROUTES: list[Route] = [
     Route("nominate-district", "/campaigns/<code>/districts/<district_code>/nomination", "POST",
           campaign_path("/districts/{district}/nomination", district=segment("MYTHO", "CAIBE", "STC", "KHONGCO")),
           form({"unit": UNIT_CODE})),
+    # -- next year's campaign, the award step, letters (web/pages/yearly.py) --
+    Route("clone", "/campaigns/<code>/clone", "POST", campaign_path("/clone"), form({
+        "code": mostly(NEW_CODE, one("TGG-2019", "", "X" * 65, "a b")),
+        "year": one("2020", "2027", "2019", "hai nghìn", "", "99999999999999999999", "2101"),
+        "deadline": st.one_of(one("", "31/02/2027", "2027-02-01"), DAY),
+        "previewed": one("", "1"), "confirm": one("", "1"), "leave_out": one("", "MYTHO", "KHONGCO", "STC")}),
+        when=CLOSED),
+    *[Route(f"awards-{name}", "/campaigns/<code>/awards/<action>", "POST",
+            campaign_path("/awards/{action}", action=segment(name)), form(fields),
+            files="file" if name == "decision" else None, when=CLOSED)
+      for name, fields in {
+          "propose": {"add": UNIT_CODE, "remove": UNIT_CODE, "reason": REASON},
+          "dossier": {"unit": UNIT_CODE, "channel": one("upload", "eoffice", "email", "fax"), "doc_number": REASON,
+                      "received_at": st.one_of(one("", "2019-11-20T10:00", "bad", "0001-01-01T00:00"), DAY)},
+          "decision": {"number": REASON, "decided_on": DAY, "signer": REASON},
+          "publish": {}, "unknown": {"reason": REASON}}.items()],
+    Route("letters", "/campaigns/<code>/letters", "POST", campaign_path("/letters"), form({
+        "kind": one("launch", "reminder", "exclusion", "results", "x"), "number": REASON, "day": DAY,
+        "authority": REASON, "title": REASON, "signer": REASON}), when=CLOSED),
     # -- the calendar --
     Route("override-add", "/calendar/overrides", "POST", st.just("/calendar/overrides"),
           form({"day": DAY, "kind": one("day_off", "working_day"), "reason": REASON,

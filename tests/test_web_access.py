@@ -355,6 +355,11 @@ def test_anonymous_is_sent_to_sign_in(app, client, world):
             where = f"{url} ({rule.endpoint}) -> {response.status_code} {response.mimetype}"
             if rule.arguments & IDENTIFYING:
                 assert _is_login_redirect(response) or response.status_code in (401, 404), where
+            elif rule.endpoint == "public.index":
+                # The list of published results is public by design (issue 16); nothing is published here, so
+                # it must name no campaign (the sweep above also checks it leaks none of the markers).
+                assert response.status_code == 200, where
+                assert "TGG-2019" not in client.get(url).get_data(as_text=True), where
             elif not rule.endpoint.startswith("api.") and not _is_login_redirect(response):  # API docs are public
                 assert response.status_code != 200 or response.mimetype != "text/html", where
     db.session.expire_all()

@@ -26,7 +26,7 @@ from web.common import (
     login_manager,
     select_locale,
 )
-from web.pages import auth, dashboard, evaluation, setup, unit
+from web.pages import auth, dashboard, evaluation, public, setup, unit, yearly
 from workflow.db import db, utcnow
 
 
@@ -68,7 +68,7 @@ def init_app(app: Flask) -> None:
     # is a 404, not a 500 when the database cannot compare it (SQLite: "int too large").
     app.url_map.converters["int"] = _IdConverter
 
-    for module in (auth, dashboard, unit, setup, evaluation):
+    for module in (auth, dashboard, unit, setup, evaluation, yearly, public):
         app.register_blueprint(module.bp)
     app.register_blueprint(api_views.bp)
     csrf.exempt(api_views.bp)

@@ -6,7 +6,7 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy.session import Session
 
-from . import criteria, models, ratelimits, tick_health  # noqa: F401  (register the tables)
+from . import award_models, criteria, milestone_docs, models, ratelimits, tick_health  # noqa: F401  (register the tables)
 from .db import db as database
 from .revisions import install
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 
-from . import standing
+from . import milestone_docs, standing
 from .calendars import calendar_for
 from .db import db
 from .machine import state_name
@@ -182,6 +182,7 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
     tl = timeline_of(campaign, now)
     state = state_at(campaign, now, tl)
     rows = results(campaign, now)
+    docs = milestone_docs.documents_of(campaign)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -202,6 +203,7 @@ def status_document(campaign: Campaign, now: datetime) -> dict:
             "start": i.start.isoformat() if i.start else None, "end": i.end.isoformat(),
             "ends_at": i.ends_at.isoformat(), "computed": i.computed, "reached": i.reached, "overdue": i.overdue,
             "explanation": {"vi": i.period.explain("vi"), "en": i.period.explain("en")} if i.period else None,
+            "document": milestone_docs.as_dict(docs[i.kind]) if i.kind in docs else None,
         } for i in tl.items],
         "warnings": [{"kind": w.kind, "end": w.end.isoformat(), "grace_end": w.grace_end.isoformat(),
                       "message": w.message("vi"), "message_en": w.message("en")} for w in warnings_of(campaign)],

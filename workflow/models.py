@@ -106,6 +106,8 @@ class Campaign(Model):
     #: A correction (a new version) of a dossier received on time keeps its on-time standing.
     correction_keeps_on_time: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The campaign of the year before this one was cloned from (workflow/yearly.py).
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"), index=True)
 
     organizer: Mapped[Organizer] = relationship(back_populates="campaigns")
     milestones: Mapped[list[Milestone]] = relationship(
@@ -169,8 +171,10 @@ class Participation(Model):
 
     campaign: Mapped[Campaign] = relationship(back_populates="participations")
     unit: Mapped[Unit] = relationship()
+    #: The evaluation dossier's versions; award dossiers (kind ``award``) are read by workflow/awards.py.
     submissions: Mapped[list[Submission]] = relationship(
-        back_populates="participation", cascade="all, delete-orphan", order_by="Submission.version"
+        back_populates="participation", cascade="all, delete-orphan", order_by="Submission.version",
+        primaryjoin="and_(Participation.id == Submission.participation_id, Submission.kind == 'evaluation')"
     )
 
 
@@ -178,10 +182,12 @@ class Submission(Model):
     """One version of a unit's dossier, as received."""
 
     __tablename__ = "submission"
-    __table_args__ = (UniqueConstraint("participation_id", "version"),)
+    __table_args__ = (UniqueConstraint("participation_id", "kind", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     participation_id: Mapped[int] = mapped_column(ForeignKey("participation.id", ondelete="CASCADE"), index=True)
+    #: evaluation (the self-assessment dossier) | award (hồ sơ đề nghị khen thưởng)
+    kind: Mapped[str] = mapped_column(String(16), default="evaluation", server_default="evaluation")
     version: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: upload | eoffice | email

@@ -365,43 +365,12 @@ def participation_of(campaign: Campaign, unit: Unit) -> Participation:
     return p
 
 
-def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, channel: str, recorded_by: str,
-                      now: datetime, doc_number: str = "", documents: Sequence[DocumentInput] = (),
-                      by_unit: bool = False) -> Submission:
-    """Record a dossier received through any channel; classify it by its received instant.
-
-    Uploads use this server's clock (``received_at`` is ``now``); e-office and
-    e-mail dossiers carry the instant the organizer's staff record and the
-    incoming document number.
-
-    ``by_unit``: the unit files its own dossier (its focal point's upload, its API token).  A unit
-    sends documents, here, now: its dossier holds at least one document whose content is stored
-    here (a dossier without documents would replace the version that had them), and the channels
-    and incoming document numbers of the organizer's e-office and mailbox are the organizer's
-    staff's to record, not the unit's to claim.
-    """
+def check_received(channel: str, received_at: datetime, doc_number: str, now: datetime) -> None:
+    """The rules every received dossier follows, whatever its kind (evaluation or award): a known channel,
+    an aware instant not in the future, an incoming document number for e-office and e-mail."""
     if channel not in CHANNELS:
         raise OperationError(f"Kênh gửi không hợp lệ: {channel}.", f"Unknown channel {channel!r}.", field="channel",
                              status=422)
-    if by_unit:
-        if channel != "upload":
-            raise OperationError(
-                "Chỉ cán bộ của cơ quan tổ chức ghi nhận hồ sơ nhận qua phần mềm quản lý văn bản hoặc thư điện tử; "
-                "đơn vị nộp hồ sơ trực tuyến.",
-                "Only the organizer's staff record dossiers received through e-office or e-mail; a unit uploads.",
-                field="channel", status=403)
-        if doc_number.strip():
-            raise OperationError("Số văn bản đến do văn thư của cơ quan tổ chức ghi; đơn vị không tự ghi.",
-                                 "The incoming document number is the organizer's registry's to record, not the unit's.",
-                                 field="doc_number", status=403)
-        if received_at != now:
-            raise OperationError("Hồ sơ của đơn vị được nhận vào lúc gửi tới; đơn vị không tự ghi thời điểm nhận.",
-                                 "A unit's dossier is received when it arrives; the unit does not date it.",
-                                 field="received_at", status=403)
-        if not documents or any(doc.stored is None for doc in documents):
-            raise OperationError("Hồ sơ cần ít nhất một tài liệu, gửi kèm nội dung tệp.",
-                                 "A dossier needs at least one document, sent with its content.",
-                                 field="documents", status=422)
     if received_at.tzinfo is None:
         raise OperationError("Thời điểm nhận phải có múi giờ.", "The received instant needs a time zone.",
                              field="received_at", status=422)
@@ -412,6 +381,62 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
     if received_at > now:
         raise OperationError("Thời điểm nhận hồ sơ ở tương lai.", "The received instant is in the future.",
                              field="received_at", status=422)
+
+
+def check_filed_by_unit(channel: str, received_at: datetime, doc_number: str, documents: Sequence[DocumentInput],
+                        now: datetime) -> None:
+    """The unit files its own dossier (its focal point's upload, its API token).  A unit sends documents,
+    here, now: its dossier holds at least one document whose content is stored here (a dossier without
+    documents would replace the version that had them), and the channels and incoming document numbers
+    of the organizer's e-office and mailbox are the organizer's staff's to record, not the unit's to claim."""
+    if channel != "upload":
+        raise OperationError(
+            "Chỉ cán bộ của cơ quan tổ chức ghi nhận hồ sơ nhận qua phần mềm quản lý văn bản hoặc thư điện tử; "
+            "đơn vị nộp hồ sơ trực tuyến.",
+            "Only the organizer's staff record dossiers received through e-office or e-mail; a unit uploads.",
+            field="channel", status=403)
+    if doc_number.strip():
+        raise OperationError("Số văn bản đến do văn thư của cơ quan tổ chức ghi; đơn vị không tự ghi.",
+                             "The incoming document number is the organizer's registry's to record, not the unit's.",
+                             field="doc_number", status=403)
+    if received_at != now:
+        raise OperationError("Hồ sơ của đơn vị được nhận vào lúc gửi tới; đơn vị không tự ghi thời điểm nhận.",
+                             "A unit's dossier is received when it arrives; the unit does not date it.",
+                             field="received_at", status=403)
+    if not documents or any(doc.stored is None for doc in documents):
+        raise OperationError("Hồ sơ cần ít nhất một tài liệu, gửi kèm nội dung tệp.",
+                             "A dossier needs at least one document, sent with its content.",
+                             field="documents", status=422)
+
+
+def new_submission(*, version: int, received_at: datetime, channel: str, doc_number: str, recorded_by: str,
+                   late_working_days: int, receipt_number: str, documents: Sequence[DocumentInput],
+                   kind: str = "evaluation") -> Submission:
+    """A received dossier's row with its documents (not yet added to the session)."""
+    sub = Submission(kind=kind, version=version, received_at=received_at, channel=channel,
+                     doc_number=doc_number.strip(), recorded_by=recorded_by, late_working_days=late_working_days,
+                     receipt_number=receipt_number)
+    for doc in documents:
+        s = doc.stored
+        sub.documents.append(SubmissionDocument(
+            original_name=doc.original_name, stored_name=s.stored_name if s else "", sha256=doc.sha256,
+            size=s.size if s else doc.size, content_type=s.content_type if s else ""))
+    return sub
+
+
+def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, channel: str, recorded_by: str,
+                      now: datetime, doc_number: str = "", documents: Sequence[DocumentInput] = (),
+                      by_unit: bool = False) -> Submission:
+    """Record a dossier received through any channel; classify it by its received instant.
+
+    Uploads use this server's clock (``received_at`` is ``now``); e-office and
+    e-mail dossiers carry the instant the organizer's staff record and the
+    incoming document number.  ``by_unit``: the unit files it itself
+    (:func:`check_filed_by_unit`).
+    """
+    if by_unit and channel in CHANNELS:  # (an unknown channel: check_received's 422)
+        check_filed_by_unit(channel, received_at, doc_number, documents, now)
+    check_received(channel, received_at, doc_number, now)
     if campaign.state in ("draft", "cancelled"):
         raise OperationError("Đợt đánh giá chưa mở nhận hồ sơ hoặc đã hủy.",
                              "The campaign is not accepting submissions.", field="campaign")
@@ -457,14 +482,9 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
         new_status, late_days = p.status, 0
     else:
         new_status, late_days = c.status, c.late_working_days
-    sub = Submission(version=version, received_at=received_at, channel=channel, doc_number=doc_number.strip(),
-                     recorded_by=recorded_by, late_working_days=late_days,
-                     receipt_number=f"{campaign.code}/{unit.code}/{version}")
-    for doc in documents:
-        s = doc.stored
-        sub.documents.append(SubmissionDocument(
-            original_name=doc.original_name, stored_name=s.stored_name if s else "", sha256=doc.sha256,
-            size=s.size if s else doc.size, content_type=s.content_type if s else ""))
+    sub = new_submission(version=version, received_at=received_at, channel=channel, doc_number=doc_number,
+                         recorded_by=recorded_by, late_working_days=late_days,
+                         receipt_number=f"{campaign.code}/{unit.code}/{version}", documents=documents)
     p.submissions.append(sub)
     p.status, p.late_working_days, p.received_at = new_status, late_days, received_at
     if keeps_on_time:

@@ -30,8 +30,8 @@ from web.timeline_svg import axis_range, render_timeline_svg
 from workflow import audit as audit_log
 from workflow import campaigns as reads
 from workflow import dashboard as dq
+from workflow import milestone_docs, revisions, unit_files
 from workflow import operations as ops
-from workflow import revisions, unit_files
 from workflow.calendars import OverrideError, calendar_for
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, STATES, state_name
@@ -338,7 +338,7 @@ def campaign(code: str):
         failed_total=failed_total, audit=audit, units=dq.units_by_id(m.unit_id for m in failed), manage=manage,
         pickers=pickers, statuses=STATUSES, manual_steps=MANUAL_STEPS, milestones=MILESTONES, lang=lang(),
         endpoints_has_unit_page="units.page" in current_app.view_functions, grace_open=grace_open,
-        tick_failures=failures_of(campaign_id=campaign.id))
+        tick_failures=failures_of(campaign_id=campaign.id), milestone_docs=milestone_docs.documents_of(campaign))
 
 
 #: Datalists of the action forms and the exclusion preview: at most this many units each (the
