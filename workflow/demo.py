@@ -61,7 +61,8 @@ def play_out(campaign: Campaign, rng: random.Random, until: datetime) -> None:
         ops.advance_campaign(campaign, until)
         for p in campaign.participations:
             if p.status in ("on_time", "late"):
-                score = Decimal(rng.randint(820, 1080)) / 10
+                # (at most the campaign's ceiling: its maximum plus its declared bonus)
+                score = min(Decimal(rng.randint(820, 1080)) / 10, ops.score_ceiling(campaign))
                 ops.set_scores(campaign, p.unit, actor=DEMO_ACTOR, now=until, self_score=score)
     db.session.flush()
 
