@@ -36,6 +36,7 @@ def to_award_step(runner):
     """Tiền Giang 2019: four units send and are scored; the others are excluded at grace end."""
     import_example(runner, "tien-giang-2019.yaml")
     c = db.session.scalar(select(Campaign).where(Campaign.code == CODE))
+    c.score_bonus = 5  # "Tốt: từ 100 điểm trở lên" (seed 002): scores pass 100 with bonus points
     sent = local(2019, 10, 24, 10, 0)
     for code, score in (("SYT", "101"), ("STP", "100"), ("SNV", "96"), ("CATINH", "102")):
         ops.record_submission(c, unit(code), received_at=sent, channel="upload", recorded_by="t", now=sent)

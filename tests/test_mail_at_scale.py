@@ -26,6 +26,7 @@ from notifications.mime import build_message, longest_line
 from notifications.models import OutboxMail
 from notifications.rules import MilestoneReminder, Occurrence
 from tests.conftest import local
+from workflow import awards
 from workflow.db import db
 from workflow.models import Campaign, Milestone, Organizer, Participation, Submission, SubmissionDocument, Unit
 
@@ -56,6 +57,7 @@ def build_campaign() -> tuple[Campaign, list[Unit]]:
         data_period_start=date(2026, 1, 1), data_period_end=date(2026, 10, 1),
         deadline=date(2026, 12, 8), grace_working_days=5, council_emails=["hoidong.udcntt@tiengiang.gov.vn"])
     campaign.milestones.append(Milestone(kind="preliminary_review", end_date=date(2026, 12, 31)))
+    campaign.milestones.append(Milestone(kind="award_dossiers", end_date=date(2027, 1, 29)))
     db.session.add(campaign)
     db.session.flush()
     groups = ["department"] * 20 + ["district"] * 11 + ["vertical"] * 30
@@ -119,6 +121,19 @@ def queue_every_kind(campaign: Campaign, units: list[Unit], now: datetime) -> No
     queue.queue_exclusion_notices(campaign, and_(Participation.campaign_id == campaign.id,
                                                  Participation.unit_id.in_([u.id for u in silent[:3]])), now)
     queue.queue_results(campaign, now)
+    # The award step's mails, as workflow/awards.py queues them (its one _queue for every award kind).
+    awards._queue(campaign, second, "award_notice", occurrence="proposed", now=now)
+    awards._queue(campaign, second, "award_reminder", occurrence=now.date().isoformat(), now=now,
+                  extra={"overdue": False})
+    awards._queue(campaign, first, "award_receipt", occurrence=sub.receipt_number, now=now, extra={
+        "submission": sub, "status": "on_time", "late_days": 0, "received_text": "08:00:00 Thứ Hai 07/12/2026",
+        "channel_name": "Nộp trực tuyến", "documents": list(sub.documents)})
+    # The figures-confirmation round's reminder, with the context queue_confirmation_reminders gives it.
+    queue.insert_rows([queue.build_row(
+        kind="confirmation_reminder", campaign=campaign, unit_id=second.id, occurrence="round1",
+        recipient=second.emails[0], language="vi", now=now,
+        context=queue._campaign_context(campaign, "vi") | {"unit": second, "unanswered": 37,
+                                                            "confirm_deadline_text": "Thứ Năm 10/12/2026"})])
     for kind in ("signin_link", "password_reset"):  # as web/pages/auth.py _send_link builds them
         user = type("User", (), {"name": "Nguyễn Thị Minh Khai", "email": first.emails[0]})()
         queue.insert_rows([queue.build_row(
