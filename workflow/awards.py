@@ -242,6 +242,10 @@ def record_decision(campaign: Campaign, decision: DecisionInput, *, actor: str, 
     if not decision.number.strip() or not decision.signer.strip():
         raise _refuse("Cần số quyết định và người ký.", "The decision's number and signer are required.", "number",
                       422)
+    if len(decision.number.strip()) > 128 or len(decision.signer.strip()) > 255:
+        raise _refuse("Số quyết định tối đa 128 ký tự; người ký tối đa 255 ký tự.",
+                      "The decision's number is at most 128 characters, its signer at most 255.",
+                      "number" if len(decision.number.strip()) > 128 else "signer", 422)
     if decision.decided_on > now.astimezone(tz_of(campaign)).date():
         raise _refuse("Ngày quyết định ở tương lai.", "The decision's date is in the future.", "decided_on", 422)
     row = db.session.scalar(select(CampaignDecision).where(CampaignDecision.campaign_id == campaign.id))
