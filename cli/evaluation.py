@@ -29,7 +29,7 @@ from cli.workdays import fail
 from workflow import criteria_xlsx
 from workflow import evaluation as ev
 from workflow.campaign_files import CampaignFileError, parse_criteria, replace_criteria, set_nodes
-from workflow.criteria import Sheet, sets_of
+from workflow.criteria import sets_of
 from workflow.db import db
 from workflow.models import Participation, Unit
 from workflow.operations import OperationError
@@ -251,10 +251,7 @@ def sheet_send(campaign_code, unit_codes, all_units, days, note, actor, now_text
     campaign = get_campaign(campaign_code)
     now = parse_instant(now_text)
     if all_units:
-        units = list(db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id)
-                                        .join(Sheet, Sheet.participation_id == Participation.id)
-                                        .where(Participation.campaign_id == campaign.id,
-                                               Sheet.submitted_at.is_not(None)).order_by(Unit.code)))
+        units = ev.submitted_sheet_units(campaign)
     else:
         if not unit_codes:
             fail("give unit codes or --all")

@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from devkey import DEV_SECRET_KEY, is_loopback
 from web import page_cache
+from web.api import sheet_views as _sheet_views  # noqa: F401  (registers the sheets' operations on api_views.bp)
 from web.api import views as api_views
 from web.common import (
     CSP,

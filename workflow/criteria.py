@@ -137,6 +137,25 @@ class SheetEntry(Model):
     criterion: Mapped[Criterion] = relationship()
 
 
+class SheetFile(Model):
+    """An evidence file attached to one criterion of a unit's sheet (stored as dossier documents are:
+    ``storage.store_document``, generated name, original name and SHA-256 kept)."""
+
+    __tablename__ = "sheet_file"
+    __table_args__ = (Index("ix_sheet_file_sheet_criterion", "sheet_id", "criterion_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sheet_id: Mapped[int] = mapped_column(ForeignKey("sheet.id", ondelete="CASCADE"))
+    criterion_id: Mapped[int] = mapped_column(ForeignKey("criterion.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(128), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(128), default="")
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uploaded_by: Mapped[str] = mapped_column(String(255), default="")
+
+
 class ConfirmationRound(Model):
     """The verified figures sent back to a unit to confirm by a deadline (seed 004)."""
 

@@ -16,6 +16,9 @@ function and commit.
   reason); when all are answered without dispute the figures stand;
 - ``settle``: the organizer closes the disputes with a written decision; the
   figures stand;
+- ``attach_evidence`` / ``remove_evidence``: the unit's evidence files of a
+  criterion of kind "file", stored as dossier documents are
+  (``storage.store_document``), while the sheet is a draft;
 - the tick closes rounds whose deadline passed (``confirmation.lapse_rounds``).
 """
 
@@ -26,7 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from notifications.queue import queue_unit_notice
 
@@ -34,7 +37,7 @@ from . import operations
 from .audit import record
 from .campaigns import calendar_of, timeline_of, tz_of, unit_status_at
 from .confirmation import figures_stand
-from .criteria import ConfirmationRound, Sheet, SheetEntry
+from .criteria import ConfirmationRound, Sheet, SheetEntry, SheetFile
 from .criteria_rules import Node, RuleError, clean_value, score_leaf, score_sheet, verified_leaf
 from .db import db
 from .models import Campaign, Participation, Unit
@@ -42,6 +45,7 @@ from .operations import OperationError, participation_of
 from .periods import working_days_from
 from .sheets import SheetView, entries_as_rule_input, sheet_view
 from .standing import may_submit
+from .storage import StoredDocument
 
 #: Working days a unit has to confirm its figures unless the organizer says otherwise.
 DEFAULT_CONFIRMATION_DAYS = 3
@@ -51,9 +55,23 @@ RESPONSES = {"confirmed": ("Đồng ý", "Confirmed"), "disputed": ("Không đ�
              "not_disputed_in_time": ("Không phản hồi đúng hạn (số liệu giữ nguyên)", "Not disputed in time")}
 
 
+class SheetRefused(OperationError):
+    """Values refused by their criteria's rules: every one of them, not only the first (``errors``:
+    criterion code, field at fault, messages); the message and field are the first's."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        first = errors[0]
+        super().__init__(first["message_vi"], first["message_en"], field=first["field"], status=422)
+        self.errors = errors
+
+
+def _rule_error_item(exc: RuleError, code: str) -> dict[str, str]:
+    return {"code": code, "field": f"{code}.{exc.field}" if exc.field else code,
+            "message_vi": exc.message_vi, "message_en": exc.message_en}
+
+
 def _rule_error(exc: RuleError, code: str) -> OperationError:
-    return OperationError(exc.message_vi, exc.message_en, field=f"{code}.{exc.field}" if exc.field else code,
-                          status=422)
+    return SheetRefused([_rule_error_item(exc, code)])
 
 
 def view_of(campaign: Campaign, unit: Unit) -> tuple[Participation, SheetView]:
@@ -83,6 +101,25 @@ def _entry(sheet: Sheet, view: SheetView, code: str) -> SheetEntry:
     return e
 
 
+#: Rows of one multi-row INSERT (a bound parameter per column and row: well under SQLite's limit).
+_INSERT_CHUNK = 500
+
+
+def _add_entries(sheet: Sheet, view: SheetView, drafts: Mapping[str, Mapping[str, Any]]) -> None:
+    """The entries of criteria not yet in the sheet, in one ``INSERT … VALUES (…), (…)`` and one SELECT
+    back whatever their number (the ORM would insert them row by row on SQLite)."""
+    codes = [c for c in drafts if c not in view.entries]
+    if not codes:
+        return
+    ids = {view.criterion_ids[c]: c for c in codes}
+    rows = [{"sheet_id": sheet.id, "criterion_id": view.criterion_ids[c], "draft": dict(drafts[c])} for c in codes]
+    for i in range(0, len(rows), _INSERT_CHUNK):
+        db.session.execute(insert(SheetEntry).values(rows[i:i + _INSERT_CHUNK]))
+    for e in db.session.scalars(select(SheetEntry).where(SheetEntry.sheet_id == sheet.id)):
+        if e.criterion_id in ids:
+            view.entries[ids[e.criterion_id]] = e
+
+
 def unit_may_change(campaign: Campaign, p: Participation, now: datetime) -> None:
     """As for dossiers: after grace end nothing changes from the unit side (unless returned or reinstated)."""
     if campaign.state in ("draft", "cancelled"):
@@ -110,16 +147,24 @@ def save_draft(campaign: Campaign, unit: Unit, values: Mapping[str, Mapping[str,
     unit_may_change(campaign, p, now)
     leaves = {n.code: n for n in view.tree.leaves(unit.group)}
     cleaned: dict[str, dict[str, Any]] = {}
+    errors: list[dict[str, str]] = []
     for code, value in values.items():
         node = leaves.get(code)
         if node is None:
-            raise OperationError(f"Không có tiêu chí {code} trong phiếu của đơn vị.",
-                                 f"No criterion {code} in the unit's sheet.", field=code, status=422)
+            errors.append({"code": code, "field": code, "message_vi": f"Không có tiêu chí {code} trong phiếu của đơn vị.",
+                           "message_en": f"No criterion {code} in the unit's sheet."})
+            continue
+        if node.kind == "file" and not (value or {}).get("na"):
+            # The files of an evidence criterion are those attached (attach_evidence), never typed.
+            value = {**(value or {}), "files": [f.stored_name for f in view.files.get(code, [])]}
         try:
             cleaned[code] = clean_value(node, value)
         except RuleError as exc:
-            raise _rule_error(exc, code) from exc
+            errors.append(_rule_error_item(exc, code))
+    if errors:
+        raise SheetRefused(errors)
     sheet = _ensure_sheet(p, view)
+    _add_entries(sheet, view, {c: {} for c in cleaned})
     changed = 0
     for code, value in cleaned.items():
         e = _entry(sheet, view, code)
@@ -139,15 +184,19 @@ def submit_sheet(campaign: Campaign, unit: Unit, *, actor: str, now: datetime) -
     """Submit the sheet = submit the dossier, received now, through ``operations.record_submission``."""
     p, view = view_of(campaign, unit)
     leaves = {n.code: n for n in view.tree.leaves(unit.group)}
+    errors = []
     for code, e in view.entries.items():  # drafts saved under an older rule are checked again
         if code in leaves and e.draft:
             try:
                 clean_value(leaves[code], e.draft)
             except RuleError as exc:
-                raise _rule_error(exc, code) from exc
+                errors.append(_rule_error_item(exc, code))
+    if errors:
+        raise SheetRefused(errors)
     submission = operations.record_submission(campaign, unit, received_at=now, channel="upload", recorded_by=actor,
                                               now=now)
     sheet = _ensure_sheet(p, view)
+    _add_entries(sheet, view, {c: {} for c in leaves})
     for code, node in leaves.items():
         e = _entry(sheet, view, code)
         e.claimed = dict(e.draft or {})
@@ -339,3 +388,104 @@ def settle(campaign: Campaign, unit: Unit, *, actor: str, now: datetime, reason:
     figures_stand(p, view.sheet, actor=actor, why=f"disputes settled: {reason.strip()}", now=now)
     db.session.flush()
     return p
+
+
+# -- evidence files ----------------------------------------------------------------
+
+#: The most evidence files one criterion keeps.
+MAX_FILES_PER_CRITERION = 20
+
+
+def _evidence_may_change(campaign: Campaign, p: Participation, view: SheetView, now: datetime) -> None:
+    """Evidence changes from the unit side while the sheet is a draft: not once it is submitted (unless
+    the dossier was returned for correction), never after grace end (as dossiers)."""
+    unit_may_change(campaign, p, now)
+    if view.submitted and p.status != "returned":
+        raise OperationError("Phiếu đánh giá đã nộp: không thể thêm hoặc gỡ tệp minh chứng.",
+                             "The sheet has been submitted: evidence files can no longer be added or removed.",
+                             field="sheet")
+
+
+def _file_node(view: SheetView, group: str, code: str) -> Node:
+    node = {n.code: n for n in view.tree.leaves(group)}.get(code)
+    if node is None:
+        raise OperationError(f"Không có tiêu chí {code} trong phiếu của đơn vị.",
+                             f"No criterion {code} in the unit's sheet.", field="code", status=404)
+    if node.kind != "file":
+        raise OperationError(f"Tiêu chí {code} không nhận tệp minh chứng (chỉ tiêu chí loại “Tệp minh chứng”).",
+                             f"Criterion {code} takes no evidence file (only criteria of kind “file” do).",
+                             field="code", status=422)
+    return node
+
+
+def _sync_files(view: SheetView, sheet: Sheet, code: str, group: str, *, actor: str, now: datetime) -> None:
+    """The criterion's draft value lists its files (it scores by its rule only with one); totals follow."""
+    e = _entry(sheet, view, code)
+    names = [f.stored_name for f in view.files.get(code, [])]
+    draft = dict(e.draft or {})
+    if not draft.get("na"):
+        e.draft = {"files": names} if names else {}
+    sheet.saved_at, sheet.saved_by = now, actor
+    view.draft_score = score_sheet(view.tree, group, entries_as_rule_input(view.entries, draft=True))
+    sheet.draft_total = view.draft_score.claimed_total
+
+
+def attach_evidence(campaign: Campaign, unit: Unit, code: str, stored: StoredDocument, *, actor: str,
+                    now: datetime) -> SheetFile:
+    """Attach a stored evidence file (``storage.store_document``: name, type and content checked, SHA-256)
+    to criterion ``code`` of the unit's draft sheet.  The caller removes the stored file if this refuses."""
+    p, view = view_of(campaign, unit)
+    _file_node(view, unit.group, code)
+    _evidence_may_change(campaign, p, view, now)
+    if len(view.files.get(code, [])) >= MAX_FILES_PER_CRITERION:
+        raise OperationError(f"Tiêu chí {code} đã có {MAX_FILES_PER_CRITERION} tệp minh chứng (tối đa).",
+                             f"Criterion {code} already has {MAX_FILES_PER_CRITERION} evidence files (the most).",
+                             field="code", status=422)
+    sheet = _ensure_sheet(p, view)
+    f = SheetFile(sheet_id=sheet.id, criterion_id=view.criterion_ids[code], original_name=stored.original_name,
+                  stored_name=stored.stored_name, sha256=stored.sha256, size=stored.size,
+                  content_type=stored.content_type, uploaded_at=now, uploaded_by=actor)
+    db.session.add(f)
+    view.files.setdefault(code, []).append(f)
+    _sync_files(view, sheet, code, unit.group, actor=actor, now=now)
+    record(actor=actor, action="evidence.attached", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           unit_id=unit.id, to_value=f"{code}: {stored.original_name} ({stored.size} bytes, sha256 {stored.sha256})",
+           at=now)
+    db.session.flush()
+    return f
+
+
+def evidence_file(view: SheetView, file_id: int) -> tuple[str, SheetFile] | None:
+    """The criterion code and the file ``file_id`` of this sheet, or None."""
+    for code, files in view.files.items():
+        for f in files:
+            if f.id == file_id:
+                return code, f
+    return None
+
+
+def remove_evidence(campaign: Campaign, unit: Unit, file_id: int, *, actor: str, now: datetime) -> str:
+    """Remove an evidence file of the unit's draft sheet; returns its stored name, for the caller to
+    delete from the disk once the change is committed (before, a failed commit would lose the file)."""
+    p, view = view_of(campaign, unit)
+    found = evidence_file(view, file_id)
+    if found is None:
+        raise OperationError("Không tìm thấy tệp minh chứng.", "No such evidence file.", field="file", status=404)
+    code, f = found
+    _evidence_may_change(campaign, p, view, now)
+    assert view.sheet is not None  # a file belongs to a sheet
+    view.files[code] = [x for x in view.files[code] if x.id != file_id]
+    db.session.delete(f)
+    _sync_files(view, view.sheet, code, unit.group, actor=actor, now=now)
+    record(actor=actor, action="evidence.removed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           unit_id=unit.id, from_value=f"{code}: {f.original_name} (sha256 {f.sha256})", at=now)
+    db.session.flush()
+    return f.stored_name
+
+
+def submitted_sheet_units(campaign: Campaign) -> list[Unit]:
+    """The units whose sheet is submitted, by code: whom "send the figures to all" is for."""
+    return list(db.session.scalars(select(Unit).join(Participation, Participation.unit_id == Unit.id)
+                                   .join(Sheet, Sheet.participation_id == Participation.id)
+                                   .where(Participation.campaign_id == campaign.id, Sheet.submitted_at.is_not(None))
+                                   .order_by(Unit.code)))

@@ -32,7 +32,7 @@ from .audit import SYSTEM, record
 from .campaign_files import CampaignFileError, apply, spec_of
 from .campaigns import CHANNELS, calendar_of, out_of_range_dates, timeline_of, tz_of, unit_status_at
 from .confirmation import lapse_rounds
-from .criteria import has_criteria
+from .criteria import SheetFile, has_criteria
 from .db import affected, db
 from .models import (
     AuditEvent,
@@ -523,6 +523,7 @@ def clean_orphan_files(folder: str | Path, now: datetime, *, delete: bool = True
     FILES_CLEAN_SECONDS (cli/jobs.py), and by ``flask files orphans``; reads, never writes, the database."""
     referenced = set(db.session.scalars(select(SubmissionDocument.stored_name)
                                         .where(SubmissionDocument.stored_name != "")))
+    referenced.update(db.session.scalars(select(SheetFile.stored_name)))
     found = find_orphans(folder, referenced, older_than=(now - min_age).timestamp())
     summary = {"partial": len(found.partial), "unreferenced": len(found.unreferenced), "bytes": found.size,
                "removed": 0}

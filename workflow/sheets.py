@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Float, case, func, select, type_coerce
 
-from .criteria import ConfirmationRound, CriteriaSet, Criterion, Sheet, SheetEntry, sets_of
+from .criteria import ConfirmationRound, CriteriaSet, Criterion, Sheet, SheetEntry, SheetFile, sets_of
 from .criteria_rules import CriteriaTree, Entry, Flag, Node, SheetScore, build_tree, logic_flags, score_sheet
 from .db import db
 from .models import Campaign, Participation, Unit
@@ -35,6 +35,8 @@ class SheetView:
     flags: list[Flag]
     round: ConfirmationRound | None = None
     flags_by_code: dict[str, list[Flag]] = field(default_factory=dict)
+    #: Evidence files by criterion code, in the order they were attached.
+    files: dict[str, list[SheetFile]] = field(default_factory=dict)
 
     def nodes(self) -> list[Node]:
         return list(self.tree.walk(self.group))
@@ -89,13 +91,18 @@ def sheet_view(campaign: Campaign, p: Participation, unit: Unit) -> SheetView | 
         for e in db.session.scalars(select(SheetEntry).where(SheetEntry.sheet_id == sheet.id)):
             if e.criterion_id in by_id:
                 entries[by_id[e.criterion_id]] = e
+    files: dict[str, list[SheetFile]] = {}
+    if sheet is not None:
+        for f in db.session.scalars(select(SheetFile).where(SheetFile.sheet_id == sheet.id).order_by(SheetFile.id)):
+            if f.criterion_id in by_id:
+                files.setdefault(by_id[f.criterion_id], []).append(f)
     rnd = db.session.scalar(select(ConfirmationRound).where(ConfirmationRound.participation_id == p.id)
                             .order_by(ConfirmationRound.id.desc()).limit(1))
     draft_score = score_sheet(tree, unit.group, entries_as_rule_input(entries, draft=True))
     score = score_sheet(tree, unit.group, entries_as_rule_input(entries))
     claimed_values = {c: e.claimed for c, e in entries.items() if e.claimed is not None}
     flags = logic_flags(tree, unit.group, claimed_values) if sheet is not None and sheet.submitted_at else []
-    view = SheetView(cs, tree, unit.group, sheet, entries, ids, draft_score, score, flags, rnd)
+    view = SheetView(cs, tree, unit.group, sheet, entries, ids, draft_score, score, flags, rnd, files=files)
     for f in flags:
         view.flags_by_code.setdefault(f.code, []).append(f)
     return view

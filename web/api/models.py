@@ -53,8 +53,10 @@ CAMPAIGNS = Tag(name="campaigns", description="Campaigns, their timeline and the
 SUBMISSIONS = Tag(name="submissions", description="Dossiers received through e-office or e-mail (record).")
 ORGANIZER = Tag(name="organizer", description="The organizer's actions (manage).")
 WORKDAYS = Tag(name="workdays", description="Working-day arithmetic with the organizer's calendar (read).")
+SHEETS = Tag(name="sheets", description="The evaluation: criteria sets, the units' sheets, evidence files, "
+                                        "verification, the figures-confirmation round, results (issue 12).")
 META = Tag(name="meta", description="This document.")
-TAGS = (TOKEN, CAMPAIGNS, SUBMISSIONS, ORGANIZER, WORKDAYS, META)
+TAGS = (TOKEN, CAMPAIGNS, SUBMISSIONS, ORGANIZER, WORKDAYS, SHEETS, META)
 
 
 def _drop_null_defaults(schema: dict[str, Any]) -> None:
@@ -211,6 +213,15 @@ State = Literal[tuple(STATES)]  # type: ignore[valid-type]
 Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
 
 
+class FieldProblem(Open):
+    """One value refused, of several."""
+
+    code: str = Field(description="The criterion's code.")
+    field: str = Field(description="The field at fault, e.g. values.1.1.denominator.")
+    detail: str
+    detail_vi: str
+
+
 class Problem(Open):
     """An error (RFC 9457), in English and Vietnamese."""
 
@@ -221,6 +232,8 @@ class Problem(Open):
     detail_vi: str = Field(description="What is wrong, in Vietnamese.")
     field: str = Field(None, description="The field at fault: a body field (documents[0].sha256), a parameter "
                                          "(limit, code) or a header (Authorization, Idempotency-Key).")
+    errors: list[FieldProblem] = Field(None, description="A sheet's values refused by their rules: every one, by "
+                                                         "criterion (the first is `detail` and `field`).")
 
     model_config = ConfigDict(json_schema_extra=lambda schema: (_drop_null_defaults(schema), schema.update(example={
         "type": "about:blank", "title": "Unprocessable Content", "status": 422,

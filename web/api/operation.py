@@ -71,7 +71,9 @@ def _require(token, scope: str, organizer_only: bool = False) -> None:
 #: What a path value that does not fit its pattern is reported as (404: it cannot exist).
 MISSING_BY_PATH = {"code": ("Không tìm thấy đợt đánh giá", "No such campaign"),
                    "unit_code": ("Không tìm thấy đơn vị", "No such unit"),
-                   "kind": ("Không có mốc thời gian này", "No such milestone")}
+                   "kind": ("Không có mốc thời gian này", "No such milestone"),
+                   "criterion": ("Không có tiêu chí này", "No such criterion"),
+                   "file_id": ("Không tìm thấy tệp minh chứng", "No such evidence file")}
 
 
 def _path(model: type[BaseModel] | None, values: dict[str, Any]) -> Any:

@@ -15,7 +15,19 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from openpyxl import Workbook
@@ -24,7 +36,7 @@ from sqlalchemy import select
 
 from web.access import campaign_or_404, is_organizer_side, may_manage, unit_or_404
 from web.common import lang
-from web.pages.unit import may_act_for
+from web.pages.unit import file_size, may_act_for
 from workflow import campaigns as reads
 from workflow import criteria_xlsx
 from workflow import evaluation as ev
@@ -36,6 +48,7 @@ from workflow.models import Campaign, Participation, Unit
 from workflow.operations import OperationError, participation_of
 from workflow.sheets import SheetView, campaign_scores, entries_as_rule_input, sheet_view
 from workflow.standing import status_name
+from workflow.storage import ALLOWED, DocumentRefused, remove_stored, store_document
 from workflow.unit_files import UnitFileError
 
 bp = Blueprint("evaluation", __name__)
@@ -130,7 +143,8 @@ def _context(campaign: Campaign, unit: Unit, p: Participation, view: SheetView, 
         "round": rnd, "round_open": round_open, "may_respond": may_respond,
         "stages": {k: (vi if lang() == "vi" else en) for k, (vi, en) in ev.STAGES.items()},
         "responses": {k: (vi if lang() == "vi" else en) for k, (vi, en) in ev.RESPONSES.items()},
-        "fmt": _fmt, "posted": {}, "errors": {}, **extra,
+        "fmt": _fmt, "posted": {}, "errors": {}, "file_size": file_size, "accept": ",".join(sorted(ALLOWED)),
+        "may_change_evidence": can_edit and (not view.submitted or p.status == "returned"), **extra,
     }
 
 
@@ -169,8 +183,9 @@ def save(code: str, unit_code: str):
         db.session.rollback()
         campaign, unit, p, view = _load(code, unit_code)
         flash(_message(exc), "danger")
-        code_at_fault = (exc.field or "").split(".")[0]
-        ctx = _context(campaign, unit, p, view, posted=request.form, errors={code_at_fault: _message(exc)})
+        errors = {e["code"]: e["message_vi"] if lang() == "vi" else e["message_en"]
+                  for e in getattr(exc, "errors", [])} or {(exc.field or "").split(".")[0]: _message(exc)}
+        ctx = _context(campaign, unit, p, view, posted=request.form, errors=errors)
         return render_template("evaluation/sheet.html", **ctx), 422
     if request.form.get("action") == "submit":
         flash(_("Đã nộp phiếu đánh giá (và hồ sơ). Biên nhận đã được gửi qua thư điện tử."), "success")
@@ -202,6 +217,75 @@ def score(code: str, unit_code: str):
     return jsonify({"points": {c: _fmt(v) for c, v in s.claimed.items()}, "total": _fmt(s.claimed_total),
                     "maximum": _fmt(s.maximum), "errors": errors,
                     "points_of": {c: _fmt(score_leaf(leaves[c], cleaned.get(c))) for c in leaves}})
+
+
+# -- evidence files ----------------------------------------------------------------
+
+@bp.post("/campaigns/<code>/units/<unit_code>/sheet/evidence/<criterion>")
+@login_required
+def attach_evidence(code: str, unit_code: str, criterion: str):
+    """Store evidence files (as dossier documents: type, name, SHA-256) and attach them to a criterion."""
+    campaign, unit, p, view = _load(code, unit_code)
+    if not may_act_for(current_user, unit):
+        abort(403)
+    files = [f for f in request.files.getlist("file") if f and f.filename]
+    if not files:
+        flash(_("Chưa chọn tệp minh chứng."), "warning")
+        return _back(campaign, unit, f"#c-{criterion}")
+    folder = current_app.config["UPLOAD_FOLDER"]
+    written: list[str] = []
+    try:
+        now = utcnow()
+        for f in files:
+            stored = store_document(folder, f.filename, f.read())
+            written.append(stored.stored_name)
+            ev.attach_evidence(campaign, unit, criterion, stored, actor=current_user.email, now=now)
+        db.session.commit()
+    except (DocumentRefused, OperationError) as exc:
+        db.session.rollback()
+        remove_stored(folder, written)
+        flash(_message(exc) + " " + _("Không có tệp nào được lưu."), "danger")
+        return _back(campaign, unit, f"#c-{criterion}")
+    except Exception:
+        db.session.rollback()
+        remove_stored(folder, written)
+        raise
+    flash(_("Đã đính kèm %(n)s tệp minh chứng cho tiêu chí %(code)s.", n=len(files), code=criterion), "success")
+    return _back(campaign, unit, f"#c-{criterion}")
+
+
+@bp.post("/campaigns/<code>/units/<unit_code>/sheet/evidence/<int:file_id>/remove")
+@login_required
+def remove_evidence(code: str, unit_code: str, file_id: int):
+    """Remove an evidence file while the sheet is a draft; the file leaves the disk once that is recorded."""
+    campaign, unit, p, view = _load(code, unit_code)
+    if not may_act_for(current_user, unit):
+        abort(403)
+    try:
+        stored_name = ev.remove_evidence(campaign, unit, file_id, actor=current_user.email, now=utcnow())
+        db.session.commit()
+    except OperationError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(_message(exc), "danger")
+        return _back(campaign, unit)
+    remove_stored(current_app.config["UPLOAD_FOLDER"], [stored_name])
+    flash(_("Đã gỡ tệp minh chứng."), "success")
+    return _back(campaign, unit)
+
+
+@bp.get("/campaigns/<code>/units/<unit_code>/sheet/evidence/<int:file_id>")
+@login_required
+def evidence(code: str, unit_code: str, file_id: int):
+    """Download an evidence file under its original name."""
+    campaign, unit, p, view = _load(code, unit_code)
+    found = ev.evidence_file(view, file_id)
+    if found is None:
+        abort(404)
+    f = found[1]
+    return send_from_directory(current_app.config["UPLOAD_FOLDER"], f.stored_name, as_attachment=True,
+                               download_name=f.original_name, mimetype=f.content_type or None, max_age=0)
 
 
 # -- the verifier ------------------------------------------------------------------
