@@ -93,9 +93,10 @@ def sheet_view(campaign: Campaign, p: Participation, unit: Unit) -> SheetView | 
                 entries[by_id[e.criterion_id]] = e
     files: dict[str, list[SheetFile]] = {}
     if sheet is not None:
-        for f in db.session.scalars(select(SheetFile).where(SheetFile.sheet_id == sheet.id).order_by(SheetFile.id)):
-            if f.criterion_id in by_id:
-                files.setdefault(by_id[f.criterion_id], []).append(f)
+        for sf in db.session.scalars(select(SheetFile).where(SheetFile.sheet_id == sheet.id)
+                                     .order_by(SheetFile.id)):
+            if sf.criterion_id in by_id:
+                files.setdefault(by_id[sf.criterion_id], []).append(sf)
     rnd = db.session.scalar(select(ConfirmationRound).where(ConfirmationRound.participation_id == p.id)
                             .order_by(ConfirmationRound.id.desc()).limit(1))
     draft_score = score_sheet(tree, unit.group, entries_as_rule_input(entries, draft=True))

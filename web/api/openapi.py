@@ -24,9 +24,11 @@ with the same operations, checks and audit trail as the web pages and the comman
 **Tokens.** Send `Authorization: Bearer hc_<prefix>_<secret>`. The organizer creates tokens with
 `flask token create --organizer TGG [--unit STC] --scope read --scope record --name "VNPT iOffice"`; a token is
 shown once, stored hashed (SHA-256), and refused from the next request on once revoked (`flask token revoke`).
-Scopes: `read` (campaigns, timelines, statuses, working days), `record` (record a dossier received through e-office
-or e-mail), `manage` (mark a step done, move a milestone, return a dossier, reinstate a unit). A unit's token sees
-and writes only its own unit, and cannot `manage`; anything else answers 404, as if it did not exist.
+Scopes: `read` (campaigns, timelines, statuses, working days, criteria sets, sheets, results), `record` (record a
+dossier received through e-office or e-mail; a unit's token: fill and submit its sheet, attach evidence, answer about
+its figures), `manage` (mark a step done, move a milestone, return a dossier, reinstate a unit, verify a sheet, send
+figures for confirmation). A unit's token sees and writes only its own unit, and cannot `manage`; anything else
+answers 404, as if it did not exist.
 
 **Errors** are `application/problem+json` with `detail` (English), `detail_vi` (Vietnamese) and `field`, the field
 at fault. Bad input is a 4xx: 400 (not JSON), 401, 403, 404, 409 (refused by the rules), 415, 422 (invalid field).
