@@ -183,6 +183,35 @@ def test_orphan_files_are_removed_by_the_scheduler_job_and_counted_by_the_cli(ap
         download.close()
 
 
+def test_milestone_documents_and_the_decision_file_are_never_taken_for_orphans(app, two_provinces, runner, tmp_path):
+    """The signed letter attached to a milestone and the People's Committee decision live in the upload folder
+    beside the dossiers; the cleaner once knew only dossier documents and would have deleted both an hour later."""
+    from workflow.award_models import CampaignDecision
+    from workflow.milestone_docs import MilestoneDocument
+
+    folder = app.config["UPLOAD_FOLDER"]
+    signed = tmp_path / "cong-van-1270.pdf"
+    signed.write_bytes(pdf_bytes())
+    r = runner.invoke(args=["campaign", "attach", "TGG-2019", "deadline", "--number", "1270/STTTT-CNTT&BCVT",
+                            "--date", "2019-10-07", "--issuer", "Sở Thông tin và Truyền thông", "--file", str(signed)])
+    assert r.exit_code == 0, r.output
+    letter = db.session.scalar(select(MilestoneDocument.stored_name))
+    decided = store_document(folder, "qd-2950.pdf", pdf_bytes())
+    campaign = db.session.scalar(select(Campaign).where(Campaign.code == "TGG-2019"))
+    db.session.add(CampaignDecision(campaign_id=campaign.id, number="2950/QĐ-UBND", decided_on=local(2019, 12, 20).date(),
+                                    signer="KT. CHỦ TỊCH", original_name="qd-2950.pdf", stored_name=decided.stored_name,
+                                    sha256=decided.sha256, recorded_by="test"))
+    db.session.commit()
+    orphan = store_document(folder, "mo-coi.docx", docx_bytes()).stored_name
+    hour_ago = time.time() - 2 * 3600
+    for name in (letter, decided.stored_name, orphan):
+        os.utime(os.path.join(folder, name), (hour_ago, hour_ago))
+
+    summary = files_job(utcnow(), "test")
+    assert summary["removed"] == 1
+    assert sorted(os.listdir(folder)) == sorted([letter, decided.stored_name])
+
+
 # -- packed files ---------------------------------------------------------------------------------------------------
 
 def _xlsx_bomb(unpacked_mb: int) -> bytes:

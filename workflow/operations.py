@@ -32,7 +32,7 @@ from .audit import SYSTEM, record
 from .campaign_files import CampaignFileError, apply, spec_of
 from .campaigns import CHANNELS, calendar_of, out_of_range_dates, timeline_of, tz_of, unit_status_at
 from .confirmation import lapse_rounds
-from .criteria import SheetFile, has_criteria
+from .criteria import has_criteria
 from .db import affected, db
 from .models import (
     AuditEvent,
@@ -515,15 +515,25 @@ def record_submission(campaign: Campaign, unit: Unit, *, received_at: datetime, 
 ORPHAN_MIN_AGE = timedelta(hours=1)
 
 
+def referenced_files() -> set[str]:
+    """Every stored file name a row refers to: any table with a ``stored_name`` column counts (dossier
+    documents, evidence files, milestone documents, the People's Committee decision, and whatever table is
+    added later), so that the orphan cleaner can never delete a file a page still offers for download."""
+    names: set[str] = set()
+    for table in db.metadata.tables.values():
+        column = table.c.get("stored_name")
+        if column is not None:
+            names.update(n for n in db.session.scalars(select(column).where(column != "")) if n)
+    return names
+
+
 def clean_orphan_files(folder: str | Path, now: datetime, *, delete: bool = True,
                        min_age: timedelta = ORPHAN_MIN_AGE) -> dict[str, int]:
     """Find (and unless ``delete`` is False, remove) the upload folder's orphans: ``.part`` files of
     uploads killed while writing, and stored files no dossier refers to (the request died between
     writing its files and committing its rows).  Run at the scheduler's start and every
     FILES_CLEAN_SECONDS (cli/jobs.py), and by ``flask files orphans``; reads, never writes, the database."""
-    referenced = set(db.session.scalars(select(SubmissionDocument.stored_name)
-                                        .where(SubmissionDocument.stored_name != "")))
-    referenced.update(db.session.scalars(select(SheetFile.stored_name)))
+    referenced = referenced_files()
     found = find_orphans(folder, referenced, older_than=(now - min_age).timestamp())
     summary = {"partial": len(found.partial), "unreferenced": len(found.unreferenced), "bytes": found.size,
                "removed": 0}
