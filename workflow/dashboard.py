@@ -16,7 +16,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select, union_all
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -480,7 +480,7 @@ def unit_lists(campaign: Campaign, grace_ended: bool, wanted: Sequence[str], lim
               first(P.status == "not_submitted", func.coalesce(P.reinstated_reason, "") != "")]
     if "nominate" in wanted:
         parts.append(first(U.parent_id.is_not(None)))
-    seen: dict[int, object] = {}
+    seen: dict[int, Row] = {}
     for r in db.session.execute(union_all(*(select(part) for part in parts))):
         seen.setdefault(r.id, r)
     rows = sorted(seen.values(), key=lambda r: r.code)
