@@ -122,10 +122,35 @@ def test_sql_order_filter_and_pages_equal_the_reference(make_campaign, sort):
     found = dq.unit_page(campaign, True, status="late", group="district", sort=sort, per_page=500)
     assert [r.unit.code for r in found.rows] == reference_order(late, sort, False, tiers, {})
     assert found.total == len(late)
+    # The totals the status counts give (no count statement) equal the counted ones, pages included.
+    counts = dq.status_counts(campaign, True)
+    for filters in ({}, {"status": "late"}, {"group": "district"}, {"status": "late", "group": "district"},
+                    {"status": "verified", "group": "commune"}, {"group": "nowhere"}):
+        for page in (1, 2):
+            given = dq.unit_page(campaign, True, sort=sort, page=page, per_page=30, counts=counts, **filters)
+            counted = dq.unit_page(campaign, True, sort=sort, page=page, per_page=30, **filters)
+            assert (given.total, given.pages, given.page, [r.unit.code for r in given.rows]) == \
+                (counted.total, counted.pages, counted.page, [r.unit.code for r in counted.rows]), filters
     # Diacritics and case do not matter in the search; % and _ are literal.
     assert {r.unit.code for r in dq.unit_page(campaign, True, q="DON VI DONG").rows} == {"U00000"}
     assert {r.unit.code for r in dq.unit_page(campaign, True, q="ủy BAN").rows} == {"U00002"}
     assert dq.unit_page(campaign, True, q="%").total == 0
+
+
+@pytest.mark.parametrize("when", [BEFORE_GRACE_END, AFTER_GRACE_END], ids=["in-grace", "after-grace"])
+def test_suggestion_lists_are_the_first_units_each_action_applies_to(make_campaign, when):
+    campaign = make_campaign(big_campaign_yaml("PICK-1", 150))
+    scramble(campaign, 7)
+    grace_ended = when >= reads.timeline_of(campaign).grace_ends_at
+    results = sorted(reads.results(campaign, when), key=lambda r: r.participation.unit.code)
+    limit = 12
+    got = dq.unit_lists(campaign, grace_ended, tuple(dq.LISTS), limit)
+    for name, test in dq.LISTS.items():
+        expected = [r.participation.unit.code for r in results
+                    if test(r.status, r.participation.status == "not_submitted" and not r.participation.reinstated_reason,
+                            r.participation.unit.parent_id is not None)][:limit]
+        assert [u.code for u in got[name]] == expected, name
+        assert len(expected) == limit, name  # the data fills every list: the cut is tested, not just the order
 
 
 def test_urgency_order_puts_who_must_act_first(make_campaign):

@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select, union_all
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -144,6 +144,28 @@ def effective_status_sql(grace_ended: bool):
                 else_=Participation.status)
 
 
+def _eligible(campaign: Campaign, grace_ended: bool):
+    """Who is rated and ranked: not excluded (nor silent, which grace's end makes excluded), with a score;
+    with commune nomination only nominees (and units without a parent)."""
+    P, U = Participation, Unit
+    score = func.coalesce(P.verified_score, P.self_score)
+    eligible = and_(effective_status_sql(grace_ended).not_in(("excluded", "not_submitted")), score.is_not(None))
+    if campaign.commune_nomination:
+        eligible = and_(eligible, or_(U.parent_id.is_(None), P.nominated.is_(True)))
+    return eligible
+
+
+def _ranks(campaign: Campaign, grace_ended: bool):
+    """(participation id, rank) of the ranked units only: ``RANK()`` within each group by score, over
+    narrow rows (a unit's id, group and score), so that the window sorts in memory what is ranked, not
+    every unit's whole row."""
+    P, U = Participation, Unit
+    score = func.coalesce(P.verified_score, P.self_score)
+    return (select(P.id.label("rid"), func.rank().over(partition_by=U.group, order_by=score.desc()).label("rank"))
+            .select_from(P).join(U, U.id == P.unit_id)
+            .where(P.campaign_id == campaign.id, _eligible(campaign, grace_ended)).subquery("ranks"))
+
+
 def _standing_select(campaign: Campaign, grace_ended: bool, *, ranked: bool = True):
     """One row per unit of the campaign, with its effective status, score and (when ``ranked``) rank.
 
@@ -155,21 +177,17 @@ def _standing_select(campaign: Campaign, grace_ended: bool, *, ranked: bool = Tr
     P, U = Participation, Unit
     status = effective_status_sql(grace_ended).label("status")
     score = func.coalesce(P.verified_score, P.self_score)
-    eligible = and_(effective_status_sql(grace_ended).not_in(("excluded", "not_submitted")), score.is_not(None))
-    if campaign.commune_nomination:
-        eligible = and_(eligible, or_(U.parent_id.is_(None), P.nominated.is_(True)))
-    eligible_flag = case((eligible, 1), else_=0)
     columns = [P.id.label("pid"), P.unit_id.label("unit_id"), U.code.label("code"), U.name.label("name"),
                U.group.label("grp"), U.parent_id.label("parent_id"), status, P.status.label("recorded"),
                P.received_at.label("received_at"), P.late_working_days.label("late_days"),
                P.self_score.label("self_score"), P.verified_score.label("verified_score"),
                P.nominated.label("nominated"), P.reinstated_reason.label("reinstated_reason"),
                P.returned_reason.label("returned_reason"), P.corrected_at.label("corrected_at"), score.label("score")]
+    query = select(*columns).select_from(P).join(U, U.id == P.unit_id)
     if ranked:
-        columns.append(case((eligible, func.rank().over(partition_by=(U.group, eligible_flag),
-                                                          order_by=score.desc())), else_=None).label("rank"))
-    return (select(*columns).select_from(P).join(U, U.id == P.unit_id)
-            .where(P.campaign_id == campaign.id))
+        ranks = _ranks(campaign, grace_ended)
+        query = query.add_columns(ranks.c.rank).outerjoin(ranks, ranks.c.rid == P.id)
+    return query.where(P.campaign_id == campaign.id)
 
 
 @dataclass(frozen=True)
@@ -281,19 +299,24 @@ class UnitPage:
 
 def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status: str = "", q: str = "",
               sort: str = "code", descending: bool = False, page: int = 1, per_page: int = 100,
-              reminders=None) -> UnitPage:
-    """One page of the units table: filtered, sorted and cut in SQL (two statements).
+              reminders=None, counts: Counts | None = None) -> UnitPage:
+    """One page of the units table: filtered, sorted and cut in SQL.
 
     ``reminders``: a selectable (unit_id, n) of reminders sent, joined when sorting by them.
+    ``counts``: this campaign's ``status_counts`` (same ``grace_ended``) when the caller has them: without
+    a search they give the filtered total, and the page is one statement.  Unless sorted by rating, the
+    page's rows are chosen first and only they are joined to the ranks.
     """
     tiers = campaign.tiers or standing.DEFAULT_TIERS
-    inner = _standing_select(campaign, grace_ended, ranked=True)
+    by_rating = sort == "rating"
+    inner = _standing_select(campaign, grace_ended, ranked=by_rating)
     if reminders is not None:
         rem = reminders.subquery("rem")
         inner = inner.add_columns(func.coalesce(rem.c.n, 0).label("reminders")).outerjoin(
             rem, rem.c.unit_id == Participation.unit_id)
     sub = inner.subquery("standing")
     c = sub.c
+    needle = fold(q.strip())
 
     def filters(c):
         where = []
@@ -301,30 +324,44 @@ def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status:
             where.append(c.grp == group)
         if status:
             where.append(c.status == status)
-        needle = fold(q.strip())
         if needle:
             where.append(or_(folded(c.code).contains(needle, autoescape=True),
                              folded(c.name).contains(needle, autoescape=True)))
         return where
 
     where = filters(c)
-    # The count needs no rank: the window is computed for the page's statement only.
-    counted = _standing_select(campaign, grace_ended, ranked=False).subquery("counted")
-    count_where = filters(counted.c)
-    total = db.session.scalar(select(func.count()).select_from(counted).where(*count_where)) or 0
+    if counts is not None and not needle:
+        if group:
+            by_status = counts.by_group.get(group, {})
+            total = by_status.get(status, 0) if status else sum(by_status.values())
+        else:
+            total = counts.by_status.get(status, 0) if status else counts.total
+    else:  # the count needs no rank
+        counted = _standing_select(campaign, grace_ended, ranked=False).subquery("counted")
+        total = db.session.scalar(select(func.count()).select_from(counted).where(*filters(counted.c))) or 0
     pages = max(1, (total + per_page - 1) // per_page)
     page = min(max(page, 1), pages)
-    keys = _sort_keys(sort if sort in SORTS or sort == "urgency" else "code", c, tiers)
-    order = []
-    if keys and sort != "urgency":
-        order.append(case((keys[0].is_(None), 1), else_=0))
-        order += [k.desc() if descending else k for k in keys]
-    elif keys:
-        order += [k.desc() if descending else k for k in keys[:1]] + keys[1:]
-    code = _bytewise(c.code)
-    order.append(code.desc() if descending and not keys else code)
-    result = db.session.execute(select(sub).where(*where).order_by(*order)
-                                .limit(per_page).offset((page - 1) * per_page)).all()
+    sort = sort if sort in SORTS or sort == "urgency" else "code"
+
+    def order_of(c):
+        keys = _sort_keys(sort, c, tiers)
+        order = []
+        if keys and sort != "urgency":
+            order.append(case((keys[0].is_(None), 1), else_=0))
+            order += [k.desc() if descending else k for k in keys]
+        elif keys:
+            order += [k.desc() if descending else k for k in keys[:1]] + keys[1:]
+        code = _bytewise(c.code)
+        order.append(code.desc() if descending and not keys else code)
+        return order
+
+    query = select(sub).where(*where).order_by(*order_of(c)).limit(per_page).offset((page - 1) * per_page)
+    if not by_rating:
+        cut = query.subquery("cut")
+        ranks = _ranks(campaign, grace_ended)
+        query = (select(cut, ranks.c.rank).outerjoin(ranks, ranks.c.rid == cut.c.pid)
+                 .order_by(*order_of(cut.c)))
+    result = db.session.execute(query).all()
     rows = [_row(r, tiers, getattr(r, "reminders", 0) or 0) for r in result]
     return UnitPage(rows, total, page, pages)
 
@@ -421,29 +458,45 @@ LISTS = {
 
 def unit_lists(campaign: Campaign, grace_ended: bool, wanted: Sequence[str], limit: int) -> dict[str, list[UnitBrief]]:
     """At most ``limit`` units (code order) each action applies to, for the forms' suggestion lists and
-    the exclusion preview: one statement, one scan.  Every list is a union of (effective status,
-    silent) classes, or the units with a parent: the first ``limit`` codes of each class hold the
-    first ``limit`` of every such union."""
+    the exclusion preview: one statement.  Every list is a union of (effective status, silent) classes,
+    or the units with a parent: the first ``limit`` codes of each class hold the first ``limit`` of every
+    such union.  The effective status is a function of the recorded one and silence, so the statement
+    takes the first ``limit`` codes of each recorded (status, silent) class and of the units with a
+    parent, each an index range cut by a top-N sort (``UNION ALL``), never a sort of every unit."""
     if not wanted:
         return {}
-    status = effective_status_sql(grace_ended)
-    silent = case((and_(Participation.status == "not_submitted",
-                        func.coalesce(Participation.reinstated_reason, "") == ""), 1), else_=0)
-    has_parent = case((Unit.parent_id.is_not(None), 1), else_=0)
-    code = _bytewise(Unit.code)
-    inner = (select(Unit.id.label("id"), Unit.code.label("code"), Unit.name.label("name"), Unit.group.label("grp"),
-                    Unit.parent_id.label("parent_id"), status.label("status"), silent.label("silent"),
-                    func.row_number().over(partition_by=(status, silent), order_by=code).label("n_class"),
-                    func.row_number().over(partition_by=has_parent, order_by=code).label("n_parent"))
-             .join(Participation, Participation.unit_id == Unit.id)
-             .where(Participation.campaign_id == campaign.id).subquery("classes"))
-    rows = sorted(db.session.execute(select(inner).where(or_(inner.c.n_class <= limit, and_(
-        inner.c.n_parent <= limit, inner.c.parent_id.is_not(None))))).all(), key=lambda r: r.code)
+    P, U = Participation, Unit
+    silent_sql = and_(P.status == "not_submitted", func.coalesce(P.reinstated_reason, "") == "")
+    code = _bytewise(U.code)
+
+    def first(*where):
+        return select(U.id.label("id"), U.code.label("code"), U.name.label("name"), U.group.label("grp"),
+                      U.parent_id.label("parent_id"), P.status.label("recorded"),
+                      P.reinstated_reason.label("reinstated_reason")).join(P, P.unit_id == U.id).where(
+            P.campaign_id == campaign.id, *where).order_by(code).limit(limit).subquery()
+
+    parts = [first(P.status == s) for s in standing.STATUSES if s != "not_submitted"]
+    parts += [first(P.status.not_in(standing.STATUSES)), first(silent_sql),
+              first(P.status == "not_submitted", func.coalesce(P.reinstated_reason, "") != "")]
+    if "nominate" in wanted:
+        parts.append(first(U.parent_id.is_not(None)))
+    seen: dict[int, Row] = {}
+    for r in db.session.execute(union_all(*(select(part) for part in parts))):
+        seen.setdefault(r.id, r)
+    rows = sorted(seen.values(), key=lambda r: r.code)
     out: dict[str, list[UnitBrief]] = {}
     for name in wanted:
         test = LISTS[name]
-        picked = [r for r in rows if test(r.status, bool(r.silent), r.parent_id is not None)][:limit]
-        out[name] = [UnitBrief(r.id, r.code, r.name, r.grp, r.parent_id) for r in picked]
+        picked = []
+        for r in rows:
+            reinstated = bool(r.reinstated_reason)
+            silent = r.recorded == "not_submitted" and not reinstated
+            status = standing.effective_status(r.recorded, reinstated=reinstated, grace_ended=grace_ended)
+            if test(status, silent, r.parent_id is not None):
+                picked.append(UnitBrief(r.id, r.code, r.name, r.grp, r.parent_id))
+                if len(picked) == limit:
+                    break
+        out[name] = picked
     return out
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import calendar as pycalendar
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
+from urllib.parse import quote as url_quote
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import NotFound
@@ -295,7 +298,7 @@ def campaign(code: str):
     descending = request.args.get("dir") == "desc"
     reminders = mail_reads.reminders_query(campaign) if sort == "reminders" else None
     found = dq.unit_page(campaign, grace_ended, group=group, status=status, q=q, sort=sort, descending=descending,
-                         page=_int_arg("page", 1, 1), per_page=PER_PAGE, reminders=reminders)
+                         page=_int_arg("page", 1, 1), per_page=PER_PAGE, reminders=reminders, counts=counts)
     rows = found.rows
     if reminders is None:
         rows = dq.with_reminders(rows, mail_reads.reminders_sent(campaign, [r.unit.id for r in rows]))
@@ -326,8 +329,14 @@ def campaign(code: str):
     # Labels looked up once per page, not once per row.
     group_labels = {g: group_name(g) for g in {*counts.groups, *GROUPS}}
     status_labels = {s: status_name(s, lang()) for s in STATUSES}
+    unit_url = url_for("units.page", code=campaign.code, unit_code="__UNIT__") \
+        if "units.page" in current_app.view_functions else ""
+    cells = _cells(rows, unit_url, lambda g: group_labels.get(g) or group_name(g),
+                   lambda s: status_labels.get(s) or status_name(s, lang()),
+                   current_app.jinja_env.filters["local_time"])
     return render_template(
-        "dashboard/campaign.html", group_name=lambda g: group_labels.get(g) or group_name(g),
+        "dashboard/campaign.html", group_name=lambda g: group_labels.get(g) or group_name(g), cells=cells,
+        page_links=_page_links(found.page, found.pages),
         status_name=lambda s: status_labels.get(s) or status_name(s, lang()),
         campaign=campaign, state=state, timeline=timeline, today=today,
         svg=_svg(campaign, timeline, today, cal), received_svg=received_svg, counts=counts.by_status, by_group=counts.by_group,
@@ -336,9 +345,82 @@ def campaign(code: str):
         descending=descending, args=args, days_left=left, needs_action=needs_action, preview=preview,
         preview_total=counts.silent, failed=failed,
         failed_total=failed_total, audit=audit, units=dq.units_by_id(m.unit_id for m in failed), manage=manage,
-        pickers=pickers, statuses=STATUSES, manual_steps=MANUAL_STEPS, milestones=MILESTONES, lang=lang(),
+        pickers={name: _joined('<option value="{code}">{name}</option>', picked) for name, picked in pickers.items()},
+        preview_items=_joined('<li class="col"><span class="mono">{code}</span> — {name}</li>', preview),
+        statuses=STATUSES, manual_steps=MANUAL_STEPS, milestones=MILESTONES, lang=lang(),
         endpoints_has_unit_page="units.page" in current_app.view_functions, grace_open=grace_open,
         tick_failures=failures_of(campaign_id=campaign.id), milestone_docs=milestone_docs.documents_of(campaign))
+
+
+@dataclass(frozen=True)
+class Cells:
+    """One line of the units table as drawn: every cell's HTML made once, for the table and the cards."""
+
+    code: str
+    link: Markup
+    nominated: bool
+    group: str
+    badge: str
+    status: str
+    received: Markup
+    received_card: Markup
+    late: Markup
+    reminders: int
+    rating: Markup
+
+
+def _cells(rows, unit_url: str, group_label, status_label, local_time) -> list[Cells]:
+    """The units table's cells in Python: one loop over the page's rows, no template macro per cell."""
+    vi = lang() == "vi"
+    dash = Markup('<span class="text-body-secondary">—</span>')
+    t_self = escape(_("tự chấm"))
+    out = []
+    for row in rows:
+        unit = row.unit
+        name = escape(unit.name)
+        link = Markup(f'<a href="{escape(unit_url.replace("__UNIT__", url_quote(unit.code, safe="/")))}">{name}</a>') \
+            if unit_url else name
+        received = escape(local_time(row.received_at)) if row.received_at else Markup("—")
+        received_card = received
+        if row.participation.corrected_at:
+            corrected = escape(_("bổ sung, sửa đổi %(when)s", when=local_time(row.participation.corrected_at)))
+            received = Markup(f'{received}<br><span class="badge text-bg-light border" data-corrected>{corrected}</span>')
+            received_card = Markup(f"{received_card}<br>{corrected}")
+        if row.late_days:
+            late = escape(_("%(n)s ngày làm việc", n=row.late_days))
+        else:
+            late = Markup("0") if row.received_at else dash
+        if row.score is not None:
+            score = f"{row.score:.2f}"
+            parts = [f'<span class="fw-semibold">{score.replace(".", ",") if vi else score}</span>']
+            if row.provisional:
+                parts.append(f' <span class="text-body-secondary small">({t_self})</span>')
+            if row.rating:
+                parts.append(f'<br><span class="badge text-bg-light border">{escape(row.rating)}</span>')
+            if row.rank:
+                parts.append(f' <span class="small">{escape(_("hạng %(rank)s trong khối", rank=row.rank))}</span>')
+            rating = Markup("".join(parts))
+        else:
+            rating = dash
+        out.append(Cells(unit.code, link, row.participation.nominated, group_label(unit.group),
+                         STATUS_BADGES.get(row.status, "text-bg-secondary"), status_label(row.status), received,
+                         received_card, late, row.reminders, rating))
+    return out
+
+
+def _joined(template: str, units) -> Markup:
+    """``template`` (with {code} and {name}) for each unit, escaped and joined: a list drawn in one loop."""
+    return Markup("".join(template.format(code=escape(u.code), name=escape(u.name)) for u in units))
+
+
+def _page_links(page: int, pages: int) -> list[int | None]:
+    """The pages the pager links: the first, the last and two either side of this one; ``None`` for a gap."""
+    out: list[int | None] = []
+    for p in sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)}):
+        if out and out[-1] is not None and p - out[-1] > 1:
+            out.append(None)
+        out.append(p)
+    return out
 
 
 #: Datalists of the action forms and the exclusion preview: at most this many units each (the

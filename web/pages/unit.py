@@ -29,10 +29,11 @@ from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from web import page_cache
-from web.access import campaign_or_404, is_organizer_side, may_manage, unit_or_404
+from web.access import campaign_or_404, can_see_unit, is_organizer_side, may_manage, unit_or_404
 from web.common import lang, request_received_at
 from web.ics import AllDayEvent, calendar_bytes
 from workflow import campaigns as reads
@@ -40,7 +41,7 @@ from workflow import operations as ops
 from workflow import revisions, standing
 from workflow.campaign_files import KNOWN_GROUPS
 from workflow.db import db, utcnow
-from workflow.models import Campaign, Participation, SubmissionDocument, Unit, User
+from workflow.models import Campaign, Participation, Submission, SubmissionDocument, Unit, User
 from workflow.storage import ALLOWED, DocumentRefused, remove_stored, store_document
 from workflow.timeline import Timeline
 from workflow.workdays import VietnamCalendar, format_day
@@ -59,12 +60,16 @@ STATUS_STYLE = {
 def _load(code: str, unit_code: str) -> tuple[Campaign, Unit, Participation]:
     """The campaign, the unit and its participation, or 404 for anyone who may not see them."""
     campaign = campaign_or_404(code)
-    unit = unit_or_404(campaign, unit_code)
-    try:
-        participation = ops.participation_of(campaign, unit)
-    except ops.OperationError:
+    # The unit, its participation and the dossier's versions with their documents (which the page shows):
+    # one statement.
+    row = db.session.execute(
+        select(Unit, Participation).join(Participation, and_(Participation.unit_id == Unit.id,
+                                                             Participation.campaign_id == campaign.id))
+        .where(Unit.organizer_id == campaign.organizer_id, Unit.code == unit_code)
+        .options(joinedload(Participation.submissions).joinedload(Submission.documents))).unique().first()
+    if row is None or not can_see_unit(current_user, row[0]):
         abort(404)
-    return campaign, unit, participation
+    return campaign, row[0], row[1]
 
 
 def may_act_for(user: User, unit: Unit) -> bool:
