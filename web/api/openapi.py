@@ -74,8 +74,8 @@ REPLAYED = {"Idempotency-Replayed": {"schema": {"type": "string", "enum": ["true
 OPERATIONS: dict[str, dict[str, Any]] = {}
 
 
-def describe(operation_id: str, *, path_model: Any, write: bool, public: bool) -> None:
-    OPERATIONS[operation_id] = {"path_model": path_model, "write": write, "public": public}
+def describe(operation_id: str, *, path_model: Any, write: bool, public: bool, binary: str | None = None) -> None:
+    OPERATIONS[operation_id] = {"path_model": path_model, "write": write, "public": public, "binary": binary}
 
 
 def _responses() -> dict:
@@ -155,6 +155,11 @@ def _finish(doc: dict) -> dict:
                 else:
                     answer = dict(answer)
                     answer["headers"] = REPLAYED if meta["write"] else ETAG
+                    if meta["binary"]:
+                        answer["content"] = {meta["binary"]: {"schema": {"type": "string",
+                                                                         "contentMediaType": meta["binary"]}}}
+                        answer["headers"] = {**answer["headers"], "Content-Disposition": {
+                            "schema": STR, "required": True, "description": "attachment; filename=\"…\""}}
                     if answer.get("description") in ("OK", "Created"):
                         answer["description"] = {"OK": "Done", "Created": "Recorded"}[answer["description"]] \
                             if meta["write"] else "OK"
