@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.conftest import import_example, login
 from tests.test_criteria_files import import_criteria
 from workflow import evaluation
-from workflow.criteria import Criterion, CriteriaSet, Sheet, SheetEntry, sets_of
+from workflow.criteria import CriteriaSet, Criterion, Sheet, SheetEntry, sets_of
 from workflow.db import db
 from workflow.models import Campaign
 
