@@ -195,7 +195,10 @@ def letter_command(code, kind, number, date_text, authority, signer_title, signe
     campaign, now = get_campaign(code), parse_instant(now_text)
     head = letters.LetterHead(number.strip(), parse_date(date_text, "--date"), authority.strip(),
                               signer_title.strip(), signer.strip())
-    data = letters.build(campaign, kind, head, now)
+    try:
+        data = letters.build(campaign, kind, head, now)
+    except letters.LetterRefused as exc:
+        fail(str(exc))
     Path(output).write_bytes(data)
     click.echo(f"letter\t{kind}\t{output}\t{len(data)} bytes")
 

@@ -359,3 +359,22 @@ def test_another_province_and_a_unit_see_nothing_of_it(api, runner):
     assert db.session.scalar(select(func.count(AwardProposal.id))) == 0
     assert campaign("X") is None
     assert db.session.scalar(select(func.count(OutboxMail.id)).where(OutboxMail.kind == "award_notice")) == 0
+
+
+def test_a_letter_with_characters_a_docx_cannot_hold_is_refused_not_a_500(api, runner, client, make_user):
+    """U+FFFF passes as printable text but XML 1.0 (so python-docx) refuses it."""
+    from tests.conftest import login
+    import_example(runner, "tien-giang-2019.yaml")
+    org = make_token("TGG", "read", "manage")
+    query = {"date": "2019-10-07", "title": "GIÁM ĐỐC\uffff", "signer": "A"}
+    body = assert_problem(api.get(f"/api/v1/campaigns/{CODE}/letters/launch", org, query_string=query), 422,
+                          "title")
+    assert "ký tự không hợp lệ" in body["detail_vi"]
+    make_user("admin@tgg.example", "organizer_admin", "TGG")
+    login(client, "admin@tgg.example")
+    r = client.post(f"/campaigns/{CODE}/letters", data={"kind": "launch", "day": "2019-10-07", "title": "GIÁM ĐỐC",
+                                                         "signer": "Nguyễn Văn A\ufffe"})
+    assert r.status_code == 422 and "ký tự không hợp lệ" in r.get_data(as_text=True)
+    result = runner.invoke(args=["campaign", "letter", CODE, "launch", "--date", "2019-10-07", "--title", "GIÁM ĐỐC",
+                                 "--signer", "A\uffff", "-o", "/dev/null"])
+    assert result.exit_code != 0 and "ký tự không hợp lệ" in result.output

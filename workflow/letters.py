@@ -18,6 +18,7 @@ downloaded, signed outside, and can be attached back to its milestone.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -39,6 +40,10 @@ KINDS = {"launch": "Văn bản triển khai", "reminder": "Văn bản nhắc g�
          "exclusion": "Thông báo không đánh giá, xếp hạng", "results": "Thông báo kết quả"}
 GROUPS = {"department": "Các sở, ban, ngành", "vertical": "Các cơ quan ngành dọc",
           "district": "UBND các huyện, thị xã, thành phố", "commune": "UBND các xã, phường, thị trấn"}
+
+
+#: Characters XML 1.0 (so a DOCX) cannot hold: control characters but tab and line breaks, U+FFFE, U+FFFF.
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class LetterRefused(ValueError):
@@ -212,6 +217,9 @@ def build(campaign: Campaign, kind: str, head: LetterHead, now: datetime) -> byt
     """The letter ``kind`` of ``campaign`` as DOCX bytes."""
     if kind not in KINDS:
         raise LetterRefused(f"Không có loại văn bản “{kind}”.")
+    for text in (head.number, head.authority, head.title, head.signer, head.parent):
+        if NOT_IN_XML.search(text):  # a DOCX is XML 1.0: lxml refuses these (a 500 otherwise)
+            raise LetterRefused("Số, chức vụ hoặc người ký chứa ký tự không hợp lệ.")
     doc = Document(str(BASE)) if BASE.exists() else Document()
     org_short = campaign.organizer.name
     tl = timeline_of(campaign)

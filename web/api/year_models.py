@@ -8,19 +8,31 @@ the operations are in ``web/api/year_views.py``.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from web.api.models import Campaign, CampaignPath, Closed, Named, Open, Status, Submission
-from web.api.types import MAX_YEAR, MIN_YEAR, Base64Content, Code, Day, DocumentName, NonNegative, text
+from web.api.types import MAX_YEAR, MIN_YEAR, Base64Content, Code, Day, DocumentName, NonNegative, refuse, text
 from workflow.letters import KINDS as LETTER_KINDS
+from workflow.letters import NOT_IN_XML
 from workflow.milestone_docs import KINDS as DOCUMENT_KINDS
 
 #: At most this many unit codes in one list (a province has a few hundred units).
 MAX_CODES = 2000
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+def _xml(value: str) -> str:
+    """What a DOCX (XML 1.0) cannot hold (``letters.NOT_IN_XML``), refused naming the field."""
+    if NOT_IN_XML.search(value):
+        raise refuse("“{field}” chứa ký tự không hợp lệ.", "“{field}” holds invalid characters.")
+    return value
+
+
+def letter_text(max_length: int, *, required: bool = False) -> Any:
+    """Text written into a letter: as ``text()``, and only characters a DOCX can hold."""
+    return Annotated[text(max_length, required=required), AfterValidator(_xml)]
 
 
 # -- paths and queries ---------------------------------------------------------------------------------------------
@@ -38,13 +50,13 @@ class LetterPath(CampaignPath):
 
 class LetterQuery(Closed):
     date: Day = Field(description="The letter's date (YYYY-MM-DD).", examples=["2019-10-07"])
-    number: text(128) = Field("", description="Number and symbol, e.g. 1270/STTTT-CNTT&BCVT; empty leaves dots "  # type: ignore[valid-type]
+    number: letter_text(128) = Field("", description="Number and symbol, e.g. 1270/STTTT-CNTT&BCVT; empty leaves dots "  # type: ignore[valid-type]
                                               "to fill by hand.", examples=["1270/STTTT-CNTT&BCVT"])
-    authority: text(255) = Field("", description="The authority above the title, e.g. KT. GIÁM ĐỐC; empty when "  # type: ignore[valid-type]
+    authority: letter_text(255) = Field("", description="The authority above the title, e.g. KT. GIÁM ĐỐC; empty when "  # type: ignore[valid-type]
                                                  "the head signs.")
-    title: text(255, required=True) = Field(description="The signer's title, e.g. PHÓ GIÁM ĐỐC.",  # type: ignore[valid-type]
+    title: letter_text(255, required=True) = Field(description="The signer's title, e.g. PHÓ GIÁM ĐỐC.",  # type: ignore[valid-type]
                                             examples=["GIÁM ĐỐC"])
-    signer: text(255, required=True) = Field(description="The signer's name.",  # type: ignore[valid-type]
+    signer: letter_text(255, required=True) = Field(description="The signer's name.",  # type: ignore[valid-type]
                                              examples=["Nguyễn Văn A"])
 
 
