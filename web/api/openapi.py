@@ -25,7 +25,8 @@ with the same operations, checks and audit trail as the web pages and the comman
 `flask token create --organizer TGG [--unit STC] --scope read --scope record --name "VNPT iOffice"`; a token is
 shown once, stored hashed (SHA-256), and refused from the next request on once revoked (`flask token revoke`).
 Scopes: `read` (campaigns, timelines, statuses, working days), `record` (record a dossier received through e-office
-or e-mail), `manage` (mark a step done, move a milestone, return a dossier, reinstate a unit). A unit's token sees
+or e-mail), `manage` (mark a step done, move a milestone, return a dossier, reinstate a unit; next year's
+campaign, award proposals, the decision and publication, milestone documents, letters). A unit's token sees
 and writes only its own unit, and cannot `manage`; anything else answers 404, as if it did not exist.
 
 **Errors** are `application/problem+json` with `detail` (English), `detail_vi` (Vietnamese) and `field`, the field
