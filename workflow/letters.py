@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -330,6 +331,14 @@ def _present_groups(campaign: Campaign) -> list[str]:
 
 
 def _bytes(doc) -> bytes:
+    """The DOCX, the same bytes for the same letter: python-docx stamps each zip entry with the clock, so
+    the entries are written again with a fixed date (an ETag of the file then stays while the letter does)."""
     buf = io.BytesIO()
     doc.save(buf)
-    return buf.getvalue()
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()
