@@ -2,7 +2,7 @@
 
 Output (one tab-separated line each, documented in README "Next year's campaign"):
 ``date  WHAT  OLD  NEW  RULE``, then ``warning  WHAT  DAY  KIND  message``, ``abolished  UNIT``
-for units that probably no longer exist, and last ``created  CODE  YEAR  DEADLINE  N units`` (or
+for units that probably no longer exist, ``criteria  N sets  M criteria`` (copied), and last ``created  CODE  YEAR  DEADLINE  N units`` (or
 ``dry-run  …`` with ``--dry-run``).  A refused clone exits with status 1 and says why.
 """
 
@@ -32,6 +32,7 @@ def print_plan(plan: yearly.ClonePlan) -> None:
     for code in plan.abolished_units:
         left = "left out" if code in plan.left_out else "kept"
         click.echo(f"abolished\t{code}\t{left}")
+    click.echo(f"criteria\t{plan.criteria_sets} sets\t{plan.criteria_count} criteria")
 
 
 @campaign_cli.command("clone")
@@ -52,10 +53,8 @@ def clone_command(code, new_code, year, deadline_text, leave_out, leave_out_abol
     source, now = get_campaign(code), parse_instant(now_text)
     deadline = parse_date(deadline_text, "--deadline") if deadline_text else None
     try:
-        plan = yearly.plan_clone(source, code=new_code, year=year, deadline=deadline, leave_out=list(leave_out))
-        if leave_out_abolished and plan.abolished_units:
-            plan = yearly.plan_clone(source, code=new_code, year=year, deadline=deadline,
-                                     leave_out=sorted(set(leave_out) | set(plan.abolished_units)))
+        plan = yearly.plan_clone(source, code=new_code, year=year, deadline=deadline, leave_out=list(leave_out),
+                                 leave_out_abolished=leave_out_abolished)
         print_plan(plan)
         if dry_run:
             click.echo(f"dry-run\t{plan.code}\t{plan.year}\t{plan.deadline.isoformat()}\t{len(plan.spec.units)} units")
@@ -196,7 +195,10 @@ def letter_command(code, kind, number, date_text, authority, signer_title, signe
     campaign, now = get_campaign(code), parse_instant(now_text)
     head = letters.LetterHead(number.strip(), parse_date(date_text, "--date"), authority.strip(),
                               signer_title.strip(), signer.strip())
-    data = letters.build(campaign, kind, head, now)
+    try:
+        data = letters.build(campaign, kind, head, now)
+    except letters.LetterRefused as exc:
+        fail(str(exc))
     Path(output).write_bytes(data)
     click.echo(f"letter\t{kind}\t{output}\t{len(data)} bytes")
 

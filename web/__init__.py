@@ -12,6 +12,7 @@ from devkey import DEV_SECRET_KEY, is_loopback
 from web import page_cache
 from web.api import sheet_views as _sheet_views  # noqa: F401  (registers the sheets' operations on api_views.bp)
 from web.api import views as api_views
+from web.api import year_views as api_year_views
 from web.common import (
     CSP,
     _day,
@@ -73,6 +74,8 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(api_views.bp)
     csrf.exempt(api_views.bp)
+    app.register_blueprint(api_year_views.bp)
+    csrf.exempt(api_year_views.bp)
 
     app.jinja_env.filters["local_time"] = _local
     app.jinja_env.filters["day"] = _day

@@ -159,9 +159,14 @@ def award_submissions(proposal: AwardProposal) -> list[Submission]:
 
 
 def record_award_dossier(campaign: Campaign, unit: Unit, *, received_at: datetime, channel: str, recorded_by: str,
-                         now: datetime, doc_number: str = "",
-                         documents: Sequence[ops.DocumentInput] = ()) -> Submission:
-    """An award dossier received through any channel, classified against the award dossiers milestone."""
+                         now: datetime, doc_number: str = "", documents: Sequence[ops.DocumentInput] = (),
+                         by_unit: bool = False) -> Submission:
+    """An award dossier received through any channel, classified against the award dossiers milestone.
+
+    ``by_unit``: the unit files it itself (its API token), under the same rules as its evaluation dossier
+    (``operations.check_filed_by_unit``: an upload, now, with documents stored here)."""
+    if by_unit and channel in CHANNELS:
+        ops.check_filed_by_unit(channel, received_at, doc_number, documents, now)
     ops.check_received(channel, received_at, doc_number, now)
     p = ops.participation_of(campaign, unit)
     proposal = db.session.scalar(select(AwardProposal).where(AwardProposal.campaign_id == campaign.id,

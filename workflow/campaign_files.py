@@ -552,6 +552,14 @@ def set_nodes(cs: CriteriaSet) -> list[FlatNode]:
     return [c.flat() for c in cs.criteria]
 
 
+def criteria_specs_of(campaign: Campaign) -> list[CriteriaSetSpec]:
+    """The campaign's criteria sets as specs (definitions only: sections, criteria, maxima, kinds, rules,
+    N/A flags, guidance, groups; never a unit's values), in their order."""
+    sets = db.session.scalars(select(CriteriaSet).where(CriteriaSet.campaign_id == campaign.id)
+                              .order_by(CriteriaSet.position, CriteriaSet.id)).all()
+    return [CriteriaSetSpec(cs.code, cs.title or "", list(cs.groups or []), set_nodes(cs)) for cs in sets]
+
+
 def replace_criteria(campaign: Campaign, sets: list[CriteriaSetSpec], *, actor: str, now: datetime,
                      reason: str = "import", source: str = "") -> bool:
     """Make the campaign's criteria sets these; False when they already are.

@@ -18,6 +18,8 @@ downloaded, signed outside, and can be attached back to its milestone.
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -39,6 +41,10 @@ KINDS = {"launch": "Văn bản triển khai", "reminder": "Văn bản nhắc g�
          "exclusion": "Thông báo không đánh giá, xếp hạng", "results": "Thông báo kết quả"}
 GROUPS = {"department": "Các sở, ban, ngành", "vertical": "Các cơ quan ngành dọc",
           "district": "UBND các huyện, thị xã, thành phố", "commune": "UBND các xã, phường, thị trấn"}
+
+
+#: Characters XML 1.0 (so a DOCX) cannot hold: control characters but tab and line breaks, U+FFFE, U+FFFF.
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class LetterRefused(ValueError):
@@ -212,6 +218,9 @@ def build(campaign: Campaign, kind: str, head: LetterHead, now: datetime) -> byt
     """The letter ``kind`` of ``campaign`` as DOCX bytes."""
     if kind not in KINDS:
         raise LetterRefused(f"Không có loại văn bản “{kind}”.")
+    for text in (head.number, head.authority, head.title, head.signer, head.parent):
+        if NOT_IN_XML.search(text):  # a DOCX is XML 1.0: lxml refuses these (a 500 otherwise)
+            raise LetterRefused("Số, chức vụ hoặc người ký chứa ký tự không hợp lệ.")
     doc = Document(str(BASE)) if BASE.exists() else Document()
     org_short = campaign.organizer.name
     tl = timeline_of(campaign)
@@ -322,6 +331,14 @@ def _present_groups(campaign: Campaign) -> list[str]:
 
 
 def _bytes(doc) -> bytes:
+    """The DOCX, the same bytes for the same letter: python-docx stamps each zip entry with the clock, so
+    the entries are written again with a fixed date (an ETag of the file then stays while the letter does)."""
     buf = io.BytesIO()
     doc.save(buf)
-    return buf.getvalue()
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()

@@ -63,6 +63,9 @@ def attach(campaign: Campaign, kind: str, doc: DocumentInput, *, actor: str, now
     """Cite a document for a milestone (the caller commits)."""
     if kind not in KINDS:
         raise DocumentRefused(f"Không có mốc thời gian “{kind}”.", f"No milestone called {kind!r}.")
+    if kind != "deadline" and kind not in {m.kind for m in campaign.milestones}:
+        raise DocumentRefused(f"Đợt đánh giá {campaign.code} không có mốc “{MILESTONES[kind][0]}”.",
+                              f"Campaign {campaign.code} has no milestone {kind!r}.")
     if not doc.number.strip():
         raise DocumentRefused("Cần số, ký hiệu của văn bản.", "The document's number is required.")
     row = MilestoneDocument(campaign_id=campaign.id, kind=kind, number=doc.number.strip(), issued_on=doc.issued_on,
@@ -84,6 +87,12 @@ def documents_of(campaign: Campaign) -> dict[str, MilestoneDocument]:
                                   .order_by(MilestoneDocument.id)):
         out[row.kind] = row
     return out
+
+
+def history_of(campaign: Campaign, kind: str) -> list[MilestoneDocument]:
+    """Every document cited for one milestone, oldest first."""
+    return list(db.session.scalars(select(MilestoneDocument).where(
+        MilestoneDocument.campaign_id == campaign.id, MilestoneDocument.kind == kind).order_by(MilestoneDocument.id)))
 
 
 def describe(row: MilestoneDocument) -> str:

@@ -18,7 +18,9 @@ Every date of the campaign is moved to the same place in the new year:
 preview (web, CLI ``--dry-run``) shows it before anything is saved.  :func:`clone_campaign` writes
 it, through ``campaign_files.apply`` like an import, as a new draft linked to the old campaign.
 
-A hook for what other modules copy (the criteria set, when it lands): append a callable
+The criteria sets are copied with the rest (definitions only, no unit's values): the plan's spec
+carries them, so ``apply`` writes them as an import would, and the preview counts them
+(:attr:`ClonePlan.criteria_count`).  A hook for what other modules copy: append a callable
 ``hook(old, new, *, actor, now)`` to :data:`CLONE_HOOKS`.
 """
 
@@ -31,7 +33,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from .audit import record
-from .campaign_files import CampaignFileError, CampaignSpec, UnitSpec, apply, spec_of
+from .campaign_files import CampaignFileError, CampaignSpec, UnitSpec, apply, criteria_specs_of, spec_of
 from .campaigns import calendar_of, results
 from .db import db
 from .models import Campaign
@@ -44,8 +46,8 @@ DISTRICTS_ABOLISHED = date(2025, 7, 1)
 #: Groups whose units no longer exist after :data:`DISTRICTS_ABOLISHED`.
 ABOLISHED_GROUPS = frozenset({"district"})
 
-#: Called after a clone is written: ``hook(old, new, actor=..., now=...)``.  The criteria set
-#: registers its copy here (workflow/criteria*.py), so this module never imports it.
+#: Called after a clone is written: ``hook(old, new, actor=..., now=...)``, for what the campaign's spec
+#: does not carry (the criteria sets are in the spec: :func:`plan_clone`).
 CLONE_HOOKS: list[Callable[..., None]] = []
 
 
@@ -100,6 +102,16 @@ class ClonePlan:
 
     def move(self, what: str) -> DateMove | None:
         return next((m for m in self.moves if m.what == what), None)
+
+    @property
+    def criteria_sets(self) -> int:
+        """The criteria sets copied into the new campaign."""
+        return len(self.spec.criteria or [])
+
+    @property
+    def criteria_count(self) -> int:
+        """The criteria copied (scored rows: sub-criteria, and criteria without any), over every set."""
+        return sum(1 for s in self.spec.criteria or [] for n in s.nodes if n.kind)
 
 
 def same_day_in(day: date, year: int) -> date:
@@ -160,8 +172,11 @@ def _new_text(text: str, old_year: int, new_year: int) -> str:
 
 
 def plan_clone(source: Campaign, *, code: str, year: int, deadline: date | None = None,
-               leave_out: tuple[str, ...] | list[str] = (), cal: VietnamCalendar | None = None) -> ClonePlan:
-    """Work out next year's campaign without saving anything; refused if it cannot be made."""
+               leave_out: tuple[str, ...] | list[str] = (), leave_out_abolished: bool = False,
+               cal: VietnamCalendar | None = None) -> ClonePlan:
+    """Work out next year's campaign without saving anything; refused if it cannot be made.
+
+    ``leave_out_abolished``: leave out the units that no longer exist too (:data:`ABOLISHED_GROUPS`)."""
     code = (code or "").strip()
     if not code:
         raise CloneRefused("Cần mã của đợt đánh giá mới.", "The new campaign needs a code.", "code")
@@ -232,13 +247,14 @@ def plan_clone(source: Campaign, *, code: str, year: int, deadline: date | None 
     if unknown:
         raise CloneRefused(f"Không có đơn vị mã {', '.join(unknown)} trong đợt {source.code}.",
                            f"No unit {', '.join(unknown)} in campaign {source.code}.", "leave_out")
-    dropped = set(leave_out)
+    dropped = set(leave_out) | (set(abolished) if leave_out_abolished else set())
     dm = {m.what: m.new for m in moves}
+    criteria = criteria_specs_of(source)
     new_spec = replace(
         spec, code=code, year=year, title=_new_text(source.title, source.year, year), deadline=new_deadline,
         document_number="", document_date=dm.get("document_date"),
         data_period=(dm.get("data_period_start"), dm.get("data_period_end")), state="draft",
-        milestones=milestones,
+        milestones=milestones, criteria=criteria or None,
         required_documents={g: [_new_text(d, source.year, year) for d in docs]
                             for g, docs in spec.required_documents.items()})
     # A commune whose district is left out loses only its parent link, not its place.

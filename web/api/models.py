@@ -56,7 +56,11 @@ WORKDAYS = Tag(name="workdays", description="Working-day arithmetic with the org
 SHEETS = Tag(name="sheets", description="The evaluation: criteria sets, the units' sheets, evidence files, "
                                         "verification, the figures-confirmation round, results (issue 12).")
 META = Tag(name="meta", description="This document.")
-TAGS = (TOKEN, CAMPAIGNS, SUBMISSIONS, ORGANIZER, WORKDAYS, SHEETS, META)
+YEAR = Tag(name="year", description="The campaign's whole year: next year's campaign, the award step, the "
+                                    "People's Committee decision, milestone documents, official letters "
+                                    "(web/api/year_views.py).")
+PUBLIC = Tag(name="public", description="The published results (no token).")
+TAGS = (TOKEN, CAMPAIGNS, SUBMISSIONS, ORGANIZER, SHEETS, YEAR, WORKDAYS, PUBLIC, META)
 
 
 def _drop_null_defaults(schema: dict[str, Any]) -> None:
@@ -180,6 +184,10 @@ class SubmissionIn(Closed):
     documents: list[DocumentIn] = Field(
         default_factory=list, max_length=MAX_DOCUMENTS,
         description="A unit's token must send at least one document with its content (content_base64).")
+    kind: Literal["evaluation", "award"] = Field(
+        "evaluation", description="evaluation: the evaluation dossier; award: the award dossier (hồ sơ đề nghị khen "
+                                  "thưởng) of a unit proposed for an award, classified against the award dossiers "
+                                  "milestone and its grace period, with the same receipts and channels.")
 
     model_config = ConfigDict(json_schema_extra={"example": _SUBMISSION_EXAMPLE})
 
@@ -306,6 +314,15 @@ class CampaignPage(Open):
     next_cursor: str | None = Field(description="Pass it as `cursor` for the next page; null on the last.")
 
 
+class MilestoneDocument(Open):
+    """The newest document cited for a milestone (the letter or decision that set or moved it)."""
+
+    number: str = Field(description="Number and symbol, e.g. 1270/STTTT-CNTT&BCVT.")
+    date: date | None
+    issuer: str
+    sha256: str | None = Field(description="The signed file's SHA-256, when one was attached.")
+
+
 class Milestone(Open):
     kind: Literal[("deadline", "grace_end", *MILESTONES)]  # type: ignore[valid-type]
     name: str
@@ -317,6 +334,7 @@ class Milestone(Open):
     reached: bool
     overdue: bool
     explanation: Explanation | None
+    document: MilestoneDocument | None = Field(description="The newest document cited for it; null when none.")
 
 
 _GRACE_EXPLANATION = {
@@ -419,10 +437,13 @@ class UnitDetail(UnitStatus):
 
 
 class Receipt(Submission):
+    kind: Literal["evaluation", "award"] = Field(description="The dossier recorded: evaluation or award.")
+    status: Literal["on_time", "late"] = Field(description="As classified against its deadline.")
     unit: UnitDetail
 
     model_config = ConfigDict(json_schema_extra={"example": {
-        **_SUBMISSION_OUT_EXAMPLE, "unit": {**_UNIT_EXAMPLE, "campaign": "TGG-2019"}}})
+        **_SUBMISSION_OUT_EXAMPLE, "kind": "evaluation", "status": "on_time",
+        "unit": {**_UNIT_EXAMPLE, "campaign": "TGG-2019"}}})
 
 
 class StepResult(Open):

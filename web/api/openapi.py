@@ -27,8 +27,9 @@ shown once, stored hashed (SHA-256), and refused from the next request on once r
 Scopes: `read` (campaigns, timelines, statuses, working days, criteria sets, sheets, results), `record` (record a
 dossier received through e-office or e-mail; a unit's token: fill and submit its sheet, attach evidence, answer about
 its figures), `manage` (mark a step done, move a milestone, return a dossier, reinstate a unit, verify a sheet, send
-figures for confirmation). A unit's token sees and writes only its own unit, and cannot `manage`; anything else
-answers 404, as if it did not exist.
+figures for confirmation; next year's campaign, award proposals, the decision and publication, milestone documents,
+letters). A unit's token sees and writes only its own unit, and cannot `manage`; anything else answers 404, as if it
+did not exist.
 
 **Errors** are `application/problem+json` with `detail` (English), `detail_vi` (Vietnamese) and `field`, the field
 at fault. Bad input is a 4xx: 400 (not JSON), 401, 403, 404, 409 (refused by the rules), 415, 422 (invalid field).
@@ -76,8 +77,8 @@ REPLAYED = {"Idempotency-Replayed": {"schema": {"type": "string", "enum": ["true
 OPERATIONS: dict[str, dict[str, Any]] = {}
 
 
-def describe(operation_id: str, *, path_model: Any, write: bool, public: bool) -> None:
-    OPERATIONS[operation_id] = {"path_model": path_model, "write": write, "public": public}
+def describe(operation_id: str, *, path_model: Any, write: bool, public: bool, binary: str | None = None) -> None:
+    OPERATIONS[operation_id] = {"path_model": path_model, "write": write, "public": public, "binary": binary}
 
 
 def _responses() -> dict:
@@ -157,6 +158,11 @@ def _finish(doc: dict) -> dict:
                 else:
                     answer = dict(answer)
                     answer["headers"] = REPLAYED if meta["write"] else ETAG
+                    if meta["binary"]:
+                        answer["content"] = {meta["binary"]: {"schema": {"type": "string",
+                                                                         "contentMediaType": meta["binary"]}}}
+                        answer["headers"] = {**answer["headers"], "Content-Disposition": {
+                            "schema": STR, "required": True, "description": "attachment; filename=\"…\""}}
                     if answer.get("description") in ("OK", "Created"):
                         answer["description"] = {"OK": "Done", "Created": "Recorded"}[answer["description"]] \
                             if meta["write"] else "OK"

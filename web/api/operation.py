@@ -121,17 +121,20 @@ def _answer_broke_the_contract(_req, response, error, _instance, _adapter) -> No
     response.mimetype = "application/problem+json"
 
 
-def operation(operation_id: str, tag, *, scope: str | None, answer: type[BaseModel], status: int = 200,
+def operation(operation_id: str, tag, *, scope: str | None, answer: type[BaseModel] | None, status: int = 200,
               query: type[BaseModel] = m.NoQuery, body: type[BaseModel] | None = None,
               path: type[BaseModel] | None = None, errors: tuple[int, ...] = (), organizer_only: bool = False,
-              public: bool = False) -> Callable:
+              public: bool = False, binary: str | None = None) -> Callable:
     """The contract of one operation, stated once: it validates the request and documents the operation.
 
     The view is called as ``view(token, path, query, body)`` with the validated models (``path``, ``query``
     and ``body`` only when the operation has them).  Its docstring is the summary (first line) and the
     description of the operation.  ``scope`` is the one it needs (``None``: any valid token; ``public``:
-    no token); ``errors`` the problem statuses it answers besides 401, 403 and 422.
+    no token); ``errors`` the problem statuses it answers besides 401, 403 and 422.  ``binary``: the answer
+    is a file of this media type (``answer`` is then None; the document states the type).
     """
+    if (answer is None) != (binary is not None):
+        raise TypeError(f"{operation_id}: an answer model, or a binary media type")
     write = body is not None
     headers = m.WriteHeaders if write else m.ReadHeaders
     codes = {*errors, 422, *((403,) if scope else ()), *((400, 415, 409) if write else ())}
@@ -172,7 +175,7 @@ def operation(operation_id: str, tag, *, scope: str | None, answer: type[BaseMod
                 db.session.rollback()
                 return problem(409, f"{exc.message_vi} {REPAIR_VI}", f"{exc.message_en} {REPAIR_EN}", exc.what)
 
-        describe(operation_id, path_model=path, write=write, public=public)
+        describe(operation_id, path_model=path, write=write, public=public, binary=binary)
         return wrapper
     return decorator
 
@@ -195,6 +198,16 @@ def json_answer(payload: Any, status: int = 200, *, cache: str = "private, no-ca
     if status == 200 and request.method in ("GET", "HEAD") and _etag_matches(etag):
         return Response(status=304, headers=headers)
     return Response(body, status=status, mimetype="application/json", headers=headers)
+
+
+def file_answer(data: bytes, mimetype: str, filename: str) -> Response:
+    """A file to download, with an ETag (a hash of its bytes); 304 when the client already has it."""
+    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization",
+               "Content-Disposition": f'attachment; filename="{filename}"'}
+    if request.method in ("GET", "HEAD") and _etag_matches(etag):
+        return Response(status=304, headers=headers)
+    return Response(data, status=200, mimetype=mimetype, headers=headers)
 
 
 def touch_and_commit(token) -> None:

@@ -34,6 +34,7 @@ from web.api.docs import docs_model
 from web.api.openapi import document
 from web.api.operation import json_answer, operation, paged, run_write, touch_and_commit
 from web.api.problems import ApiError, invalid, is_api_request, not_found
+from workflow import awards
 from workflow import campaigns as reads
 from workflow import operations as ops
 from workflow.api_tokens import actor_of
@@ -100,15 +101,20 @@ def unit_item(unit_doc: dict) -> dict:
     return {**unit_doc, "status_name_en": status_name(unit_doc["status"], "en")}
 
 
-def submissions_of(campaign, unit) -> list[dict]:
-    tz = reads.tz_of(campaign)
-    return [{
+def submission_dict(s, tz) -> dict:
+    """A received dossier (evaluation or award) as the ``Submission`` answer."""
+    return {
         "version": s.version, "receipt_number": s.receipt_number,
         "received_at": s.received_at.astimezone(tz).isoformat(), "channel": s.channel,
         "doc_number": s.doc_number, "recorded_by": s.recorded_by, "late_working_days": s.late_working_days,
         "documents": [{"name": d.original_name, "sha256": d.sha256, "size": d.size, "stored": bool(d.stored_name)}
                       for d in s.documents],
-    } for s in ops.participation_of(campaign, unit).submissions]
+    }
+
+
+def submissions_of(campaign, unit) -> list[dict]:
+    tz = reads.tz_of(campaign)
+    return [submission_dict(s, tz) for s in ops.participation_of(campaign, unit).submissions]
 
 
 def unit_detail(campaign, unit, now: datetime) -> dict:
@@ -311,6 +317,8 @@ def record_submission(token, path: m.UnitPath, body: m.SubmissionIn):
     Classified by its received instant: on time, late within grace, or refused after grace (409). A new version
     replaces the dossier in force and keeps the old one. Send each document's SHA-256 (kept in e-office) or its
     content in base64 (stored here, checked by content). A unit's token records for its own unit only.
+    With `kind: award`, the award dossier of a unit proposed for an award: the same channels, checks and receipts,
+    classified against the award dossiers milestone and the grace period after it (refused after it, 409).
     """
     c = campaign_for(token, path.code)
     u = unit_for(token, c, path.unit_code)
@@ -347,11 +355,19 @@ def record_submission(token, path: m.UnitPath, body: m.SubmissionIn):
         # when it reaches us.  Only the organizer's tokens record the instant at which
         # the organizer's e-office or mailbox received a dossier.
         at = now if by_unit or body.received_at is None else body.received_at
-        sub = ops.record_submission(c, u, received_at=at, channel=channel, recorded_by=actor_of(token),
-                                    now=now, doc_number=body.doc_number, documents=inputs, by_unit=by_unit)
-        detail = unit_detail(c, u, now)
-        receipt = next(s for s in detail["submissions"] if s["version"] == sub.version)
-        return 201, {**receipt, "unit": detail}
+        if body.kind == "award":
+            sub = awards.record_award_dossier(c, u, received_at=at, channel=channel, recorded_by=actor_of(token),
+                                              now=now, doc_number=body.doc_number, documents=inputs,
+                                              by_unit=by_unit)
+            receipt = submission_dict(sub, reads.tz_of(c))
+            detail = unit_detail(c, u, now)
+        else:
+            sub = ops.record_submission(c, u, received_at=at, channel=channel, recorded_by=actor_of(token),
+                                        now=now, doc_number=body.doc_number, documents=inputs, by_unit=by_unit)
+            detail = unit_detail(c, u, now)
+            receipt = next(s for s in detail["submissions"] if s["version"] == sub.version)
+        return 201, {**receipt, "kind": body.kind, "status": "late" if sub.late_working_days else "on_time",
+                     "unit": detail}
 
     return run_write(token, action)
 

@@ -233,7 +233,12 @@ def letter(code: str):
         return render_template("yearly/letters.html", campaign=campaign, kinds=letters.KINDS, values=values), 422
     head = letters.LetterHead(values["number"].strip(), day, values["authority"].strip(), values["title"].strip(),
                               values["signer"].strip())
-    data = letters.build(campaign, values["kind"], head, utcnow())
+    try:
+        data = letters.build(campaign, values["kind"], head, utcnow())
+    except letters.LetterRefused:
+        flash(_("Chưa tạo văn bản. %(error)s", error=_("Số, chức vụ hoặc người ký chứa ký tự không hợp lệ.")),
+              "danger")
+        return render_template("yearly/letters.html", campaign=campaign, kinds=letters.KINDS, values=values), 422
     name = f"{campaign.code}-{values['kind']}-{day.isoformat()}.docx"
     return Response(data, mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
