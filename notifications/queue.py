@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
-from workflow import standing
+from workflow import standing, tick_health
 from workflow.campaign_files import KNOWN_GROUPS
 from workflow.campaigns import (
     CHANNELS,
@@ -308,6 +308,7 @@ def digest_context(campaign: Campaign, now: datetime, lang: str = "vi") -> dict[
     groups = [(group, sum(by_group[group].values()), by_group[group])
               for group in sorted(by_group, key=lambda g: (order.index(g) if g in order else len(order), g))]
     return _campaign_context(campaign, lang) | {
+        "tick_failures": tick_failures_context(campaign.organizer_id, lang),
         "today_text": format_day(today, lang), "counts": counts, "total": sum(counts.values()),
         "groups": groups, "list_limit": limit,
         "silent": silent, "silent_total": counts.get("not_submitted", 0),
@@ -318,6 +319,19 @@ def digest_context(campaign: Campaign, now: datetime, lang: str = "vi") -> dict[
         "outbox_link": app_link("/outbox?status=failed"),
         "link": dashboard_link(campaign),
     }
+
+
+def tick_failures_context(organizer_id: int, lang: str = "vi") -> list[dict[str, Any]]:
+    """The organizer's campaigns whose time-driven work is failing (workflow.tick_health), for the top of
+    every digest: code, title, the error, since when, how many ticks in a row, the link to its repair page
+    (its dashboard shows the repair form while its dates are out of range).  Gone once a tick succeeds."""
+    out = []
+    for f in tick_health.failures_of(organizer_id):
+        c = f.campaign
+        out.append({"code": c.code, "title": c.title, "error": f.error, "count": f.count,
+                    "since": _local(f.first_seen, c), "last": _local(f.last_seen, c),
+                    "link": dashboard_link(c)})
+    return out
 
 
 def _queue_digest(campaign: Campaign, now: datetime) -> int:
