@@ -33,8 +33,10 @@ from workflow.campaigns import (
     tz_of,
 )
 from workflow.criteria import ConfirmationRound, Sheet, SheetEntry
+from workflow.dashboard import received_per_day
 from workflow.db import UTCDateTime, affected, db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
+from workflow.received_chart import LABELS_EN, LABELS_VI, render_received_html, render_received_text
 from workflow.timeline import MILESTONES
 from workflow.workdays import format_day
 
@@ -307,8 +309,14 @@ def digest_context(campaign: Campaign, now: datetime, lang: str = "vi") -> dict[
     order = list(KNOWN_GROUPS)
     groups = [(group, sum(by_group[group].values()), by_group[group])
               for group in sorted(by_group, key=lambda g: (order.index(g) if g in order else len(order), g))]
+    tl = timeline_of(campaign)
+    per_day = received_per_day(campaign)
+    chart_labels = LABELS_VI if lang == "vi" else LABELS_EN
+    chart = (per_day, tl.deadline.last_day, tl.grace_end, today)
     return _campaign_context(campaign, lang) | {
         "tick_failures": tick_failures_context(campaign.organizer_id, lang),
+        "received_html": render_received_html(*chart, labels=chart_labels),
+        "received_text": render_received_text(*chart, labels=chart_labels),
         "today_text": format_day(today, lang), "counts": counts, "total": sum(counts.values()),
         "groups": groups, "list_limit": limit,
         "silent": silent, "silent_total": counts.get("not_submitted", 0),
