@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from tests.conftest import local
 from workflow.received_chart import LABELS_EN, render_received_html, render_received_text
 
