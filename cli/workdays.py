@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -20,6 +21,7 @@ from workflow.calendars import OverrideError, calendar_for, overrides_for
 from workflow.db import db, utcnow
 from workflow.models import CalendarOverride, Organizer
 from workflow.periods import DateOutOfRange, calendar_days_from, check_date, parse_iso_instant, working_days_from
+from workflow.storage import DocumentRefused, store_document
 
 workdays = AppGroup("workdays", help="Working days of Vietnamese state agencies.")
 
@@ -246,3 +248,75 @@ def override_remove(override_id: str, reason: str, actor: str, campaign_reasons:
         fail(getattr(exc, "message_en", str(exc)))
     db.session.commit()
     click.echo(f"removed {row.id}\t{row.day.isoformat()}\t{row.kind}")
+
+
+def _decide_holiday(decision: str, day: str, scope: str, doc_number: str, doc_date: str, doc_issuer: str,
+                    file_path: str | None, actor: str, campaign_reasons: tuple[str, ...], now_text: str | None) -> None:
+    d = parse_date(day)
+    issued = parse_date(doc_date, "--doc-date")
+    org = None if scope.strip().lower() in ("all", "*") else organizer_by_code(scope.strip())
+    now = parse_instant(now_text)
+    stored = None
+    if file_path:
+        path = Path(file_path)
+        if not path.is_file():
+            fail(f"--file {file_path!r} is not a readable file")
+        try:
+            stored = store_document(current_app.config["UPLOAD_FOLDER"], path.name, path.read_bytes())
+        except DocumentRefused as exc:
+            fail(exc.message_en)
+    try:
+        row = ops.decide_unconfirmed_holiday(day=d, decision=decision, doc_number=doc_number, doc_date=issued,
+                                             doc_issuer=doc_issuer, organizer=org, actor=actor, now=now,
+                                             stored=stored, campaign_reasons=_campaign_reasons(campaign_reasons))
+    except ops.CalendarChangeNeedsReasons as exc:
+        db.session.rollback()
+        _print_impacts(exc)
+        fail(exc.message_en + " Give --campaign-reason CODE=REASON for each.")
+    except ops.OperationError as exc:
+        db.session.rollback()
+        fail(exc.message_en)
+    db.session.commit()
+    click.echo(f"{row.id}\t{row.day.isoformat()}\t{row.decision}\t{org.code if org else '*'}\t{row.name}\t"
+               f"{row.doc_number}\t{row.doc_date.isoformat()}\t{row.doc_issuer}")
+
+
+def _decision_options(command):
+    for option in reversed([
+        click.argument("day", metavar="DATE"),
+        click.option("--scope", required=True, metavar="all|ORGANIZER",
+                     help="'all' decides for every organizer (the operator's decision); an organizer's code for "
+                          "that province only."),
+        click.option("--doc-number", required=True, help="The deciding document's number, e.g. '45/2026/QH15'."),
+        click.option("--doc-date", required=True, help="Its date, YYYY-MM-DD."),
+        click.option("--doc-issuer", required=True, help="Who issued it, e.g. 'Quốc hội'."),
+        click.option("--file", "file_path", help="The document's file (PDF, DOC(X), XLS(X)), kept with the decision."),
+        click.option("--actor", default="cli", show_default=True, help="Who decides (for the audit trail)."),
+        click.option("--campaign-reason", "campaign_reasons", multiple=True, metavar="CODE=REASON",
+                     help="As for `override add`: the reason for each campaign whose passed dates the decision "
+                          "moves (a rejection only)."),
+        click.option("--now", "now_text", help="As of this instant (default: the clock)."),
+    ]):
+        command = option(command)
+    return command
+
+
+@workdays.command("confirm-holiday")
+@_decision_options
+def confirm_holiday(day, scope, doc_number, doc_date, doc_issuer, file_path, actor, campaign_reasons,
+                    now_text) -> None:
+    """Confirm an unconfirmed day off (it stays a day off, citing the document); once per scope.
+
+    Prints: id, date, confirmed, organizer (* for everyone), name, document number, date, issuer."""
+    _decide_holiday("confirmed", day, scope, doc_number, doc_date, doc_issuer, file_path, actor, campaign_reasons,
+                    now_text)
+
+
+@workdays.command("reject-holiday")
+@_decision_options
+def reject_holiday(day, scope, doc_number, doc_date, doc_issuer, file_path, actor, campaign_reasons,
+                   now_text) -> None:
+    """Reject an unconfirmed day off: a working day in that scope.  Refused, listing the campaigns and
+    units, when that moves a passed deadline or grace end without --campaign-reason for each."""
+    _decide_holiday("rejected", day, scope, doc_number, doc_date, doc_issuer, file_path, actor, campaign_reasons,
+                    now_text)

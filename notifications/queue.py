@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
-from workflow import standing
+from workflow import standing, tick_health
 from workflow.campaign_files import KNOWN_GROUPS
 from workflow.campaigns import (
     CHANNELS,
@@ -33,8 +33,10 @@ from workflow.campaigns import (
     tz_of,
 )
 from workflow.criteria import ConfirmationRound, Sheet, SheetEntry
+from workflow.dashboard import received_per_day
 from workflow.db import UTCDateTime, affected, db, utcnow
 from workflow.models import Campaign, Participation, Submission, Unit
+from workflow.received_chart import LABELS_EN, LABELS_VI, render_received_html, render_received_text
 from workflow.timeline import MILESTONES
 from workflow.workdays import format_day
 
@@ -307,7 +309,14 @@ def digest_context(campaign: Campaign, now: datetime, lang: str = "vi") -> dict[
     order = list(KNOWN_GROUPS)
     groups = [(group, sum(by_group[group].values()), by_group[group])
               for group in sorted(by_group, key=lambda g: (order.index(g) if g in order else len(order), g))]
+    tl = timeline_of(campaign)
+    per_day = received_per_day(campaign)
+    chart_labels = LABELS_VI if lang == "vi" else LABELS_EN
+    chart = (per_day, tl.deadline.last_day, tl.grace_end, today)
     return _campaign_context(campaign, lang) | {
+        "tick_failures": tick_failures_context(campaign.organizer_id, lang),
+        "received_html": render_received_html(*chart, labels=chart_labels),
+        "received_text": render_received_text(*chart, labels=chart_labels),
         "today_text": format_day(today, lang), "counts": counts, "total": sum(counts.values()),
         "groups": groups, "list_limit": limit,
         "silent": silent, "silent_total": counts.get("not_submitted", 0),
@@ -318,6 +327,19 @@ def digest_context(campaign: Campaign, now: datetime, lang: str = "vi") -> dict[
         "outbox_link": app_link("/outbox?status=failed"),
         "link": dashboard_link(campaign),
     }
+
+
+def tick_failures_context(organizer_id: int, lang: str = "vi") -> list[dict[str, Any]]:
+    """The organizer's campaigns whose time-driven work is failing (workflow.tick_health), for the top of
+    every digest: code, title, the error, since when, how many ticks in a row, the link to its repair page
+    (its dashboard shows the repair form while its dates are out of range).  Gone once a tick succeeds."""
+    out = []
+    for f in tick_health.failures_of(organizer_id):
+        c = f.campaign
+        out.append({"code": c.code, "title": c.title, "error": f.error, "count": f.count,
+                    "since": _local(f.first_seen, c), "last": _local(f.last_seen, c),
+                    "link": dashboard_link(c)})
+    return out
 
 
 def _queue_digest(campaign: Campaign, now: datetime) -> int:

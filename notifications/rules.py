@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from workflow.periods import LOCAL_TZ
-from workflow.timeline import grace_days
+from workflow.timeline import MILESTONES, grace_days
 from workflow.workdays import VietnamCalendar
 
 
@@ -161,3 +161,27 @@ def due_milestone_reminders(milestones: dict[str, date], now: datetime, cal: Vie
 
 def digest_due(now: datetime, cal: VietnamCalendar, rules: ReminderRules, tz: ZoneInfo = LOCAL_TZ) -> bool:
     return rules.digest and in_office_hours(now, cal, rules, tz)
+
+
+def reminder_dates(deadline: date, grace_working_days: int, milestones: dict[str, date], cal: VietnamCalendar,
+                   rules: ReminderRules) -> dict[str, tuple[str, str, date]]:
+    """The days reminders go out, as computed dates (key -> (label vi, label en, day)): the units' reminders
+    before the deadline and in grace, and the organizer's N working days before each later milestone.  The
+    dashboard compares them with and without an unconfirmed day off (workflow.calendar_dependence)."""
+    out: dict[str, tuple[str, str, date]] = {}
+    for occ in unit_reminders(deadline, grace_working_days, cal, rules):
+        if occ.rule == "before_deadline":
+            out[f"reminder-before-{occ.days_left}"] = (
+                f"Nhắc hạn {occ.days_left} ngày làm việc trước hạn chót",
+                f"Reminder {occ.days_left} working day{'s' if occ.days_left != 1 else ''} before the deadline",
+                occ.day)
+        elif occ.rule == "grace_day":
+            out[f"reminder-grace-{occ.days_left}"] = (
+                f"Nhắc hạn trong gia hạn (còn {occ.days_left} ngày làm việc)",
+                f"Grace reminder ({occ.days_left} working day{'s' if occ.days_left != 1 else ''} left)", occ.day)
+    if rules.milestone_lead_days:
+        for kind, end in milestones.items():
+            vi, en, _state = MILESTONES.get(kind, (kind, kind, ""))
+            out[f"milestone-reminder-{kind}"] = (f"Nhắc mốc “{vi}”", f"Reminder of “{en}”",
+                                                 cal.sub_working_days(end, rules.milestone_lead_days))
+    return out

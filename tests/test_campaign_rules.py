@@ -476,3 +476,26 @@ def test_iso_24_00_in_the_domain_parser():
     assert parse_iso_instant("2019-10-25T24:00", LOCAL_TZ) == local(2019, 10, 26, 0, 0)
     with pytest.raises(ValueError):
         parse_iso_instant("2019-10-25T24:01")
+
+
+def test_seed_000_milestone_before_grace_end_is_not_overdue_while_grace_runs(tgg):
+    """Issue 13: seed 000's preliminary review "before 01/11" (stored 31/10) while grace runs to 01/11: the
+    import warns naming both dates, and the milestone is not OVERDUE while dossiers may still arrive."""
+    during_grace = status(tgg, local(2019, 11, 1, 10, 0))
+    review = next(m for m in during_grace["milestones"] if m["kind"] == "preliminary_review")
+    assert review["end"] == "2019-10-31" and review["overdue"] is False
+    (warning,) = [w for w in during_grace["warnings"] if w["kind"] == "preliminary_review"]
+    assert (warning["end"], warning["grace_end"]) == ("2019-10-31", "2019-11-01")
+    text = ok(tgg, "campaign", "status", CODE, "--now", local(2019, 11, 1, 10, 0).isoformat())
+    assert "preliminary_review\t2019-10-31" in text and "OVERDUE" not in text
+    # Once grace is over and the review is still not done, it is overdue (its date has passed).
+    after = status(tgg, local(2019, 11, 4, 9, 0))
+    assert next(m for m in after["milestones"] if m["kind"] == "preliminary_review")["overdue"] is True
+
+
+def test_a_milestone_before_grace_end_waits_for_the_grace_end_pure():
+    milestones = {"preliminary_review": MilestoneDates(None, date(2019, 10, 31))}
+    tl = compute(DEADLINE, 5, milestones, CAL, state="open", now=local(2019, 11, 1, 23, 59, 59))
+    assert [i.overdue for i in tl.items if i.kind == "preliminary_review"] == [False]
+    tl = compute(DEADLINE, 5, milestones, CAL, state="open", now=GRACE_END)
+    assert [i.overdue for i in tl.items if i.kind == "preliminary_review"] == [True]

@@ -88,3 +88,61 @@ def test_a_move_out_of_range_is_refused_everywhere_by_one_rule(app, runner):
     assert "9999-12-31" in result.output and "2100-12-31" in result.output
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Milestone)) == 0
+
+
+DIGEST_ORG = "organizer: {code: TGG, name: Sở Thông tin và Truyền thông tỉnh Tiền Giang, email: thidua@stttt.tiengiang.gov.vn}"
+
+
+def _digest_campaign(code: str) -> str:
+    return f"""
+{DIGEST_ORG}
+campaign:
+  code: {code}
+  title: Đợt {code}
+  year: 2019
+  deadline: 2019-10-25
+  grace_working_days: 5
+units:
+  - {{code: STC, name: Sở Tài chính, group: department, emails: [vanthu.stc@tiengiang.gov.vn]}}
+"""
+
+
+def test_a_failing_campaign_is_at_the_top_of_the_organizers_digest_until_repaired(mail_app, runner, make_campaign,
+                                                                                 smtp_server):
+    from notifications.dispatch import dispatch_all
+    from tests.conftest import local
+
+    broken = make_campaign(_digest_campaign("TGG-HONG"))
+    make_campaign(_digest_campaign("TGG-TOT"))
+    db.session.add(Milestone(campaign_id=broken.id, kind="approval", end_date=date(9999, 12, 31)))
+    db.session.commit()
+
+    assert tick(local(2019, 10, 21, 9, 0))["campaigns_failed"] == 1
+    dispatch_all(local(2019, 10, 21, 9, 1))
+    (digest,) = [r for r in smtp_server.received if r.rcpt_tos == ["thidua@stttt.tiengiang.gov.vn"]
+                 and "[TGG-TOT]" in r.subject]
+    text = digest.message.get_body(("plain",)).get_content()
+    html = digest.message.get_body(("html",)).get_content()
+    top = text.split("Tình hình nhận hồ sơ đợt")[0]
+    assert "CẦN XỬ LÝ NGAY" in top and "TGG-HONG – Đợt TGG-HONG" in top
+    assert "9999-12-31" in top and "approval" in top
+    assert "Từ 09:00:00 Thứ Hai 21/10/2019, đã thử lại 1 lần" in top
+    assert "/campaigns/TGG-HONG" in top  # the repair page
+    assert html.index('id="tick-failures"') < html.index("Tình hình nhận hồ sơ đợt")
+    assert "9999-12-31" in html and 'href="http' in html.split('id="tick-failures"')[1].split("</div>")[0]
+    assert all(len(line) <= 998 for line in digest.raw.split(b"\r\n"))
+
+    # Retried the next day: still failing, counted; then repaired, and the next digest has no failure in it.
+    assert tick(local(2019, 10, 22, 9, 0))["campaigns_failed"] == 1
+    dispatch_all(local(2019, 10, 22, 9, 1))
+    second = [r for r in smtp_server.received if "[TGG-TOT]" in r.subject][-1]
+    assert "đã thử lại 2 lần" in second.message.get_body(("plain",)).get_content()
+    result = runner.invoke(args=["campaign", "move", "TGG-HONG", "approval", "--end", "2019-12-02",
+                                 "--reason", "Sửa ngày nhập sai", "--now", "2019-10-22T10:00:00+07:00"])
+    assert result.exit_code == 0, result.output
+    assert tick(local(2019, 10, 23, 9, 0))["campaigns_failed"] == 0
+    dispatch_all(local(2019, 10, 23, 9, 1))
+    third = [r for r in smtp_server.received if "[TGG-TOT]" in r.subject][-1]
+    assert third is not second
+    for part in (third.message.get_body(("plain",)).get_content(), third.message.get_body(("html",)).get_content()):
+        assert "TGG-HONG" not in part and "CẦN XỬ LÝ NGAY" not in part and "tick-failures" not in part

@@ -64,6 +64,8 @@ ACTION_SENTENCES = {
     "scores.entered": ("Nhập điểm", "Scores entered"),
     "calendar.override_added": ("Thêm ngày nghỉ/ngày làm việc địa phương", "Local day off/working day added"),
     "calendar.override_removed": ("Bỏ ngày nghỉ/ngày làm việc địa phương", "Local day off/working day removed"),
+    "calendar.holiday_confirmed": ("Xác nhận ngày nghỉ chưa xác nhận", "Unconfirmed day off confirmed"),
+    "calendar.holiday_rejected": ("Không công nhận ngày nghỉ chưa xác nhận", "Unconfirmed day off rejected"),
     "user.created": ("Tạo tài khoản", "Account created"),
     "user.password_set": ("Đặt mật khẩu", "Password set"),
     "api_token.created": ("Tạo khóa API", "API token created"),

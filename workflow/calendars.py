@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import Date, String, cast, literal, null, or_, select, union_all
 
 from .audit import record
 from .db import db
-from .models import CalendarOverride, Organizer
+from .models import CalendarOverride, HolidayDecision, Organizer
 from .periods import DateOutOfRange, check_date
-from .workdays import Override, VietnamCalendar, calendar_with
+from .workdays import Override, VietnamCalendar, calendar_with, national_calendar
 
 
 class OverrideError(ValueError):
@@ -38,10 +38,53 @@ def overrides_for(organizer_id: int | None) -> list[CalendarOverride]:
     return rows
 
 
+def cite(number: str, issued: date, issuer: str) -> str:
+    """``45/2026/QH15 ngày 20/06/2026 của Quốc hội`` (how a decision's document is cited)."""
+    return f"{number} ngày {issued:%d/%m/%Y} của {issuer}"
+
+
+def cite_en(number: str, issued: date, issuer: str) -> str:
+    return f"{number} of {issued:%d/%m/%Y} ({issuer})"
+
+
+def in_force(organizer_id: int | None, *, every_scope: bool = False) -> list[Override]:
+    """The calendar decisions in force for an organizer (its own and everyone's; with ``every_scope``, every
+    organizer's), as :class:`Override` values: local days off and working days, and the decisions on
+    unconfirmed national days off (``settles``).  One query.  For a day, everyone's decision comes first so
+    that the organizer's own wins; a decision on an unconfirmed day comes after an override of its scope."""
+    o, d = CalendarOverride, HolidayDecision
+    overrides = select(literal(0).label("src"), o.organizer_id, o.day, o.kind, o.reason, o.document,
+                       cast(null(), String).label("number"), cast(null(), Date).label("issued"),
+                       cast(null(), String).label("issuer"))
+    decisions = select(literal(1).label("src"), d.organizer_id, d.day, d.decision, d.name, literal(""),
+                       d.doc_number, d.doc_date, d.doc_issuer)
+    if not every_scope:
+        if organizer_id is None:
+            overrides = overrides.where(o.organizer_id.is_(None))
+            decisions = decisions.where(d.organizer_id.is_(None))
+        else:
+            overrides = overrides.where(or_(o.organizer_id.is_(None), o.organizer_id == organizer_id))
+            decisions = decisions.where(or_(d.organizer_id.is_(None), d.organizer_id == organizer_id))
+    rows = sorted(db.session.execute(union_all(overrides, decisions)).all(),
+                  key=lambda r: (r[2], r[1] is not None, r[0]))
+    out = []
+    for src, org_id, day, kind, reason, document, number, issued, issuer in rows:
+        scope = None if org_id is None else str(org_id)
+        if not src:
+            out.append(Override(day=day, kind=kind, reason=reason, document=document, scope=scope,  # type: ignore[arg-type]
+                                reason_en=reason))
+            continue
+        confirmed = kind == "confirmed"
+        name_en = national_calendar().day_status(day).name_en
+        out.append(Override(day=day, kind="day_off" if confirmed else "working_day", reason=reason,
+                            document=cite(number, issued, issuer), scope=scope, reason_en=name_en, settles=kind,
+                            document_en=cite_en(number, issued, issuer)))
+    return out
+
+
 def calendar_for(organizer_id: int | None = None) -> VietnamCalendar:
-    """The shared calendar for an organizer, honouring its overrides at once."""
-    rows = overrides_for(organizer_id)
-    return calendar_with([_as_override(r, None if r.organizer_id is None else str(r.organizer_id)) for r in rows])
+    """The shared calendar for an organizer, honouring its overrides and decisions at once."""
+    return calendar_with(in_force(organizer_id))
 
 
 def add_override(*, day: date, kind: str, reason: str, document: str, organizer: Organizer | None,

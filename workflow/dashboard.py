@@ -24,7 +24,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from . import standing
 from .campaigns import CHANNELS, calendar_of, milestone_dates, timeline_of, tz_of
 from .db import db
-from .models import AuditEvent, CalendarOverride, Campaign, Participation, Submission, Unit
+from .models import AuditEvent, CalendarOverride, Campaign, HolidayDecision, Participation, Submission, Unit
 from .standing import status_name
 from .timeline import compute, effective_state
 from .unit_files import ResultRow, group_label
@@ -621,3 +621,12 @@ def all_audit(campaign: Campaign) -> list[AuditEvent]:
     """The whole audit trail of a campaign, oldest first (the export)."""
     return list(db.session.scalars(select(AuditEvent).where(AuditEvent.campaign_id == campaign.id)
                                    .order_by(AuditEvent.at, AuditEvent.id)))
+
+
+def holiday_decisions(organizer_id: int, year: int) -> list[HolidayDecision]:
+    """The decisions on unconfirmed days off of ``year`` in force for an organizer: its own and everyone's."""
+    return list(db.session.scalars(
+        select(HolidayDecision).where(or_(HolidayDecision.organizer_id.is_(None),
+                                          HolidayDecision.organizer_id == organizer_id),
+                                      HolidayDecision.day >= date(year, 1, 1), HolidayDecision.day <= date(year, 12, 31))
+        .order_by(HolidayDecision.day, HolidayDecision.organizer_id)))

@@ -264,6 +264,41 @@ class CalendarOverride(Model):
     organizer: Mapped[Organizer | None] = relationship()
 
 
+class HolidayDecision(Model):
+    """An organizer admin's (or the operator's, for everyone) decision on a day off the holidays package
+    lists but no enacted source confirms (24/11/2026 "Ngày Văn hóa Việt Nam"): confirmed (it stays a day
+    off, citing the document) or rejected (a working day in that scope), with the document that decided it."""
+
+    __tablename__ = "holiday_decision"
+    __table_args__ = (
+        UniqueConstraint("organizer_id", "day"),
+        CheckConstraint("decision IN ('confirmed', 'rejected')", name="decision_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: None: decided for every organizer.
+    organizer_id: Mapped[int | None] = mapped_column(ForeignKey("organizer.id"), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    #: The package's name of the day, as it was decided (``Ngày Văn hóa Việt Nam``).
+    name: Mapped[str] = mapped_column(String(255))
+    doc_number: Mapped[str] = mapped_column(String(128))
+    doc_date: Mapped[date] = mapped_column(Date)
+    doc_issuer: Mapped[str] = mapped_column(String(255))
+    #: The document's file, when one was given (stored like milestone documents).
+    original_name: Mapped[str] = mapped_column(String(255), default="")
+    stored_name: Mapped[str] = mapped_column(String(128), default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    decided_by: Mapped[str] = mapped_column(String(255))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organizer: Mapped[Organizer | None] = relationship()
+
+    @property
+    def confirmed(self) -> bool:
+        return self.decision == "confirmed"
+
+
 #: Roles: what each may do is decided in web/access.py.
 ROLES = {
     "organizer_admin": ("Quản trị đợt đánh giá (Sở)", "Organizer admin"),

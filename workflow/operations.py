@@ -38,6 +38,7 @@ from .models import (
     AuditEvent,
     CalendarOverride,
     Campaign,
+    HolidayDecision,
     Milestone,
     Organizer,
     Participation,
@@ -48,7 +49,7 @@ from .models import (
 from .periods import DateOutOfRange, check_date, deadline_on
 from .storage import StoredDocument, find_orphans
 from .timeline import MILESTONES, grace_period
-from .workdays import Override, VietnamCalendar, calendar_with
+from .workdays import Override, VietnamCalendar, calendar_with, national_calendar
 
 log = logging.getLogger(__name__)
 
@@ -841,11 +842,9 @@ def calendar_change_impact(overrides_after: Sequence[Override], organizer_id: in
 
 
 def _overrides_now(organizer_id: int | None) -> list[Override]:
-    """Every override in force for the organizer's campaigns (its own and everyone's), or all of them."""
-    rows = db.session.scalars(select(CalendarOverride).order_by(CalendarOverride.day)).all()
-    return [Override(day=r.day, kind=r.kind, reason=r.reason, document=r.document,  # type: ignore[arg-type]
-                     scope=None if r.organizer_id is None else str(r.organizer_id), reason_en=r.reason)
-            for r in rows if organizer_id is None or r.organizer_id in (None, organizer_id)]
+    """Every override and decision in force for the organizer's campaigns (its own and everyone's), or all of
+    them (every organizer's, each with its scope) for a change made for everyone."""
+    return calendars.in_force(organizer_id, every_scope=organizer_id is None)
 
 
 def _apply_calendar_change(impacts: list[CalendarImpact], campaign_reasons: dict[str, str], *, what: str,
@@ -874,7 +873,8 @@ def add_calendar_override(*, day: date, kind: str, reason: str, document: str, o
     organizer_id = organizer.id if organizer else None
     new = Override(day=day, kind=kind, reason=reason, document=document,  # type: ignore[arg-type]
                    scope=None if organizer_id is None else str(organizer_id))
-    after = [o for o in _overrides_now(organizer_id) if not (o.day == day and o.scope == new.scope)] + [new]
+    after = _in_order([o for o in _overrides_now(organizer_id) if not (o.day == day and o.scope == new.scope
+                                                                          and o.settles is None)] + [new])
     impacts = calendar_change_impact(after, organizer_id, now)
     _apply_calendar_change(impacts, campaign_reasons or {}, what=f"{day.isoformat()} {kind} added: {reason}",
                            actor=actor, now=now)
@@ -895,3 +895,75 @@ def remove_calendar_override(override_id: int, *, actor: str, now: datetime, rea
     _apply_calendar_change(impacts, campaign_reasons or {}, what=f"{row.day.isoformat()} {row.kind} removed",
                            actor=actor, now=now)
     return calendars.remove_override(override_id, actor=actor, reason=reason)
+
+
+# -- unconfirmed days off ------------------------------------------------------------
+
+DECISIONS = {"confirmed": ("xác nhận là ngày nghỉ", "confirmed as a day off"),
+             "rejected": ("không công nhận là ngày nghỉ (ngày làm việc)", "rejected (a working day)")}
+
+
+def _in_order(overrides: Sequence[Override]) -> list[Override]:
+    """As :func:`calendars.in_force` orders them: by day, everyone's first, a decision after an override."""
+    return sorted(overrides, key=lambda o: (o.day, o.scope is not None, o.settles is not None))
+
+
+def decide_unconfirmed_holiday(*, day: date, decision: str, doc_number: str, doc_date: date | None,
+                               doc_issuer: str, organizer: Organizer | None, actor: str, now: datetime,
+                               stored: StoredDocument | None = None,
+                               campaign_reasons: dict[str, str] | None = None) -> HolidayDecision:
+    """Confirm or reject, with the document that decides it, a day off the holidays package lists but no
+    enacted source confirms (24/11/2026 "Ngày Văn hóa Việt Nam"), for one organizer (``organizer``) or for
+    everyone (``None``: the operator's CLI, ``flask workdays confirm-holiday --scope all``).  Once per scope:
+    a second decision is refused, as is a province's when one was made for everyone.  Confirmed: it stays a
+    day off, explained with the document.  Rejected: a working day in that scope; when that moves a passed
+    deadline or grace end, each affected campaign needs a written reason (:class:`CalendarChangeNeedsReasons`),
+    exactly as for a local day off added after the fact.  Audited."""
+    if decision not in DECISIONS:
+        raise OperationError("Quyết định phải là xác nhận hoặc không công nhận.",
+                             "The decision must be confirmed or rejected.", field="decision", status=422)
+    checked_dates(day=day, doc_date=doc_date)
+    number, issuer = (doc_number or "").strip(), (doc_issuer or "").strip()
+    if not number or doc_date is None or not issuer:
+        raise OperationError("Cần số, ngày và cơ quan ban hành của văn bản quyết định.",
+                             "The deciding document's number, date and issuer are required.", field="doc_number",
+                             status=422)
+    if len(number) > 128 or len(issuer) > 255:
+        raise OperationError("Số văn bản (tối đa 128 ký tự) hoặc cơ quan ban hành (tối đa 255 ký tự) quá dài.",
+                             "The document number (at most 128 characters) or issuer (at most 255) is too long.",
+                             field="doc_number", status=422)
+    national = national_calendar().day_status(day)
+    if not national.unconfirmed:
+        raise OperationError(f"Ngày {day:%d/%m/%Y} không phải ngày nghỉ chưa xác nhận.",
+                             f"{day:%d/%m/%Y} is not an unconfirmed day off.", field="day", status=422)
+    organizer_id = organizer.id if organizer else None
+    earlier = db.session.scalars(select(HolidayDecision).where(HolidayDecision.day == day)).all()
+    for row in earlier:
+        if row.organizer_id is None or row.organizer_id == organizer_id:
+            who_vi = "cho mọi tỉnh" if row.organizer_id is None else "cho tỉnh này"
+            who_en = "for everyone" if row.organizer_id is None else "for this organizer"
+            raise OperationError(
+                f"Ngày {day:%d/%m/%Y} đã được quyết định {who_vi} ({DECISIONS[row.decision][0]}, theo "
+                f"{calendars.cite(row.doc_number, row.doc_date, row.doc_issuer)}).",
+                f"{day:%d/%m/%Y} was already decided {who_en} ({DECISIONS[row.decision][1]}, per "
+                f"{calendars.cite_en(row.doc_number, row.doc_date, row.doc_issuer)}).", field="day", status=409)
+    scope = None if organizer_id is None else str(organizer_id)
+    confirmed = decision == "confirmed"
+    new = Override(day=day, kind="day_off" if confirmed else "working_day", reason=national.name_vi,
+                   document=calendars.cite(number, doc_date, issuer), scope=scope, reason_en=national.name_en,
+                   settles=decision, document_en=calendars.cite_en(number, doc_date, issuer))
+    after = _in_order([*_overrides_now(organizer_id), new])
+    impacts = calendar_change_impact(after, organizer_id, now)
+    _apply_calendar_change(impacts, campaign_reasons or {}, actor=actor, now=now,
+                           what=f"{day.isoformat()} {national.name_vi} {decision} ({new.document})")
+    row = HolidayDecision(organizer_id=organizer_id, day=day, decision=decision, name=national.name_vi,
+                          doc_number=number, doc_date=doc_date, doc_issuer=issuer,
+                          original_name=stored.original_name if stored else "",
+                          stored_name=stored.stored_name if stored else "", sha256=stored.sha256 if stored else "",
+                          decided_by=actor, decided_at=now)
+    db.session.add(row)
+    db.session.flush()
+    record(actor=actor, action=f"calendar.holiday_{decision}", organizer_id=organizer_id,
+           to_value=f"{day.isoformat()} {decision}: {national.name_vi} ({new.document})"
+           + (f" [{stored.original_name} sha256 {stored.sha256}]" if stored else ""), at=now)
+    return row

@@ -1,4 +1,6 @@
-"""Dossiers received per day against the deadline and the grace end, drawn as SVG on the server.
+"""Dossiers received per day against the deadline and the grace end, drawn as SVG on the server
+(the dashboard), and as an HTML table with inline styles and as text (the daily digest: Gmail and
+Outlook do not render inline SVG).
 
 Pure (no Flask, no database): counts per local day in, an SVG string out, so that the dashboard
 and the daily digest (notifications) draw the same chart.  Like web/timeline_svg.py: no inline
@@ -23,6 +25,16 @@ LABELS_VI: dict[str, str] = {
     "empty": "Chưa nhận được hồ sơ nào.",
 }
 
+LABELS_EN: dict[str, str] = {
+    "title": "Dossiers received per day",
+    "deadline": "Deadline",
+    "grace_end": "Grace ends",
+    "today": "Today",
+    "bar": "{day}: {n} dossiers",
+    "summary": "{total} dossiers received from {first} to {last}; at most {max} in a day.",
+    "empty": "No dossier received yet.",
+}
+
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 28, 44
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"
@@ -34,17 +46,103 @@ def _day(d: date) -> str:
     return f"{d:%d/%m}"
 
 
+def axis(per_day: Mapping[date, int], deadline: date, grace_end: date, today: date,
+         first: date | None = None) -> list[date]:
+    """The days drawn: from the first day with a dossier (or ``first``, or two weeks before the deadline)
+    to the later of grace end and today (at most a week after grace end), at most ``MAX_DAYS`` (the last)."""
+    start = min([*per_day, first or deadline - timedelta(days=14)])
+    end = max(grace_end, min(today, grace_end + timedelta(days=7)), max(per_day, default=grace_end))
+    if (end - start).days + 1 > MAX_DAYS:
+        start = end - timedelta(days=MAX_DAYS - 1)
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+#: The longest bar of the mail's HTML chart, in pixels (fits a phone's 320 px with the date and count).
+MAIL_BAR_PX = 200
+#: The longest bar of the text chart, in characters (a line stays under 78 characters).
+TEXT_BAR = 30
+
+
+def _marks(d: date, deadline: date, grace_end: date, text: Mapping[str, str]) -> str:
+    marks = []
+    if d == deadline:
+        marks.append(text["deadline"])
+    if d == grace_end and grace_end != deadline:
+        marks.append(text["grace_end"])
+    return ", ".join(marks)
+
+
+def render_received_html(per_day: Mapping[date, int], deadline: date, grace_end: date, today: date, *,
+                         labels: Mapping[str, str] | None = None, first: date | None = None) -> str:
+    """The same chart for a mail's HTML part: one table row per day (date, a bar as a table cell with a
+    width and ``bgcolor``, which Gmail and Outlook render, the count, the deadline/grace end marks), the
+    grace period's rows shaded, late days' bars orange.  Inline styles only; one row per line."""
+    text = {**LABELS_VI, **(labels or {})}
+    days = axis(per_day, deadline, grace_end, today, first)
+    shown = {d: per_day.get(d, 0) for d in days}
+    total = sum(per_day.values())
+    top = max([1, *shown.values()])
+    out = ['<table id="received-chart" role="presentation" cellpadding="0" cellspacing="0" '
+           'style="border-collapse: collapse; font-size: 13px; margin: 4px 0 8px">',
+           f'<caption style="text-align: left; font-weight: bold; padding: 0 0 4px">{escape(text["title"])}</caption>']
+    for d in days:
+        n = shown[d]
+        in_grace = deadline < d <= grace_end
+        row_bg = ' style="background: #fff3cd"' if in_grace else ""
+        width = max(1, round(MAIL_BAR_PX * n / top)) if n else 0
+        color = "#b35c00" if d > deadline else "#0d6efd"
+        bar = (f'<table role="presentation" cellpadding="0" cellspacing="0"><tr><td width="{width}" height="12" '
+               f'bgcolor="{color}" style="width: {width}px; height: 12px; background: {color}; font-size: 1px; '
+               f'line-height: 1px">&nbsp;</td></tr></table>') if n else ""
+        mark = _marks(d, deadline, grace_end, text)
+        mark_cell = (f'<td style="padding: 1px 6px; color: {"#dc3545" if d == deadline else "#8a6d00"}; '
+                     f'font-weight: bold">{escape(mark)}</td>') if mark else '<td></td>'
+        out.append(f'<tr data-day="{d.isoformat()}"{row_bg}><td style="padding: 1px 6px; white-space: nowrap">'
+                   f'{_day(d)}</td><td style="padding: 1px 0; width: {MAIL_BAR_PX}px">{bar}</td>'
+                   f'<td style="padding: 1px 6px; text-align: right">{n or ""}</td>{mark_cell}</tr>')
+    summary = text["summary"].format(total=total, first=_day(days[0]), last=_day(days[-1]),
+                                     max=max(shown.values(), default=0)) if total else text["empty"]
+    out.append(f'<tr><td colspan="4" style="padding: 4px 6px 0; color: #495057">{escape(summary)}</td></tr>')
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def render_received_text(per_day: Mapping[date, int], deadline: date, grace_end: date, today: date, *,
+                         labels: Mapping[str, str] | None = None, first: date | None = None) -> str:
+    """The same chart for a mail's text part, compact: one line per day that received dossiers or carries
+    a mark (``25/10 ##########   12  <- Hạn nộp``), bars scaled to ``TEXT_BAR`` characters, ``+`` for a
+    late day (after the deadline), the totals last.  Every line under 78 characters."""
+    text = {**LABELS_VI, **(labels or {})}
+    days = axis(per_day, deadline, grace_end, today, first)
+    shown = {d: per_day.get(d, 0) for d in days}
+    total = sum(per_day.values())
+    if not total:
+        return text["empty"]
+    top = max([1, *shown.values()])
+    lines = [text["title"] + ":"]
+    for d in days:
+        n = shown[d]
+        mark = _marks(d, deadline, grace_end, text)
+        if not n and not mark:
+            continue
+        bar = ("+" if d > deadline else "#") * (max(1, round(TEXT_BAR * n / top)) if n else 0)
+        line = f"  {_day(d)} {bar:<{TEXT_BAR}} {n:>5}"
+        if mark:
+            line += f"  <- {mark}"
+        lines.append(line.rstrip()[:77])
+    lines.append("  " + text["summary"].format(total=total, first=_day(days[0]), last=_day(days[-1]),
+                                               max=max(shown.values(), default=0)))
+    return "\n".join(lines)
+
+
 def render_received_svg(per_day: Mapping[date, int], deadline: date, grace_end: date, today: date, *,
                         labels: Mapping[str, str] | None = None, element_id: str = "received-chart",
                         first: date | None = None) -> str:
     """``per_day``: dossiers received on each local day.  The axis runs from the first day with a
     dossier (or ``first``) to the later of grace end and today, at most ``MAX_DAYS`` days."""
     text = {**LABELS_VI, **(labels or {})}
-    start = min([*per_day, first or deadline - timedelta(days=14)])
-    end = max(grace_end, min(today, grace_end + timedelta(days=7)), max(per_day, default=grace_end))
-    if (end - start).days + 1 > MAX_DAYS:
-        start = end - timedelta(days=MAX_DAYS - 1)
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    days = axis(per_day, deadline, grace_end, today, first)
+    start, end = days[0], days[-1]
     shown = {d: per_day.get(d, 0) for d in days}
     total = sum(per_day.values())
     top = max([1, *shown.values()])

@@ -34,6 +34,7 @@ from .models import (
     AuditEvent,
     CalendarOverride,
     Campaign,
+    HolidayDecision,
     Milestone,
     Organizer,
     Participation,
@@ -84,7 +85,7 @@ def scopes_of(obj) -> Iterator[Scope]:
         yield CAMPAIGN, obj.id
     elif isinstance(obj, Milestone):
         yield CAMPAIGN, obj.campaign_id
-    elif isinstance(obj, (Unit, CalendarOverride)):
+    elif isinstance(obj, (Unit, CalendarOverride, HolidayDecision)):
         yield (ORGANIZER, obj.organizer_id) if obj.organizer_id is not None else (GLOBAL, 0)
     elif isinstance(obj, Organizer):
         yield ORGANIZER, obj.id

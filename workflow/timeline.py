@@ -127,7 +127,11 @@ def compute(deadline: date, grace_working_days: int, milestones: dict[str, Miles
             continue
         ends_at = end_of_day(dates.end, tz)
         reached = current != "cancelled" and _index(current) >= _index(reached_state)
-        overdue = bool(now and now >= ends_at and not reached and current != "cancelled")
+        # A milestone ending on or before the grace end (seed 000: preliminary review "before 01/11" while
+        # grace runs to 01/11) cannot be done while dossiers may still arrive: it is not overdue until the
+        # grace period is over (milestone_warnings names both dates meanwhile).
+        due_at = max(ends_at, grace.ends_at)
+        overdue = bool(now and now >= due_at and not reached and current != "cancelled")
         items.append(TimelineItem(kind, vi, en, dates.start, dates.end, ends_at, reached=reached, overdue=overdue))
     return Timeline(dl, grace, tuple(items))
 

@@ -93,6 +93,10 @@ class Override:
     #: A national decision shipped as data (a correction to the package), not a
     #: provincial one: explained as a holiday or a make-up day, with its source.
     national: bool = False
+    #: A decision on an unconfirmed national day off (:class:`~workflow.models.HolidayDecision`):
+    #: ``confirmed`` (kind day_off) or ``rejected`` (kind working_day); ``document`` cites it.
+    settles: str | None = None
+    document_en: str = ""
 
     @property
     def is_day_off(self) -> bool:
@@ -433,6 +437,13 @@ class VietnamCalendar(Calendar):
         day = cleaned_date(day)
         override = self._overrides.get(day)
         if override is not None:
+            if override.settles == "confirmed":
+                return DayStatus(day, False, "holiday", override.reason, override.reason_en or override.reason,
+                                 override.document, document_en=override.document_en)
+            if override.settles == "rejected":
+                return DayStatus(day, True, "working", f"Ngày làm việc (không nghỉ “{override.reason}”)",
+                                 f"Working day (not a day off: “{override.reason_en or override.reason}”)",
+                                 override.document, document_en=override.document_en)
             if override.national:
                 return DayStatus(day, not override.is_day_off, "holiday" if override.is_day_off else "makeup_workday",
                                  override.reason, override.reason_en or override.reason, override.document)
@@ -470,6 +481,18 @@ class VietnamCalendar(Calendar):
         if weekend:
             return DayStatus(day, False, "weekend", weekday_name(day), weekday_name(day, "en"))
         return DayStatus(day, True, "working", "Ngày làm việc", "Working day")
+
+    def unconfirmed_days(self, first: date, last: date) -> list[DayStatus]:
+        """The days off in ``first..last`` that the holidays package lists but no enacted source confirms,
+        and no decision (:class:`Override` with ``settles``) has confirmed or rejected."""
+        found = []
+        for year in range(max(first.year, FIRST_YEAR), min(last.year, LAST_YEAR) + 1):
+            for day, (vi, _en) in self._national_days_off(year).items():
+                if first <= day <= last and self.sources.is_unconfirmed(vi) and day not in self._overrides:
+                    status = self.day_status(day)
+                    if status.unconfirmed:
+                        found.append(status)
+        return sorted(found, key=lambda s: s.day)
 
     # -- batch arithmetic ----------------------------------------------------
 
@@ -560,7 +583,8 @@ def calendar_with(overrides: Sequence[Override]) -> VietnamCalendar:
     """
     if not overrides:
         return national_calendar()
-    key = tuple(sorted((o.day, o.kind, o.reason, o.document, o.scope or "", o.reason_en) for o in overrides))
+    key = tuple(sorted((o.day, o.kind, o.reason, o.document, o.scope or "", o.reason_en, o.settles or "",
+                        o.document_en) for o in overrides))
     cal = _scoped.get(key)
     if cal is None:
         if len(_scoped) > 256:

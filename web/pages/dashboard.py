@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import calendar as pycalendar
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
+from pathlib import Path
 from urllib.parse import quote as url_quote
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -24,23 +37,25 @@ from wtforms import DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from notifications import outbox as mail_reads
-from notifications.queue import render_missing
+from notifications.queue import render_missing, rules_of
+from notifications.rules import reminder_dates
 from web import page_cache
 from web.access import campaign_or_404, is_organizer_side, may_manage, require_roles, unit_or_404, visible_unit_ids
 from web.common import lang
 from web.dayfield import DayTextField
 from web.timeline_svg import axis_range, render_timeline_svg
 from workflow import audit as audit_log
+from workflow import calendar_dependence, milestone_docs, revisions, unit_files
 from workflow import campaigns as reads
 from workflow import dashboard as dq
-from workflow import milestone_docs, revisions, unit_files
 from workflow import operations as ops
 from workflow.calendars import OverrideError, calendar_for
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, STATES, state_name
-from workflow.models import CalendarOverride, Campaign, Participation, Unit
+from workflow.models import CalendarOverride, Campaign, HolidayDecision, Participation, Unit
 from workflow.received_chart import render_received_svg
 from workflow.standing import STATUSES, status_name
+from workflow.storage import DocumentRefused, StoredDocument, store_document
 from workflow.tick_health import failures_of
 from workflow.timeline import MILESTONES
 from workflow.workdays import format_day, weekday_names
@@ -96,6 +111,8 @@ ACTIONS = {
     "scores.entered": _l("Nhập điểm"),
     "calendar.override_added": _l("Thêm ngày nghỉ/ngày làm việc địa phương"),
     "calendar.override_removed": _l("Bỏ ngày nghỉ/ngày làm việc địa phương"),
+    "calendar.holiday_confirmed": _l("Xác nhận ngày nghỉ chưa xác nhận"),
+    "calendar.holiday_rejected": _l("Không công nhận ngày nghỉ chưa xác nhận"),
 }
 
 #: Outbox statuses and kinds, in words.
@@ -164,6 +181,7 @@ DAY_KINDS = {
     "local_working_day": _l("Ngày làm việc theo quyết định của tỉnh"),
 }
 OVERRIDE_KINDS = {"day_off": _l("Ngày nghỉ"), "working_day": _l("Ngày làm việc")}
+HOLIDAY_DECISIONS = {"confirmed": _l("Xác nhận là ngày nghỉ"), "rejected": _l("Không công nhận (đi làm bình thường)")}
 
 PER_PAGE = 100
 
@@ -326,6 +344,10 @@ def campaign(code: str):
     received_svg = render_received_svg(dq.received_per_day(campaign), timeline.deadline.last_day,
                                        timeline.grace_end, today, labels={k: str(v) for k, v in RECEIVED_LABELS.items()},
                                        element_id=f"received-{campaign.id}")
+    rules = rules_of(campaign)
+    ends = {m.kind: m.end_date for m in campaign.milestones}
+    unconfirmed = calendar_dependence.unconfirmed_dependence(
+        campaign, cal, tz, extra=lambda c: reminder_dates(campaign.deadline, campaign.grace_working_days, ends, c, rules))
     # Labels looked up once per page, not once per row.
     group_labels = {g: group_name(g) for g in {*counts.groups, *GROUPS}}
     status_labels = {s: status_name(s, lang()) for s in STATUSES}
@@ -349,7 +371,8 @@ def campaign(code: str):
         preview_items=_joined('<li class="col"><span class="mono">{code}</span> — {name}</li>', preview),
         statuses=STATUSES, manual_steps=MANUAL_STEPS, milestones=MILESTONES, lang=lang(),
         endpoints_has_unit_page="units.page" in current_app.view_functions, grace_open=grace_open,
-        tick_failures=failures_of(campaign_id=campaign.id), milestone_docs=milestone_docs.documents_of(campaign))
+        tick_failures=failures_of(campaign_id=campaign.id), milestone_docs=milestone_docs.documents_of(campaign),
+        unconfirmed=unconfirmed)
 
 
 @dataclass(frozen=True)
@@ -805,12 +828,15 @@ def calendar_year(year: int):
                               "today": day == today})
             weeks.append(cells)
         months.append((month, weeks))
+    unconfirmed = cal.unconfirmed_days(date(year, 1, 1), date(year, 12, 31))
+    holidays = [(day, cal.day_status(day)) for day, _name in cal.get_calendar_holidays(year)]
     return render_template(
         "dashboard/calendar.html", year=year, months=months, weekdays=weekday_names(lang()),
-        holidays=cal.get_calendar_holidays(year), makeup=cal.working_weekend_days(year),
+        holidays=holidays, makeup=cal.working_weekend_days(year),
         own=dq.own_overrides(current_user.organizer_id, year), shared=dq.shared_overrides(year),
         manage=may_manage(current_user), day_kinds=DAY_KINDS, day_classes=DAY_CLASSES,
-        override_kinds=OVERRIDE_KINDS, today=today)
+        override_kinds=OVERRIDE_KINDS, today=today, unconfirmed=unconfirmed,
+        decisions=dq.holiday_decisions(current_user.organizer_id, year), holiday_decisions=HOLIDAY_DECISIONS)
 
 
 def _campaign_reasons() -> dict[str, str]:
@@ -898,3 +924,94 @@ def remove_calendar_override(override_id: int):
     db.session.commit()
     flash(_("Đã bỏ quyết định riêng cho ngày %(day)s.", day=format_day(day, lang())), "success")
     return redirect(url_for("dashboard.calendar_year", year=day.year))
+
+
+# -- unconfirmed days off --------------------------------------------------------------
+
+class HolidayDecisionForm(FlaskForm):
+    day = DayField(_l("Ngày"), validators=[InputRequired(_l("Vui lòng nhập ngày."))])
+    decision = SelectField(_l("Quyết định"), choices=list(HOLIDAY_DECISIONS), validate_choice=False,
+                           validators=[AnyOf(list(HOLIDAY_DECISIONS), message=_l("Quyết định không hợp lệ."))])
+    doc_number = StringField(_l("Số, ký hiệu văn bản"), filters=[_strip], validators=[
+        DataRequired(_l("Vui lòng nhập số, ký hiệu văn bản.")), Length(max=128)])
+    doc_date = DayField(_l("Ngày ban hành"), validators=[InputRequired(_l("Vui lòng nhập ngày ban hành văn bản."))])
+    doc_issuer = StringField(_l("Cơ quan ban hành"), filters=[_strip], validators=[
+        DataRequired(_l("Vui lòng nhập cơ quan ban hành văn bản.")), Length(max=255)])
+
+
+def _stored_again(form) -> StoredDocument | None:
+    """The file stored by the first post of a decision that then needed reasons per campaign (the
+    confirmation page carries its name and SHA-256; both must match a file in the upload folder)."""
+    name, digest = form.get("stored_name", ""), form.get("sha256", "")
+    if not name or not re.fullmatch(r"[0-9a-f]{64}", digest) or Path(name).name != name:
+        return None
+    path = Path(current_app.config["UPLOAD_FOLDER"]) / name
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != digest:
+        return None
+    return StoredDocument(form.get("original_name", "")[:255], name, digest, len(data), "")
+
+
+@bp.post("/calendar/holidays/decide")
+@login_required
+def decide_holiday():
+    """Confirm or reject, for the province, a day off that no enacted source confirms (24/11/2026)."""
+    user = require_roles("organizer_admin")
+    form = HolidayDecisionForm()
+    year = utcnow().astimezone(current_app.config["TZ"]).year
+    if not form.validate():
+        flash(_form_errors(form), "danger")
+        return redirect(url_for("dashboard.calendar_year", year=year))
+    day = form.day.data
+    target = url_for("dashboard.calendar_year", year=day.year) if 1990 <= day.year <= 2100 else \
+        url_for("dashboard.calendar")
+    stored = _stored_again(request.form)
+    upload = request.files.get("file")
+    if stored is None and upload and upload.filename:
+        try:
+            stored = store_document(current_app.config["UPLOAD_FOLDER"], upload.filename, upload.read())
+        except DocumentRefused as exc:
+            flash(_("Không ghi nhận được: %(error)s", error=exc.message_vi if lang() == "vi" else exc.message_en),
+                  "danger")
+            return redirect(target)
+    reasons = _campaign_reasons()
+    try:
+        ops.decide_unconfirmed_holiday(day=day, decision=form.decision.data, doc_number=form.doc_number.data,
+                                       doc_date=form.doc_date.data, doc_issuer=form.doc_issuer.data,
+                                       organizer=user.organizer, actor=user.email, now=utcnow(), stored=stored,
+                                       campaign_reasons=reasons)
+    except ops.CalendarChangeNeedsReasons as exc:
+        db.session.rollback()
+        hidden = {"day": day.isoformat(), "decision": form.decision.data, "doc_number": form.doc_number.data,
+                  "doc_date": form.doc_date.data.isoformat(), "doc_issuer": form.doc_issuer.data}
+        if stored is not None:
+            hidden |= {"stored_name": stored.stored_name, "sha256": stored.sha256,
+                       "original_name": stored.original_name}
+        return _confirm_calendar_change(exc, reasons, hidden, url_for("dashboard.decide_holiday"), target,
+                                        f"{format_day(day, lang())}: {HOLIDAY_DECISIONS[form.decision.data]}")
+    except ops.OperationError as exc:
+        db.session.rollback()
+        flash(_("Không ghi nhận được: %(error)s", error=exc.message_vi if lang() == "vi" else exc.message_en),
+              "danger")
+        return redirect(target)
+    db.session.commit()
+    if form.decision.data == "confirmed":
+        flash(_("Đã xác nhận ngày %(day)s là ngày nghỉ.", day=format_day(day, lang())), "success")
+    else:
+        flash(_("Đã ghi nhận: ngày %(day)s là ngày làm việc; các thời hạn tính theo ngày làm việc được tính lại.",
+                day=format_day(day, lang())), "success")
+    return redirect(target)
+
+
+@bp.get("/calendar/holidays/<int:decision_id>/file")
+@login_required
+def holiday_decision_file(decision_id: int):
+    """The deciding document's file (a province's own decision, or one made for everyone)."""
+    row = db.session.get(HolidayDecision, decision_id)
+    if row is None or not row.stored_name or row.organizer_id not in (None, current_user.organizer_id) \
+            or not is_organizer_side(current_user):
+        abort(404)
+    return send_from_directory(current_app.config["UPLOAD_FOLDER"], row.stored_name, as_attachment=True,
+                               download_name=row.original_name or row.stored_name)
