@@ -69,8 +69,8 @@ def label_box(key: str, x: float, baseline: float, anchor: str, text: str,
     Vietnamese diacritic above, descent below."""
     width = label_width(text, font_size)
     left = x - width if anchor == "end" else x
-    return LabelBox(key, x, baseline, anchor, left, left + width, baseline - font_size * 1.05,
-                    baseline + font_size * 0.3)
+    return LabelBox(key, x, baseline, anchor, left, left + width, baseline - font_size,
+                    baseline + font_size * 0.25)
 
 
 def layout_labels(marks: Sequence[tuple[str, float, str]], width: float = WIDTH) -> list[LabelBox]:
