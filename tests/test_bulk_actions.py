@@ -184,7 +184,7 @@ def test_export_of_the_ticked_units_in_the_unit_table_format(client, tgg):  # no
 
 
 def test_all_matching_the_filter_takes_every_page_and_the_statements_stay_bounded(
-        client, make_campaign, make_user, count_statements):
+        client, make_campaign, make_user, count_statements):  # noqa: F811
     """5,000 units: "all not submitted" is resolved by the server across its 30 pages; reminding and returning
     them take a fixed number of statements, the same at 5,000 as at 50."""
     statements = {}

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import and_, insert, literal, select, text, update
+from sqlalchemy import Table, and_, insert, literal, select, text, update
 
 from notifications.queue import (
     PLANNED_NOT,
@@ -944,7 +944,8 @@ def plan_bulk(campaign: Campaign, action: str, selection: UnitSelection, now: da
         raise OperationError("Thao tác không hợp lệ.", "Unknown bulk action.", field="action", status=422)
     grace_ended = now >= timeline_of(campaign).grace_ends_at
     rows = selected_units(campaign, grace_ended, selection)
-    units, skipped = [], {}
+    units: list[SelectedUnit] = []
+    skipped: dict[str, int] = {}
     for row in rows:
         why = _skip_reason(action, row)
         if why is None:
@@ -985,7 +986,7 @@ def _bulk_audit(campaign: Campaign, plan: BulkPlan, *, unit_action: str, from_va
     rows.append({"at": now, "actor": actor, "action": BULK_ACTIONS[plan.action],
                  "organizer_id": campaign.organizer_id, "campaign_id": campaign.id, "unit_id": None,
                  "from_value": f"{len(plan.units)} units, {skipped} skipped", "to_value": click, "reason": reason})
-    db.session.execute(insert(AuditEvent.__table__), rows)
+    db.session.execute(insert(cast(Table, AuditEvent.__table__)), rows)
     revisions.touch(db.session(), (revisions.CAMPAIGN, campaign.id))
 
 
