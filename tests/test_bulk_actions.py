@@ -212,6 +212,7 @@ def test_all_matching_the_filter_takes_every_page_and_the_statements_stay_bounde
             OutboxMail.campaign_id == campaign.id, OutboxMail.kind == "organizer_reminder")) == silent
         assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.campaign_id == campaign.id, AuditEvent.action == "unit.reminded")) == silent
+    print("statements (remind, return) at 50 and 5000 units:", statements)
     assert statements[50] == statements[5000], statements
     assert max(statements[5000]) <= 12, statements
 
