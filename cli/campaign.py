@@ -8,6 +8,7 @@ with status 1; both print what is wrong.
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,11 +24,12 @@ from workflow import campaigns as reads
 from workflow import milestone_docs
 from workflow import operations as ops
 from workflow.campaign_files import CampaignFileError, export, import_file
+from workflow.dashboard import UnitSelection
 from workflow.db import db, utcnow
 from workflow.machine import MANUAL_STEPS, state_name
 from workflow.models import Campaign, Unit
 from workflow.periods import REPAIR_EN, DateOutOfRange
-from workflow.standing import status_name
+from workflow.standing import STATUSES, status_name
 from workflow.storage import DocumentRefused, remove_stored, store_document
 
 campaign_cli = AppGroup("campaign", help="Evaluation campaigns: import, export, status, the organizer's actions.")
@@ -217,6 +219,35 @@ _unit_action("return", "Return a unit's dossier for correction, with a reason.",
 _unit_action("confirm-request", "Send the figures back to a unit to confirm.", ops.request_confirmation, False)
 _unit_action("confirm", "Record that a unit confirmed its figures.", ops.confirm_figures, False)
 _unit_action("nominate", "Nominate a commune as its district's leading commune.", ops.nominate, False)
+
+
+@campaign_cli.command("remind")
+@click.argument("code", metavar="CODE")
+@click.option("--status", default="", type=click.Choice(["", *STATUSES]),
+              help="Only units of this (effective) status, e.g. not_submitted.")
+@click.option("--group", default="", help="Only units of this group (department, district, …).")
+@click.option("--search", "q", default="", help="Only units whose code or name contains this.")
+@click.option("--units", "units_text", default="", help="Only these unit codes, comma-separated (instead of a filter).")
+@click.option("--reason", required=True, help="The organizer's message: sent in the mail, kept in each unit's audit.")
+@click.option("--request-id", default="", help="Names this reminder: run again with the same id, nothing is sent twice.")
+@click.option("--actor", default="cli", show_default=True)
+@click.option("--now", "now_text")
+def remind_command(code, status, group, q, units_text, reason, request_id, actor, now_text) -> None:
+    """Send a reminder now to the selected units that have not submitted (the dashboard's bulk reminder).
+
+    Prints ``CODE<TAB>reminded<TAB>N<TAB>M mails`` then one ``skipped<TAB>WHY<TAB>N`` line per reason
+    (a status, no_address, unknown); ``already<TAB>N`` when the request id was used before."""
+    campaign, now = get_campaign(code), parse_instant(now_text)
+    codes = tuple(dict.fromkeys(c.strip() for c in units_text.split(",") if c.strip())) if units_text else None
+    selection = UnitSelection(group=group, status=status, q=q, codes=codes)
+    click_id = request_id or secrets.token_urlsafe(16)
+    result = _run(ops.remind_units, campaign, selection, reason=reason, actor=actor, now=now, click=click_id)
+    if result.already_done:
+        click.echo(f"{campaign.code}\talready\t{result.done}")
+        return
+    click.echo(f"{campaign.code}\treminded\t{result.done}\t{result.queued} mails")
+    for why, n in sorted(result.skipped.items()):
+        click.echo(f"skipped\t{why}\t{n}")
 
 
 def _decimal(value: str | None, what: str) -> Decimal | None:

@@ -53,6 +53,6 @@ def dashboard_link(campaign: Campaign, anchor: str = "", **filters: str) -> str:
 
 
 #: The part of the agency's page each mail to a unit points at (ids in templates/unit/page.html).
-UNIT_ANCHORS = {"reminder": "nop-ho-so", "escalation": "trang-thai", "receipt": "bien-nhan",
+UNIT_ANCHORS = {"reminder": "nop-ho-so", "organizer_reminder": "nop-ho-so", "escalation": "trang-thai", "receipt": "bien-nhan",
                 "returned": "nop-ho-so", "confirmation": "xac-nhan", "reinstated": "trang-thai",
                 "excluded": "trang-thai", "results": "trang-thai"}

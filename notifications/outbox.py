@@ -13,7 +13,7 @@ from workflow.models import Campaign, User
 from .models import OutboxMail
 
 #: Outbox mail kinds that count as reminders sent to a unit.
-REMINDER_KINDS = ("reminder", "escalation")
+REMINDER_KINDS = ("reminder", "escalation", "organizer_reminder")
 
 def reminders_query(campaign: Campaign, unit_ids: Iterable[int] | None = None):
     """(unit_id, n): reminders and escalations sent, per unit, as a statement to run or join."""

@@ -47,7 +47,8 @@ from .render import render_mail
 
 log = logging.getLogger(__name__)
 
-REMINDER_KINDS = ("reminder", "escalation")
+#: Kinds that remind a unit to send its dossier: dropped when no longer true, counted as "reminded".
+REMINDER_KINDS = ("reminder", "escalation", "organizer_reminder")
 
 
 def _key(campaign_id: int | None, unit_id: int | None, kind: str, occurrence: str, recipient: str) -> str:
@@ -138,6 +139,42 @@ def queue_unit_notice(campaign: Campaign, unit: Unit, kind: str, *, reason: str 
         ctx = _campaign_context(campaign, lang) | unit_context(campaign, unit, kind) | {"reason": reason}
         rows.append(build_row(kind=kind, campaign=campaign, unit_id=unit.id, occurrence=occurrence, recipient=email,
                               language=lang, context=ctx, now=now))
+    return insert_rows(rows)
+
+
+def queue_unit_notices(campaign: Campaign, units: Iterable[Unit], kind: str, *, reason: str = "",
+                       occurrence: str = "", now: datetime | None = None) -> int:
+    """``queue_unit_notice`` for many units (a bulk return for correction): one statement."""
+    rows = []
+    contexts: dict[str, dict] = {}
+    for unit in units:
+        lang = unit.language or "vi"
+        if lang not in contexts:
+            contexts[lang] = _campaign_context(campaign, lang)
+        ctx = contexts[lang] | unit_context(campaign, unit, kind) | {"reason": reason}
+        for email in _recipients(unit):
+            rows.append(build_row(kind=kind, campaign=campaign, unit_id=unit.id, occurrence=occurrence,
+                                  recipient=email, language=lang, context=ctx, now=now))
+    return insert_rows(rows)
+
+
+def queue_organizer_reminders(campaign: Campaign, units: Iterable[Unit], *, reason: str, occurrence: str,
+                              in_grace: bool, now: datetime) -> int:
+    """A reminder the organizer sends now to the units chosen on the dashboard, with its message: like the
+    scheduled reminders (same queue, dropped when the unit has sent meanwhile, counted as reminded), its own
+    kind and text ("sent by the organizer").  ``occurrence`` names the click: queued once per click and
+    recipient, however often the form is sent again.  One statement."""
+    rows = []
+    contexts: dict[str, dict] = {}
+    for unit in units:
+        lang = unit.language or "vi"
+        if lang not in contexts:
+            contexts[lang] = _campaign_context(campaign, lang) | {"in_grace": in_grace}
+        ctx = contexts[lang] | unit_context(campaign, unit, "organizer_reminder") | {"reason": reason}
+        for email in _recipients(unit):
+            rows.append(build_row(kind="organizer_reminder", campaign=campaign, unit_id=unit.id,
+                                  occurrence=occurrence, recipient=email, language=lang, context=ctx,
+                                  planned_deadline=campaign.deadline, now=now))
     return insert_rows(rows)
 
 

@@ -16,6 +16,20 @@
   var form = document.getElementById("upload-form");
   var input = document.getElementById("documents");
   if (form && input) {
+    // The server's clock, not this device's: the Date of a small answer, asked once the page is shown
+    // (the deadline is the server's; a phone's clock may be minutes off, or in another year in a test).
+    var offset = 0;
+    if (window.fetch) {
+      var asked = Date.now();
+      window.fetch(form.getAttribute("data-clock-url"), {method: "HEAD", cache: "no-store", credentials: "same-origin"})
+        .then(function (response) {
+          // (the first date: a server and a framework may each have added one, joined by ", ")
+          var stamp = (response.headers.get("Date") || "").match(/\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT/);
+          var server = stamp ? Date.parse(stamp[0]) : NaN;
+          if (!isNaN(server)) { offset = server + 500 - (asked + Date.now()) / 2; }  // Date has whole seconds
+        })["catch"](function () { offset = 0; });
+    }
+    var serverNow = function () { return Date.now() + offset; };
     var list = document.getElementById("documents-list");
     var warning = document.getElementById("documents-warning");
     var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10) || 0;
@@ -55,12 +69,19 @@
       var late = document.getElementById("upload-late");
       var deadline = Date.parse(form.getAttribute("data-deadline-at") || "");
       var graceEnd = Date.parse(form.getAttribute("data-grace-ends-at") || "");
-      var startedBefore = Date.now() < deadline;
+      var started = serverNow();
       box.classList.remove("d-none");
+      // What passed while this upload runs; the server's answer (shown when it comes) says how it counts.
       var checkClock = function () {
-        var now = Date.now();
-        if (startedBefore && now >= deadline) {
-          late.textContent = form.getAttribute(now >= graceEnd ? "data-closed-text" : "data-late-text");
+        var now = serverNow();
+        var text = "";
+        if (started < graceEnd && now >= graceEnd) {
+          text = form.getAttribute("data-closed-text");
+        } else if (started < deadline && now >= deadline) {
+          text = form.getAttribute("data-late-text");
+        }
+        if (text && late.textContent !== text) {
+          late.textContent = text;
           late.classList.remove("d-none");
         }
       };

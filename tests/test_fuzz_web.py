@@ -379,6 +379,16 @@ ROUTES: list[Route] = [
     Route("nominate-district", "/campaigns/<code>/districts/<district_code>/nomination", "POST",
           campaign_path("/districts/{district}/nomination", district=segment("MYTHO", "CAIBE", "STC", "KHONGCO")),
           form({"unit": UNIT_CODE})),
+    # -- bulk actions on the units table (web/pages/dashboard.py) --
+    *[Route(f"bulk{suffix.replace('/', '-')}", f"/campaigns/<code>/bulk{suffix}", "POST", campaign_path(f"/bulk{suffix}"),
+            form({"action": one("remind", "return", "export_csv", "export_xlsx", "delete"),
+                  "scope": one("selected", "filter", "all"),
+                  "units": st.lists(UNIT_CODE, max_size=4),
+                  "status": one("", "not_submitted", "on_time", "late", "bogus"),
+                  "group": one("", "department", "commune"), "q": one("", "Sở", "%_\\"),
+                  "reason": REASON, "click": one("AbCdEf0123456789xyz", "short", "", "x" * 80, "a b c d e f g h")}),
+            when=when)
+      for suffix in ("", "/confirm") for when in (GRACE,)],
     # -- next year's campaign, the award step, letters (web/pages/yearly.py) --
     Route("clone", "/campaigns/<code>/clone", "POST", campaign_path("/clone"), form({
         "code": mostly(NEW_CODE, one("TGG-2019", "", "X" * 65, "a b")),

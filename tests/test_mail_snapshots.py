@@ -48,7 +48,7 @@ UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 LANGS = ("vi", "en")
 KINDS = ("reminder", "escalation", "receipt", "excluded", "reinstated", "returned", "confirmation", "results",
-         "digest", "milestone")
+         "digest", "milestone", "organizer_reminder")
 REMINDER_KINDS = ("reminder", "escalation")
 APP_URL = "https://hanchot.stttt.tiengiang.gov.vn"
 
@@ -159,6 +159,8 @@ CASES = [
     Case("digest"),
     Case("digest", "all_in"),
     Case("milestone"),
+    Case("organizer_reminder"),             # sent from the dashboard's bulk bar, with the organizer's message
+    Case("organizer_reminder", "grace_day"),
 ]
 
 
@@ -216,6 +218,11 @@ def build_context(case: Case, lang: str, w) -> dict:
         reason = ("Đơn vị đã gửi hồ sơ qua phần mềm quản lý văn bản lúc 16:40 ngày 01/11/2019 nhưng văn bản bị "
                   "chuyển nhầm sang Văn phòng UBND tỉnh; căn cứ Công văn số 1342/STTTT-CNTT&BCVT ngày 06/11/2019.")
         return base | queue.unit_context(c, w.chogao, kind) | {"reason": reason}
+
+    if kind == "organizer_reminder":
+        reason = ("Đề nghị các đơn vị gửi hồ sơ trước 16:00 ngày 25/10/2019 để Hội đồng kịp tổng hợp; "
+                  "liên hệ đồng chí Lan, Phòng CNTT&BCVT, số 0273.3876.543.")
+        return base | queue.unit_context(c, w.stnmt, kind) | {"reason": reason, "in_grace": variant == "grace_day"}
 
     if kind == "returned":
         reason = ("Bảng điểm tự chấm thiếu minh chứng cho tiêu chí 2.3 (tỷ lệ văn bản điện tử có ký số): "

@@ -35,6 +35,7 @@ _SUBMISSION = re.compile(r"^(?P<status>\w+) v(?P<version>\d+) (?P<at>\S+) via (?
 _MILESTONE = re.compile(r"^(?P<kind>\w+) (?:(?P<start>\d{4}-\d\d-\d\d)?\.\.(?P<end>\d{4}-\d\d-\d\d)|(?P<value>.+))$")
 _CREATED = re.compile(r"^(?P<n>\d+) units(?:, deadline (?P<deadline>\d{4}-\d\d-\d\d))?$")
 _OVERRIDE = re.compile(r"^(?P<day>\d{4}-\d\d-\d\d) (?P<kind>\w+): (?P<rest>.*)$")
+_BULK = re.compile(r"^(?P<done>\d+) units, (?P<skipped>\d+) skipped$")
 _SCORES = re.compile(r"^self=(?P<self>\S+) verified=(?P<verified>\S+)$")
 
 #: What happened, per action, when the values add nothing (vi, en).
@@ -54,6 +55,9 @@ ACTION_SENTENCES = {
     "reminders.changed": ("Thay đổi quy tắc nhắc hạn", "Reminder rules changed"),
     "submission.received": ("Nhận hồ sơ", "Dossier received"),
     "submission.returned": ("Trả lại hồ sơ để chỉnh sửa", "Dossier returned for correction"),
+    "unit.reminded": ("Cơ quan tổ chức gửi thư nhắc nộp hồ sơ", "The organizer sent a reminder to submit"),
+    "bulk.reminded": ("Gửi thư nhắc hàng loạt", "Bulk reminder sent"),
+    "bulk.returned": ("Trả lại hồ sơ hàng loạt", "Dossiers returned in bulk"),
     "unit.excluded": ("Loại khỏi đánh giá", "Excluded from the evaluation"),
     "unit.reinstated": ("Khôi phục đơn vị", "Unit reinstated"),
     "unit.exclusion_reversed": ("Hủy việc loại đơn vị", "Exclusion reversed"),
@@ -171,6 +175,15 @@ def describe(event: AuditEvent, lang: str = "vi", tz: tzinfo | None = None) -> s
         verb = _pick(lang, "Thêm", "Added") if action.endswith("added") else _pick(lang, "Bỏ", "Removed")
         return _pick(lang, f"{verb} {kind[0]} {_day(m['day'])}: {m['rest']}.",
                      f"{verb} {kind[1]} {_day(m['day'])}: {m['rest']}.")
+    if action in ("bulk.reminded", "bulk.returned") and (m := _BULK.match(before)):
+        done, skipped = int(m["done"]), int(m["skipped"])
+        if action == "bulk.reminded":
+            vi, en = f"Gửi thư nhắc nộp hồ sơ cho {done} đơn vị", f"Reminder sent to {done} unit{'s' if done != 1 else ''}"
+        else:
+            vi, en = f"Trả lại hồ sơ của {done} đơn vị để chỉnh sửa", \
+                f"Dossiers of {done} unit{'s' if done != 1 else ''} returned for correction"
+        return _pick(lang, f"{vi} (thao tác hàng loạt; bỏ qua {skipped} đơn vị).",
+                     f"{en} (bulk action; {skipped} skipped).")
     if action == "scores.entered" and (m := _SCORES.match(after)):
         return _pick(lang, f"Nhập điểm: tự chấm {m['self']}, thẩm định {m['verified']}.",
                      f"Scores entered: self-assessed {m['self']}, verified {m['verified']}.")

@@ -289,6 +289,58 @@ def _sort_keys(sort: str, c, tiers: Sequence[dict]):
     return []
 
 
+def unit_filters(c, *, group: str = "", status: str = "", q: str = "") -> list:
+    """The units table's filters on the columns ``c`` of a standing select: group, effective status,
+    code or name containing ``q`` (without diacritics, any case)."""
+    where = []
+    if group:
+        where.append(c.grp == group)
+    if status:
+        where.append(c.status == status)
+    needle = fold(q.strip())
+    if needle:
+        where.append(or_(folded(c.code).contains(needle, autoescape=True),
+                         folded(c.name).contains(needle, autoescape=True)))
+    return where
+
+
+#: At most this many codes in one selection (a page of the table is 100): more is a filter.
+MAX_SELECTED_CODES = 1000
+
+
+@dataclass(frozen=True)
+class UnitSelection:
+    """The units a bulk action takes: the ones listed by code, or (``codes`` None) every unit matching
+    the units table's filter, on every page; the server resolves it, the form never lists thousands."""
+
+    group: str = ""
+    status: str = ""
+    q: str = ""
+    codes: tuple[str, ...] | None = None
+
+    def clauses(self, c) -> list:
+        if self.codes is not None:
+            return [c.code.in_(self.codes)] if self.codes else [literal(False)]
+        return unit_filters(c, group=self.group, status=self.status, q=self.q)
+
+
+@dataclass(frozen=True)
+class SelectedUnit:
+    unit: Unit
+    participation_id: int
+    status: str  # effective
+    recorded: str  # as stored
+
+
+def selected_units(campaign: Campaign, grace_ended: bool, selection: UnitSelection) -> list[SelectedUnit]:
+    """Every unit of the selection with its effective status, in code order: one statement."""
+    sub = _standing_select(campaign, grace_ended, ranked=False).subquery("selected")
+    rows = db.session.execute(
+        select(Unit, sub.c.pid, sub.c.status, sub.c.recorded).join(sub, sub.c.unit_id == Unit.id)
+        .where(*selection.clauses(sub.c)).order_by(_bytewise(sub.c.code))).all()
+    return [SelectedUnit(unit, pid, status, recorded) for unit, pid, status, recorded in rows]
+
+
 @dataclass(frozen=True)
 class UnitPage:
     rows: list[UnitRow]
@@ -318,18 +370,7 @@ def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status:
     c = sub.c
     needle = fold(q.strip())
 
-    def filters(c):
-        where = []
-        if group:
-            where.append(c.grp == group)
-        if status:
-            where.append(c.status == status)
-        if needle:
-            where.append(or_(folded(c.code).contains(needle, autoescape=True),
-                             folded(c.name).contains(needle, autoescape=True)))
-        return where
-
-    where = filters(c)
+    where = unit_filters(c, group=group, status=status, q=q)
     if counts is not None and not needle:
         if group:
             by_status = counts.by_group.get(group, {})
@@ -338,7 +379,8 @@ def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status:
             total = counts.by_status.get(status, 0) if status else counts.total
     else:  # the count needs no rank
         counted = _standing_select(campaign, grace_ended, ranked=False).subquery("counted")
-        total = db.session.scalar(select(func.count()).select_from(counted).where(*filters(counted.c))) or 0
+        total = db.session.scalar(select(func.count()).select_from(counted)
+                                  .where(*unit_filters(counted.c, group=group, status=status, q=q))) or 0
     pages = max(1, (total + per_page - 1) // per_page)
     page = min(max(page, 1), pages)
     sort = sort if sort in SORTS or sort == "urgency" else "code"
@@ -379,10 +421,11 @@ def standing_rows(campaign: Campaign, now: datetime) -> list[UnitRow]:
         select(sub).order_by(_bytewise(sub.c.grp), _bytewise(sub.c.code)))]
 
 
-def export_rows(campaign: Campaign, now: datetime) -> Iterator[ResultRow]:
+def export_rows(campaign: Campaign, now: datetime, selection: UnitSelection | None = None) -> Iterator[ResultRow]:
     """The unit table's export, one row per unit in group and code order, read as it is written: one
     statement (standing with ranks, the parent's code, the current dossier's channel and number),
-    fetched in batches, no ORM objects."""
+    fetched in batches, no ORM objects.  ``selection``: only those units (ranks stay the whole
+    campaign's)."""
     grace_ended = now >= timeline_of(campaign).grace_ends_at
     tiers = campaign.tiers or standing.DEFAULT_TIERS
     tz = tz_of(campaign)
@@ -397,6 +440,7 @@ def export_rows(campaign: Campaign, now: datetime) -> Iterator[ResultRow]:
     query = (select(sub, parent.code.label("parent_code"), latest.c.channel, latest.c.doc_number)
              .outerjoin(parent, parent.id == sub.c.parent_id)
              .outerjoin(latest, and_(latest.c.pid == sub.c.pid, latest.c.n == 1))
+             .where(*(selection.clauses(sub.c) if selection is not None else ()))
              .order_by(_bytewise(sub.c.grp), _bytewise(sub.c.code)))
     for r in db.session.execute(query.execution_options(yield_per=500)):
         row = _row(r, tiers)

@@ -7,6 +7,7 @@ rules live in ``machine``, ``timeline``, ``standing`` and ``periods``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -14,25 +15,28 @@ from decimal import Decimal
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import and_, insert, literal, select, text, update
+from sqlalchemy import Table, and_, insert, literal, select, text, update
 
 from notifications.queue import (
     PLANNED_NOT,
     plan_campaign_reminders,
     queue_confirmation_reminders,
     queue_exclusion_notices,
+    queue_organizer_reminders,
     queue_receipt,
     queue_results,
     queue_unit_notice,
+    queue_unit_notices,
     replan_reminders,
 )
 
 from . import calendars, machine, revisions, standing, tick_health
 from .audit import SYSTEM, record
 from .campaign_files import CampaignFileError, apply, spec_of
-from .campaigns import CHANNELS, calendar_of, out_of_range_dates, timeline_of, tz_of, unit_status_at
+from .campaigns import CHANNELS, calendar_of, out_of_range_dates, state_at, timeline_of, tz_of, unit_status_at
 from .confirmation import lapse_rounds
 from .criteria import has_criteria
+from .dashboard import SelectedUnit, UnitSelection, selected_units
 from .db import affected, db
 from .models import (
     AuditEvent,
@@ -576,10 +580,14 @@ def reinstate(campaign: Campaign, unit: Unit, *, reason: str, actor: str, now: d
     return p
 
 
+#: Recorded statuses of a unit whose dossier can be returned for correction.
+RETURNABLE = ("on_time", "late", "resubmitted", "confirmed")
+
+
 def return_dossier(campaign: Campaign, unit: Unit, *, reason: str, actor: str, now: datetime) -> Participation:
     reason = _require_reason(reason, "trả lại hồ sơ", "return a dossier")
     p = participation_of(campaign, unit)
-    if p.status not in ("on_time", "late", "resubmitted", "confirmed"):
+    if p.status not in RETURNABLE:
         raise OperationError("Đơn vị chưa có hồ sơ để trả lại.", "The unit has no dossier to return.", field="unit")
     before = p.status
     p.status, p.returned_reason = "returned", reason
@@ -967,3 +975,145 @@ def decide_unconfirmed_holiday(*, day: date, decision: str, doc_number: str, doc
            to_value=f"{day.isoformat()} {decision}: {national.name_vi} ({new.document})"
            + (f" [{stored.original_name} sha256 {stored.sha256}]" if stored else ""), at=now)
     return row
+
+
+# -- bulk actions on the units table ------------------------------------------------
+
+#: The bulk actions and the audit action that marks each click as done (its ``to_value`` names the click).
+BULK_ACTIONS = {"remind": "bulk.reminded", "return": "bulk.returned", "export": ""}
+_CLICK = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+@dataclass(frozen=True)
+class BulkPlan:
+    """What a bulk action would do: the units it applies to (code order) and, by reason, how many it skips.
+
+    Reasons: an effective status (the unit's standing does not allow the action), ``no_address`` (no
+    focal-point address to remind), ``unknown`` (a code that is not a unit of the campaign)."""
+
+    action: str
+    units: list[SelectedUnit]
+    skipped: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return len(self.units) + sum(self.skipped.values())
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    action: str
+    done: int  # units acted on
+    skipped: dict[str, int]
+    queued: int = 0  # mails queued
+    already_done: bool = False  # the same click was sent again: nothing done twice
+
+
+def _skip_reason(action: str, row: SelectedUnit) -> str | None:
+    if action == "remind":
+        if row.status != "not_submitted":
+            return row.status
+        if not [e for e in (row.unit.emails or []) if e]:
+            return "no_address"
+    elif action == "return" and row.recorded not in RETURNABLE:
+        return row.status
+    return None
+
+
+def plan_bulk(campaign: Campaign, action: str, selection: UnitSelection, now: datetime) -> BulkPlan:
+    """Resolve a selection for an action (the confirmation step shows it; the action does it): one
+    statement for the units, whatever their number."""
+    if action not in BULK_ACTIONS:
+        raise OperationError("Thao tác không hợp lệ.", "Unknown bulk action.", field="action", status=422)
+    grace_ended = now >= timeline_of(campaign).grace_ends_at
+    rows = selected_units(campaign, grace_ended, selection)
+    units: list[SelectedUnit] = []
+    skipped: dict[str, int] = {}
+    for row in rows:
+        why = _skip_reason(action, row)
+        if why is None:
+            units.append(row)
+        else:
+            skipped[why] = skipped.get(why, 0) + 1
+    if selection.codes is not None:
+        unknown = len(set(selection.codes)) - len(rows)
+        if unknown > 0:
+            skipped["unknown"] = unknown
+    return BulkPlan(action, units, skipped)
+
+
+def _click_done(campaign: Campaign, action: str, click: str) -> BulkResult | None:
+    """The click was acted on already (a form sent twice): its result as recorded, else None.  The
+    campaign's row is locked first (PostgreSQL), so two copies of one click wait for each other."""
+    if not _CLICK.match(click or ""):
+        raise OperationError("Phiên thao tác không hợp lệ; vui lòng chọn lại các đơn vị.",
+                             "Invalid action token; please select the units again.", field="click", status=422)
+    db.session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
+    marker = db.session.execute(select(AuditEvent.from_value).where(
+        AuditEvent.campaign_id == campaign.id, AuditEvent.action == BULK_ACTIONS[action],
+        AuditEvent.to_value == click).limit(1)).first()
+    if marker is None:
+        return None
+    done = int(marker[0].split()[0]) if marker[0][:1].isdigit() else 0
+    return BulkResult(action, done, {}, already_done=True)
+
+
+def _bulk_audit(campaign: Campaign, plan: BulkPlan, *, unit_action: str, from_value: str | None, to_value: str,
+                reason: str, actor: str, click: str, now: datetime) -> None:
+    """An audit entry per unit acted on, and one for the click (its summary): one statement."""
+    rows = [{"at": now, "actor": actor, "action": unit_action, "organizer_id": campaign.organizer_id,
+             "campaign_id": campaign.id, "unit_id": r.unit.id,
+             "from_value": r.recorded if from_value is None else from_value, "to_value": to_value,
+             "reason": reason} for r in plan.units]
+    skipped = sum(plan.skipped.values())
+    rows.append({"at": now, "actor": actor, "action": BULK_ACTIONS[plan.action],
+                 "organizer_id": campaign.organizer_id, "campaign_id": campaign.id, "unit_id": None,
+                 "from_value": f"{len(plan.units)} units, {skipped} skipped", "to_value": click, "reason": reason})
+    db.session.execute(insert(cast(Table, AuditEvent.__table__)), rows)
+    revisions.touch(db.session(), (revisions.CAMPAIGN, campaign.id))
+
+
+def remind_units(campaign: Campaign, selection: UnitSelection, *, reason: str, actor: str, now: datetime,
+                 click: str) -> BulkResult:
+    """The organizer reminds the selected units now (those not submitted, with an address), with a
+    message: queued like the scheduled reminders, its own kind; audited per unit.  ``click`` names the
+    confirmation (a form sent twice queues and records once).  A bounded number of statements."""
+    reason = _require_reason(reason, "(nội dung thư nhắc)", "send a reminder (the message)")
+    tl = timeline_of(campaign)
+    if state_at(campaign, now, tl) not in ("open", "grace"):
+        raise OperationError("Đợt đánh giá không còn nhận hồ sơ: không gửi thư nhắc.",
+                             "The campaign no longer accepts dossiers: no reminder is sent.", field="action")
+    done = _click_done(campaign, "remind", click)
+    if done is not None:
+        return done
+    plan = plan_bulk(campaign, "remind", selection, now)
+    queued = queue_organizer_reminders(campaign, [r.unit for r in plan.units], reason=reason,
+                                       occurrence=f"bulk-{click}", in_grace=now >= tl.deadline_at, now=now)
+    _bulk_audit(campaign, plan, unit_action="unit.reminded", from_value="", to_value="", reason=reason,
+                actor=actor, click=click, now=now)
+    return BulkResult("remind", len(plan.units), plan.skipped, queued)
+
+
+def return_dossiers(campaign: Campaign, selection: UnitSelection, *, reason: str, actor: str, now: datetime,
+                    click: str) -> BulkResult:
+    """Return the selected units' dossiers for correction: ``return_dossier``'s rules (a reason; only a
+    unit with a dossier), set-based (one UPDATE, one audit INSERT, one outbox INSERT)."""
+    reason = _require_reason(reason, "trả lại hồ sơ", "return a dossier")
+    done = _click_done(campaign, "return", click)
+    if done is not None:
+        return done
+    plan = plan_bulk(campaign, "return", selection, now)
+    if plan.units:
+        db.session.execute(
+            update(Participation).where(Participation.id.in_([r.participation_id for r in plan.units]),
+                                        Participation.status.in_(RETURNABLE))
+            .values(status="returned", returned_reason=reason).execution_options(synchronize_session=False))
+    _bulk_audit(campaign, plan, unit_action="submission.returned", from_value=None, to_value="returned",
+                reason=reason, actor=actor, click=click, now=now)
+    queued = queue_unit_notices(campaign, [r.unit for r in plan.units], "returned", reason=reason,
+                                occurrence=f"bulk-{click}", now=now)
+    # Participations already loaded in this session must not show the old status.
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Participation) and obj.campaign_id == campaign.id:
+            db.session.expire(obj)
+    return BulkResult("return", len(plan.units), plan.skipped, queued)

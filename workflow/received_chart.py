@@ -11,7 +11,8 @@ enough to read (the text is sized for a 390 px wide rendering of the 640-unit-wi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from xml.sax.saxutils import escape, quoteattr
 
@@ -36,7 +37,11 @@ LABELS_EN: dict[str, str] = {
 }
 
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 28, 44
+LEFT, RIGHT, BOTTOM = 44, 12, 44
+FONT_SIZE = 14
+#: The labels of the deadline, grace end and today sit in rows above the plot, ROW_HEIGHT apart;
+#: the plot starts below the last row used.
+ROW_HEIGHT, FIRST_BASELINE = 20, 18
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif"
 #: At most this many days drawn (the last ones): a bar stays wider than a finger's tap on a phone.
 MAX_DAYS = 45
@@ -135,6 +140,72 @@ def render_received_text(per_day: Mapping[date, int], deadline: date, grace_end:
     return "\n".join(lines)
 
 
+def label_width(text: str, font_size: float = FONT_SIZE) -> float:
+    """A generous width of a bold label (about 0.62 em a character: wider than system-ui draws
+    digits and Vietnamese letters), so that boxes computed from it never understate the text."""
+    return 0.62 * font_size * len(text)
+
+
+@dataclass(frozen=True)
+class LabelBox:
+    """Where a mark's label is drawn: its text's anchor point and the box the text fills."""
+
+    key: str
+    x: float  # the text's anchor x (the SVG ``x``)
+    baseline: float  # the SVG ``y``
+    anchor: str  # start | end
+    left: float
+    right: float
+    top: float
+    bottom: float
+
+    def overlaps(self, other: LabelBox, gap: float = 2) -> bool:
+        return not (self.right + gap <= other.left or other.right + gap <= self.left
+                    or self.bottom + gap <= other.top or other.bottom + gap <= self.top)
+
+
+def label_box(key: str, x: float, baseline: float, anchor: str, text: str,
+              font_size: float = FONT_SIZE) -> LabelBox:
+    """The box of a label drawn at (x, baseline) with ``text-anchor`` anchor: ascent with a stacked
+    Vietnamese diacritic above, descent below."""
+    width = label_width(text, font_size)
+    left = x - width if anchor == "end" else x
+    return LabelBox(key, x, baseline, anchor, left, left + width, baseline - font_size,
+                    baseline + font_size * 0.25)
+
+
+def layout_labels(marks: Sequence[tuple[str, float, str]], width: float = WIDTH) -> list[LabelBox]:
+    """Place the marks' labels (key, line x, text) so that no two overlap and none leaves the drawing:
+    each goes in the first row where it fits, beside its line, on the side facing the middle first,
+    else on the other side (so a deadline and a grace end one day apart stand on opposite sides of
+    their lines, or one above the other)."""
+    placed: list[LabelBox] = []
+    for key, lx, text in marks:
+        preferred = "end" if lx > width / 2 else "start"
+        sides = (preferred, "start" if preferred == "end" else "end")
+        chosen = None
+        for row in range(len(marks) + 1):
+            baseline = FIRST_BASELINE + ROW_HEIGHT * row
+            for anchor in sides:
+                box = label_box(key, lx - 4 if anchor == "end" else lx + 4, baseline, anchor, text)
+                if box.left < 0 or box.right > width:
+                    continue
+                if not any(box.overlaps(other) for other in placed):
+                    chosen = box
+                    break
+            if chosen is not None:
+                break
+        if chosen is None:  # wider than the drawing on both sides: its own row, from the left edge
+            baseline = FIRST_BASELINE + ROW_HEIGHT * rows_used(placed) if placed else FIRST_BASELINE
+            chosen = label_box(key, 0, baseline, "start", text)
+        placed.append(chosen)
+    return placed
+
+
+def rows_used(boxes: Sequence[LabelBox]) -> int:
+    return 1 + max((round((b.baseline - FIRST_BASELINE) / ROW_HEIGHT) for b in boxes), default=0)
+
+
 def render_received_svg(per_day: Mapping[date, int], deadline: date, grace_end: date, today: date, *,
                         labels: Mapping[str, str] | None = None, element_id: str = "received-chart",
                         first: date | None = None) -> str:
@@ -146,22 +217,33 @@ def render_received_svg(per_day: Mapping[date, int], deadline: date, grace_end: 
     shown = {d: per_day.get(d, 0) for d in days}
     total = sum(per_day.values())
     top = max([1, *shown.values()])
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w = WIDTH - LEFT - RIGHT
     step = plot_w / len(days)
     bar_w = max(2.0, step * 0.7)
 
     def x(d: date) -> float:
         return LEFT + (d - start).days * step
 
+    # the deadline, grace end and today as vertical lines (at the end of their day), labels laid out first:
+    # the plot starts below the rows they take
+    marks = [("deadline", deadline, "#dc3545", ""), ("grace_end", grace_end, "#8a6d00", "6 3")]
+    if start <= today <= end:
+        marks.append(("today", today, "#495057", "2 3"))
+    marks = [m for m in marks if start <= m[1] <= end and not (m[0] == "grace_end" and m[1] == deadline)]
+    line_x = {key: x(d) + step if key != "today" else x(d) + step / 2 for key, d, _c, _d in marks}
+    boxes = layout_labels([(key, line_x[key], f"{text[key]} {_day(d)}") for key, d, _c, _d in marks])
+    plot_top = FIRST_BASELINE + ROW_HEIGHT * (rows_used(boxes) - 1) + 10
+    plot_h = HEIGHT - plot_top - BOTTOM
+
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" id={quoteattr(element_id)} viewBox="0 0 {WIDTH} {HEIGHT}" '
            f'width="100%" role="img" aria-labelledby="{element_id}-title {element_id}-desc" '
-           f'font-family={quoteattr(FONT)} font-size="14">',
+           f'font-family={quoteattr(FONT)} font-size="{FONT_SIZE}">',
            f'<title id="{element_id}-title">{escape(text["title"])}</title>']
     summary = text["summary"].format(total=total, first=_day(days[0]), last=_day(days[-1]),
                                      max=max(shown.values(), default=0)) if total else text["empty"]
     out.append(f'<desc id="{element_id}-desc">{escape(summary)}</desc>')
     # the axis and a scale of three values
-    base = TOP + plot_h
+    base = plot_top + plot_h
     out.append(f'<line x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}" stroke="#495057"/>')
     for value in sorted({0, top // 2, top}):
         y = base - plot_h * value / top
@@ -171,7 +253,7 @@ def render_received_svg(per_day: Mapping[date, int], deadline: date, grace_end: 
     # the grace period, shaded
     if grace_end > deadline and start <= grace_end:
         gx = x(max(start, deadline + timedelta(days=1)))
-        out.append(f'<rect x="{gx:.1f}" y="{TOP}" width="{x(grace_end) + step - gx:.1f}" height="{plot_h}" '
+        out.append(f'<rect x="{gx:.1f}" y="{plot_top}" width="{x(grace_end) + step - gx:.1f}" height="{plot_h}" '
                    f'fill="#fff3cd"><title>{escape(text["grace_end"])} {_day(grace_end)}</title></rect>')
     for d in days:
         n = shown[d]
@@ -188,20 +270,13 @@ def render_received_svg(per_day: Mapping[date, int], deadline: date, grace_end: 
         if i % every == 0 or i == len(days) - 1:
             out.append(f'<text x="{x(d) + step / 2:.1f}" y="{base + 18}" text-anchor="middle" '
                        f'fill="#212529">{_day(d)}</text>')
-    # the deadline, grace end and today as vertical lines (at the end of their day)
-    marks = [("deadline", deadline, "#dc3545", ""), ("grace_end", grace_end, "#8a6d00", "6 3")]
-    if start <= today <= end:
-        marks.append(("today", today, "#495057", "2 3"))
-    for i, (key, d, color, dash) in enumerate(marks):
-        if not start <= d <= end or (key == "grace_end" and d == deadline):
-            continue
-        lx = x(d) + step if key != "today" else x(d) + step / 2
+    for (key, d, color, dash), box in zip(marks, boxes, strict=True):
+        lx = line_x[key]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        out.append(f'<line class="mark-{key}" x1="{lx:.1f}" y1="{TOP - 4}" x2="{lx:.1f}" y2="{base}" '
+        out.append(f'<line class="mark-{key}" x1="{lx:.1f}" y1="{plot_top - 4}" x2="{lx:.1f}" y2="{base}" '
                    f'stroke="{color}" stroke-width="2"{dash_attr}><title>{escape(text[key])} {_day(d)}</title></line>')
-        anchor = "end" if lx > WIDTH / 2 else "start"
-        out.append(f'<text x="{lx + (-4 if anchor == "end" else 4):.1f}" y="{TOP - 10 + 14 * (i % 2) + (i // 2) * 0}" '
-                   f'text-anchor="{anchor}" fill="{color}" font-weight="600">{escape(text[key])} {_day(d)}</text>')
+        out.append(f'<text class="mark-label" data-mark="{key}" x="{box.x:.1f}" y="{box.baseline:.0f}" '
+                   f'text-anchor="{box.anchor}" fill="{color}" font-weight="600">{escape(text[key])} {_day(d)}</text>')
     out.append(f'<text x="{LEFT}" y="{HEIGHT - 6}" fill="#212529">{escape(summary)}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar as pycalendar
 import hashlib
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -101,6 +102,9 @@ ACTIONS = {
     "reminders.changed": _l("Thay đổi quy tắc nhắc hạn"),
     "submission.received": _l("Nhận hồ sơ"),
     "submission.returned": _l("Trả lại hồ sơ để chỉnh sửa"),
+    "unit.reminded": _l("Cơ quan tổ chức gửi thư nhắc nộp hồ sơ"),
+    "bulk.reminded": _l("Gửi thư nhắc hàng loạt"),
+    "bulk.returned": _l("Trả lại hồ sơ hàng loạt"),
     "unit.excluded": _l("Loại khỏi đánh giá"),
     "unit.reinstated": _l("Khôi phục đơn vị"),
     "unit.exclusion_reversed": _l("Hủy việc loại đơn vị"),
@@ -125,6 +129,7 @@ MAIL_STATUSES = {
 }
 MAIL_KINDS = {
     "reminder": _l("Nhắc hạn"),
+    "organizer_reminder": _l("Thư nhắc do cơ quan tổ chức gửi"),
     "escalation": _l("Nhắc hạn (báo thủ trưởng)"),
     "receipt": _l("Giấy biên nhận hồ sơ"),
     "excluded": _l("Thông báo bị loại"),
@@ -372,7 +377,7 @@ def campaign(code: str):
         statuses=STATUSES, manual_steps=MANUAL_STEPS, milestones=MILESTONES, lang=lang(),
         endpoints_has_unit_page="units.page" in current_app.view_functions, grace_open=grace_open,
         tick_failures=failures_of(campaign_id=campaign.id), milestone_docs=milestone_docs.documents_of(campaign),
-        unconfirmed=unconfirmed)
+        unconfirmed=unconfirmed, bulk_actions=BULK_ACTIONS)
 
 
 @dataclass(frozen=True)
@@ -380,6 +385,7 @@ class Cells:
     """One line of the units table as drawn: every cell's HTML made once, for the table and the cards."""
 
     code: str
+    name: str
     link: Markup
     nominated: bool
     group: str
@@ -425,7 +431,7 @@ def _cells(rows, unit_url: str, group_label, status_label, local_time) -> list[C
             rating = Markup("".join(parts))
         else:
             rating = dash
-        out.append(Cells(unit.code, link, row.participation.nominated, group_label(unit.group),
+        out.append(Cells(unit.code, unit.name, link, row.participation.nominated, group_label(unit.group),
                          STATUS_BADGES.get(row.status, "text-bg-secondary"), status_label(row.status), received,
                          received_card, late, row.reminders, rating))
     return out
@@ -725,6 +731,141 @@ def act(code: str, action: str):
     db.session.commit()
     flash(message, "success")
     return redirect(target)
+
+
+# -- bulk actions on the units table ---------------------------------------------------
+
+#: The bulk bar's actions, in words.
+BULK_ACTIONS = {
+    "remind": _l("Gửi thư nhắc nộp hồ sơ ngay"),
+    "export_xlsx": _l("Xuất danh sách (XLSX)"),
+    "export_csv": _l("Xuất danh sách (CSV)"),
+    "return": _l("Trả lại hồ sơ để chỉnh sửa"),
+}
+#: The confirmation step names at most this many units.
+BULK_NAMES = 20
+
+
+class BulkForm(FlaskForm):
+    action = SelectField(_l("Thao tác"), choices=list(BULK_ACTIONS), validate_choice=False,
+                         validators=[AnyOf(list(BULK_ACTIONS), message=_l("Thao tác không hợp lệ."))])
+    scope = SelectField(_l("Áp dụng cho"), choices=["selected", "filter"], validate_choice=False,
+                        validators=[AnyOf(["selected", "filter"], message=_l("Phạm vi không hợp lệ."))])
+    group = StringField(_l("Khối"), filters=[_strip], validators=[Optional(), Length(max=64)])
+    status = StringField(_l("Trạng thái"), filters=[_strip],
+                         validators=[Optional(), AnyOf(list(STATUSES), message=_l("Trạng thái không hợp lệ."))])
+    q = StringField(_l("Tìm theo mã hoặc tên"), filters=[_strip], validators=[Optional(), Length(max=100)])
+    reason = TextAreaField(_l("Lý do"), **REASON)
+    click = StringField(_l("Phiên thao tác"), filters=[_strip], validators=[Optional(), Length(max=64)])
+
+
+def _bulk_selection(form: BulkForm) -> dq.UnitSelection:
+    """The units chosen: the ticked codes (``units``), or the filter the table showed."""
+    if form.scope.data == "filter":
+        return dq.UnitSelection(group=form.group.data or "", status=form.status.data or "", q=form.q.data or "")
+    codes = tuple(dict.fromkeys(c.strip() for c in request.form.getlist("units") if c.strip()))
+    if not codes:
+        raise ops.OperationError("Chưa chọn đơn vị nào: đánh dấu các đơn vị trong bảng, hoặc chọn “tất cả đơn vị "
+                                 "khớp với bộ lọc”.", "No unit selected: tick units in the table, or choose "
+                                 "“every unit matching the filter”.", field="units", status=422)
+    if len(codes) > dq.MAX_SELECTED_CODES or any(len(c) > 64 for c in codes):
+        raise ops.OperationError("Quá nhiều đơn vị được đánh dấu; hãy dùng “tất cả đơn vị khớp với bộ lọc”.",
+                                 "Too many units ticked; use “every unit matching the filter”.", field="units",
+                                 status=422)
+    return dq.UnitSelection(codes=codes)
+
+
+def _skip_lines(action: str, skipped: dict[str, int]) -> list[str]:
+    """Why units were left out, one sentence each: "12 đơn vị “Đúng hạn”: bỏ qua (…)"."""
+    lines = []
+    for why, n in sorted(skipped.items(), key=lambda item: (-item[1], item[0])):
+        if why == "no_address":
+            lines.append(_("%(n)s đơn vị chưa có địa chỉ thư điện tử: bỏ qua.", n=n))
+        elif why == "unknown":
+            lines.append(_("%(n)s mã không phải đơn vị của đợt này: bỏ qua.", n=n))
+        elif action == "remind":
+            lines.append(_("%(n)s đơn vị “%(status)s”: bỏ qua (chỉ nhắc đơn vị chưa nộp hồ sơ).", n=n,
+                           status=status_name(why, lang())))
+        else:
+            lines.append(_("%(n)s đơn vị “%(status)s”: bỏ qua (chưa có hồ sơ để trả lại).", n=n,
+                           status=status_name(why, lang())))
+    return lines
+
+
+def _bulk_back(campaign: Campaign, form: BulkForm) -> str:
+    args = {k: v for k, v in (("group", form.group.data), ("status", form.status.data), ("q", form.q.data)) if v}
+    return url_for("dashboard.campaign", code=campaign.code, **args) + "#units"
+
+
+@bp.post("/campaigns/<code>/bulk")
+@login_required
+def bulk(code: str):
+    """The confirmation step of a bulk action: how many units, which (the first ones), which are skipped
+    and why; nothing changes until it is confirmed."""
+    campaign = campaign_or_404(code, manage=True)
+    form = BulkForm()
+    if not form.validate():
+        flash(_form_errors(form), "danger")
+        return redirect(_bulk_back(campaign, form))
+    action = form.action.data
+    try:
+        selection = _bulk_selection(form)
+        plan = ops.plan_bulk(campaign, "export" if action.startswith("export") else action, selection, utcnow())
+    except ops.OperationError as exc:
+        flash(exc.message_vi if lang() == "vi" else exc.message_en, "danger")
+        return redirect(_bulk_back(campaign, form))
+    return render_template("dashboard/bulk_confirm.html", campaign=campaign, form=form, action=action,
+                           action_label=str(BULK_ACTIONS[action]), plan=plan, names=plan.units[:BULK_NAMES],
+                           skipped=_skip_lines(action, plan.skipped), codes=selection.codes or (),
+                           click=secrets.token_urlsafe(16), back=_bulk_back(campaign, form))
+
+
+@bp.post("/campaigns/<code>/bulk/confirm")
+@login_required
+def bulk_confirm(code: str):
+    """Do the confirmed bulk action (one operation), commit, say what was done and what was skipped."""
+    campaign = campaign_or_404(code, manage=True)
+    form = BulkForm()
+    if not form.validate():
+        flash(_form_errors(form), "danger")
+        return redirect(_bulk_back(campaign, form))
+    action, now = form.action.data, utcnow()
+    try:
+        selection = _bulk_selection(form)
+        if action.startswith("export"):
+            return _bulk_export(campaign, action, selection, now)
+        operation = ops.remind_units if action == "remind" else ops.return_dossiers
+        result = operation(campaign, selection, reason=form.reason.data or "", actor=current_user.email, now=now,
+                           click=form.click.data or "")
+    except ops.OperationError as exc:
+        db.session.rollback()
+        flash(exc.message_vi if lang() == "vi" else exc.message_en, "danger")
+        return redirect(_bulk_back(campaign, form))
+    db.session.commit()
+    if result.already_done:
+        flash(_("Thao tác này đã được thực hiện (%(n)s đơn vị); không thực hiện lại.", n=result.done), "info")
+    elif action == "remind":
+        flash(_("Đã gửi thư nhắc cho %(n)s đơn vị: %(mails)s thư vào hộp thư đi; nội dung được lưu trong nhật ký "
+                "của từng đơn vị.", n=result.done, mails=result.queued), "success")
+    else:
+        flash(_("Đã trả lại hồ sơ của %(n)s đơn vị để chỉnh sửa: %(mails)s thư báo vào hộp thư đi; lý do được lưu "
+                "trong nhật ký của từng đơn vị.", n=result.done, mails=result.queued), "success")
+    lines = _skip_lines(action, result.skipped)
+    if lines:
+        flash(" ".join(lines), "secondary")
+    return redirect(_bulk_back(campaign, form).removesuffix("#units"))
+
+
+def _bulk_export(campaign: Campaign, action: str, selection: dq.UnitSelection, now) -> Response:
+    """The selected units in the unit table's export format (the same writers as /export.xlsx, .csv)."""
+    rows = dq.export_rows(campaign, now, selection)
+    if action == "export_xlsx":
+        body = unit_files.results_xlsx(rows, title=campaign.code)
+        return _audit_download(body, f"{campaign.code}-don-vi-da-chon.xlsx",
+                               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    sep = unit_files.default_separator(lang())
+    return _audit_download(unit_files.results_csv(rows, sep=sep), f"{campaign.code}-don-vi-da-chon.csv",
+                           "text/csv; charset=utf-8")
 
 
 # -- the outbox ------------------------------------------------------------------------

@@ -282,6 +282,30 @@ def receipt(code: str, unit_code: str):
     return render_template("unit/receipt.html", **context)
 
 
+def _standing_note(status: str, late_days: int) -> str:
+    """How the dossier just received counts, in one sentence."""
+    if status == "on_time":
+        return _("Hồ sơ được ghi nhận là nộp đúng hạn.")
+    if status == "late":
+        return _("Hồ sơ được ghi nhận là nộp trễ %(n)s ngày làm việc (trong thời gian gia hạn).", n=late_days)
+    return ""
+
+
+def _passed_during_upload(received_at: datetime, finished: datetime, tl: Timeline, tz: ZoneInfo) -> str:
+    """The deadline or the grace end fell between the start of the upload (the received instant) and its
+    end: say so, and why the dossier still counts as it does."""
+    when = _when(received_at, tz, seconds=True)
+    if received_at < tl.grace_ends_at <= finished:
+        return _("Thời gian gia hạn (đến 24:00 %(day)s) đã hết trong lúc tải lên. Hồ sơ vẫn được tiếp nhận vì "
+                 "thời điểm nhận là lúc máy chủ bắt đầu nhận (%(when)s), trước khi hết gia hạn.",
+                 day=format_day(tl.grace_end, lang()), when=when)
+    if received_at < tl.deadline_at <= finished:
+        return _("Hạn chót (24:00 %(day)s) đã qua trong lúc tải lên. Hồ sơ vẫn đúng hạn vì thời điểm nhận là lúc "
+                 "máy chủ bắt đầu nhận (%(when)s), trước hạn chót.", day=format_day(tl.deadline.last_day, lang()),
+                 when=when)
+    return ""
+
+
 @bp.post("/campaigns/<code>/units/<unit_code>/upload")
 @login_required
 def upload(code: str, unit_code: str):
@@ -296,6 +320,11 @@ def upload(code: str, unit_code: str):
     status = reads.unit_status_at(p, grace_ended)
     if state in ("draft", "cancelled") or not standing.may_submit(
             status, reinstated=bool(p.reinstated_reason), grace_ended=grace_ended):
+        if grace_ended and state not in ("draft", "cancelled"):
+            # Sent from a page shown before grace end (or while an upload ran): say when it arrived.
+            flash(_("Hồ sơ không được tiếp nhận: máy chủ bắt đầu nhận lúc %(when)s, sau khi hết thời gian gia hạn "
+                    "(24:00 %(day)s).", when=_when(now, reads.tz_of(campaign), seconds=True),
+                    day=format_day(tl.grace_end, lang())), "danger")
         flash(_closed_message(state, status, grace_ended, tl), "danger")
         return _render(campaign, unit, p, 409)
     files = [f for f in request.files.getlist("documents") if f and f.filename]
@@ -320,6 +349,7 @@ def upload(code: str, unit_code: str):
         # Read before the commit: afterwards they would be fetched again, and a
         # database that went away just then would turn a stored dossier into an error.
         receipt_number, received_at = sub.receipt_number, sub.received_at
+        recorded, late_days = p.status, p.late_working_days
         db.session.commit()
     except ops.OperationError as exc:
         db.session.rollback()
@@ -337,8 +367,13 @@ def upload(code: str, unit_code: str):
         db.session.rollback()
         remove_stored(folder, written)
         raise
+    tz = reads.tz_of(campaign)
     flash(_("Đã nhận hồ sơ: biên nhận số %(number)s, lúc %(when)s.", number=receipt_number,
-            when=_when(received_at, reads.tz_of(campaign), seconds=True)), "success")
+            when=_when(received_at, tz, seconds=True)) + " " + _standing_note(recorded, late_days),
+          "success")
+    passed = _passed_during_upload(received_at, utcnow(), tl, tz)
+    if passed:
+        flash(passed, "warning")
     return redirect(url_for("units.page", code=code, unit_code=unit_code, _anchor="bien-nhan"), 303)
 
 
