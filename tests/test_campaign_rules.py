@@ -148,9 +148,11 @@ def overdue(state: str, now: datetime) -> dict[str, bool]:
 
 def test_a_milestone_is_overdue_once_its_day_is_over_and_its_work_not_done():
     assert overdue("open", local(2019, 10, 31, 23, 59, 59))["preliminary_review"] is False
-    # Grace ends after the review's own date (seed 000 as written): the review is overdue at once.
+    # Grace ends after the review's own date (seed 000 as written): issue 13 asks for a warning, not an
+    # immediate OVERDUE, so the review waits for the grace end (01/11 24:00) and is overdue from then on.
+    assert overdue("preliminary_review", local(2019, 11, 1, 0, 0, 0))["preliminary_review"] is False
     assert overdue("open", local(2019, 11, 2, 0, 0, 1))["preliminary_review"] is True
-    assert overdue("preliminary_review", local(2019, 11, 1, 0, 0, 0))["preliminary_review"] is True
+    assert overdue("preliminary_review", local(2019, 11, 2, 0, 0, 1))["preliminary_review"] is True
     assert overdue("field_inspection", local(2019, 11, 4))["preliminary_review"] is False
     assert overdue("field_inspection", local(2019, 11, 15, 23, 0))["field_inspection"] is False
     assert overdue("field_inspection", local(2019, 11, 16, 0, 0))["field_inspection"] is True
