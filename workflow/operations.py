@@ -6,6 +6,7 @@ rules live in ``machine``, ``timeline``, ``standing`` and ``periods``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from sqlalchemy import and_, insert, literal, select, text, update
 
 from notifications.queue import (
     PLANNED_NOT,
+    drop_unplanned_reminders,
     plan_campaign_reminders,
     queue_confirmation_reminders,
     queue_exclusion_notices,
@@ -25,11 +27,12 @@ from notifications.queue import (
     queue_results,
     queue_unit_notice,
     replan_reminders,
+    rules_of,
 )
 
 from . import calendars, machine, revisions, standing, tick_health
 from .audit import SYSTEM, record
-from .campaign_files import CampaignFileError, apply, spec_of
+from .campaign_files import CampaignFileError, RulesError, apply, checked_reminder_rules, spec_of
 from .campaigns import CHANNELS, calendar_of, out_of_range_dates, timeline_of, tz_of, unit_status_at
 from .confirmation import lapse_rounds
 from .criteria import has_criteria
@@ -265,6 +268,54 @@ class CampaignEdit:
     commune_nomination: bool
     tiers: list[dict]
     council_emails: list[str]
+    #: The score settings (``scoring`` and ``corrections`` of the campaign file); None leaves each as it is.
+    score_maximum: Decimal | None = None
+    score_bonus: Decimal | None = None
+    correction_keeps_on_time: bool | None = None
+    #: The reminder settings (``reminders`` of the campaign file), read by the one parser; None leaves them.
+    reminder_rules: dict | None = None
+
+
+def _scoring_text(maximum: Decimal, bonus: Decimal, keeps_on_time: bool) -> str:
+    return (f"maximum={standing.stored_points(Decimal(maximum))} bonus={standing.stored_points(Decimal(bonus))} "
+            f"corrections={'keep_on_time' if keeps_on_time else 'reclassify'}")
+
+
+def _edit_settings(campaign: Campaign, edit: CampaignEdit, *, actor: str, reason: str,
+                   now: datetime) -> tuple[tuple[Decimal, Decimal, bool], dict | None, bool]:
+    """The score and reminder settings of an edit, checked by the file import's own checks and audited each
+    as one entry: (maximum, bonus, keeps on time), the reminder rules to store, whether the rules changed."""
+    old_max = Decimal(campaign.score_maximum if campaign.score_maximum is not None else 100)
+    old_bonus = Decimal(campaign.score_bonus or 0)
+    old_keeps = campaign.correction_keeps_on_time is not False
+    new_max = edit.score_maximum if edit.score_maximum is not None else old_max
+    new_bonus = edit.score_bonus if edit.score_bonus is not None else old_bonus
+    new_keeps = edit.correction_keeps_on_time if edit.correction_keeps_on_time is not None else old_keeps
+    try:
+        new_max, new_bonus = standing.checked_scoring(new_max, new_bonus)
+    except standing.PointsRefused as exc:
+        raise OperationError(exc.message_vi, exc.message_en, field="score_maximum", status=422) from None
+    except standing.ScoringRefused as exc:
+        raise OperationError(exc.message_vi, exc.message_en, field="score_bonus", status=422) from None
+    if (new_max, new_bonus, new_keeps) != (old_max, old_bonus, old_keeps):
+        record(actor=actor, action="scoring.changed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+               from_value=_scoring_text(old_max, old_bonus, old_keeps),
+               to_value=_scoring_text(new_max, new_bonus, new_keeps), reason=reason, at=now)
+    stored = campaign.reminder_rules
+    rules_changed = False
+    if edit.reminder_rules is not None:
+        try:
+            wanted = checked_reminder_rules(edit.reminder_rules)
+            current = checked_reminder_rules(campaign.reminder_rules)
+        except RulesError as exc:
+            raise OperationError(exc.message_vi, str(exc), field=f"reminders.{exc.key}" if exc.key else "reminders",
+                                 status=422) from None
+        if wanted != current:
+            record(actor=actor, action="reminders.changed", organizer_id=campaign.organizer_id,
+                   campaign_id=campaign.id, from_value=json.dumps(current), to_value=json.dumps(wanted),
+                   reason=reason, at=now)
+            stored, rules_changed = wanted, True
+    return (new_max, new_bonus, new_keeps), stored, rules_changed
 
 
 def edit_campaign(campaign: Campaign, edit: CampaignEdit, *, reason: str, actor: str, now: datetime,
@@ -314,16 +365,25 @@ def edit_campaign(campaign: Campaign, edit: CampaignEdit, *, reason: str, actor:
     if grace_changed or removals:
         db.session.flush()
         replan_reminders(campaign, now)
+    (maximum, bonus, keeps_on_time), rules, rules_changed = _edit_settings(campaign, edit, actor=actor,
+                                                                            reason=reason, now=now)
     before = spec_of(campaign)
     after = replace(before, title=edit.title.strip(), year=edit.year, document_number=edit.document_number.strip(),
                     document_date=edit.document_date, data_period=edit.data_period,
-                    commune_nomination=edit.commune_nomination, tiers=edit.tiers, council_emails=edit.council_emails)
+                    commune_nomination=edit.commune_nomination, tiers=edit.tiers, council_emails=edit.council_emails,
+                    score_maximum=maximum, score_bonus=bonus, correction_keeps_on_time=keeps_on_time,
+                    reminder_rules=rules)
     if after != before:
         try:
             apply(after, actor=actor, now=now, source=source)
         except CampaignFileError as exc:
             raise OperationError(exc.message, str(exc), field="title", status=422) from None
         done.append("fields")
+    if rules_changed:
+        # Reminders already sent stay sent; queued ones the new rules no longer plan are dropped; the tick
+        # queues the rest under the new rules, each once (the outbox key).
+        drop_unplanned_reminders(campaign, rules_of(campaign))
+        done.append("reminders")
     return done
 
 
