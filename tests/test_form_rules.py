@@ -242,3 +242,17 @@ def test_a_new_campaign_takes_its_rules_and_score_settings_from_the_form(client,
     assert response.status_code == 422
     assert "Mỗi lần nhắc trước hạn là một số ngày làm việc từ 1 đến 60." in text(response)
     assert campaign("TGG-2020C") is None
+
+
+def test_the_cli_sets_the_rules_through_the_same_operation(runner, world):
+    refused = runner.invoke(args=["reminders", "set", "TGG-2019", '{"before_deadline": [0]}'])
+    assert refused.exit_code == 2 and "between 1 and 60" in refused.output
+    assert audit("reminders.changed") == []
+    done = runner.invoke(args=["reminders", "set", "TGG-2019", '{"digest": false}', "--actor", "thidua"])
+    assert done.exit_code == 0, done.output
+    [event] = audit("reminders.changed")
+    assert event.actor == "thidua"
+    assert describe(event, "vi") == "Thay đổi quy tắc nhắc hạn: bản tin hằng ngày cho cơ quan tổ chức từ có thành không."
+    assert campaign("TGG-2019").reminder_rules["digest"] is False
+    again = runner.invoke(args=["reminders", "set", "TGG-2019", '{"digest": false}'])
+    assert again.exit_code == 0 and len(audit("reminders.changed")) == 1  # unchanged: nothing recorded

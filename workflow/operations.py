@@ -281,10 +281,10 @@ def _scoring_text(maximum: Decimal, bonus: Decimal, keeps_on_time: bool) -> str:
             f"corrections={'keep_on_time' if keeps_on_time else 'reclassify'}")
 
 
-def _edit_settings(campaign: Campaign, edit: CampaignEdit, *, actor: str, reason: str,
-                   now: datetime) -> tuple[tuple[Decimal, Decimal, bool], dict | None, bool]:
-    """The score and reminder settings of an edit, checked by the file import's own checks and audited each
-    as one entry: (maximum, bonus, keeps on time), the reminder rules to store, whether the rules changed."""
+def _edit_scoring(campaign: Campaign, edit: CampaignEdit, *, actor: str, reason: str,
+                  now: datetime) -> tuple[Decimal, Decimal, bool]:
+    """The score settings of an edit, checked by the file import's own check and audited as one entry:
+    (maximum, bonus, keeps on time)."""
     old_max = Decimal(campaign.score_maximum if campaign.score_maximum is not None else 100)
     old_bonus = Decimal(campaign.score_bonus or 0)
     old_keeps = campaign.correction_keeps_on_time is not False
@@ -301,21 +301,24 @@ def _edit_settings(campaign: Campaign, edit: CampaignEdit, *, actor: str, reason
         record(actor=actor, action="scoring.changed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
                from_value=_scoring_text(old_max, old_bonus, old_keeps),
                to_value=_scoring_text(new_max, new_bonus, new_keeps), reason=reason, at=now)
-    stored = campaign.reminder_rules
-    rules_changed = False
-    if edit.reminder_rules is not None:
-        try:
-            wanted = checked_reminder_rules(edit.reminder_rules)
-            current = checked_reminder_rules(campaign.reminder_rules)
-        except RulesError as exc:
-            raise OperationError(exc.message_vi, str(exc), field=f"reminders.{exc.key}" if exc.key else "reminders",
-                                 status=422) from None
-        if wanted != current:
-            record(actor=actor, action="reminders.changed", organizer_id=campaign.organizer_id,
-                   campaign_id=campaign.id, from_value=json.dumps(current), to_value=json.dumps(wanted),
-                   reason=reason, at=now)
-            stored, rules_changed = wanted, True
-    return (new_max, new_bonus, new_keeps), stored, rules_changed
+    return new_max, new_bonus, new_keeps
+
+
+def set_reminder_rules(campaign: Campaign, data: dict | None, *, actor: str, now: datetime, reason: str = "") -> bool:
+    """Replace the campaign's reminder rules (the form's, the CLI's), read by the campaign file's parser and
+    audited as one ``reminders.changed`` entry.  Queued reminders the new rules no longer plan are dropped;
+    what was sent stays sent, and a reminder still planned keeps its outbox key (never queued twice).
+    Returns whether the rules changed."""
+    wanted = checked_rules_or_refused(data)
+    current = checked_rules_or_refused(campaign.reminder_rules)
+    if wanted == current:
+        return False
+    record(actor=actor, action="reminders.changed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           from_value=json.dumps(current), to_value=json.dumps(wanted), reason=reason, at=now)
+    campaign.reminder_rules = wanted
+    db.session.flush()
+    drop_unplanned_reminders(campaign, rules_of(campaign))
+    return True
 
 
 def edit_campaign(campaign: Campaign, edit: CampaignEdit, *, reason: str, actor: str, now: datetime,
@@ -365,26 +368,33 @@ def edit_campaign(campaign: Campaign, edit: CampaignEdit, *, reason: str, actor:
     if grace_changed or removals:
         db.session.flush()
         replan_reminders(campaign, now)
-    (maximum, bonus, keeps_on_time), rules, rules_changed = _edit_settings(campaign, edit, actor=actor,
-                                                                            reason=reason, now=now)
+    if edit.reminder_rules is not None:
+        checked = checked_rules_or_refused(edit.reminder_rules)  # refused before anything is written
+    maximum, bonus, keeps_on_time = _edit_scoring(campaign, edit, actor=actor, reason=reason, now=now)
     before = spec_of(campaign)
     after = replace(before, title=edit.title.strip(), year=edit.year, document_number=edit.document_number.strip(),
                     document_date=edit.document_date, data_period=edit.data_period,
                     commune_nomination=edit.commune_nomination, tiers=edit.tiers, council_emails=edit.council_emails,
-                    score_maximum=maximum, score_bonus=bonus, correction_keeps_on_time=keeps_on_time,
-                    reminder_rules=rules)
+                    score_maximum=maximum, score_bonus=bonus, correction_keeps_on_time=keeps_on_time)
     if after != before:
         try:
             apply(after, actor=actor, now=now, source=source)
         except CampaignFileError as exc:
             raise OperationError(exc.message, str(exc), field="title", status=422) from None
         done.append("fields")
-    if rules_changed:
-        # Reminders already sent stay sent; queued ones the new rules no longer plan are dropped; the tick
-        # queues the rest under the new rules, each once (the outbox key).
-        drop_unplanned_reminders(campaign, rules_of(campaign))
+    if edit.reminder_rules is not None and set_reminder_rules(campaign, checked, actor=actor, now=now,
+                                                              reason=reason):
         done.append("reminders")
     return done
+
+
+def checked_rules_or_refused(data: dict | None) -> dict:
+    """Reminder settings read by the campaign file's parser, or an OperationError naming the setting."""
+    try:
+        return checked_reminder_rules(data)
+    except RulesError as exc:
+        raise OperationError(exc.message_vi, str(exc), field=f"reminders.{exc.key}" if exc.key else "reminders",
+                             status=422) from None
 
 
 def _reclassify(campaign: Campaign) -> None:

@@ -610,6 +610,7 @@ def new_campaign():
         if db.session.scalar(select(Campaign.id).where(Campaign.code == form.code.data)) is not None:
             form.code.errors.append(_("Mã này đã được dùng cho một đợt đánh giá khác; vui lòng chọn mã khác."))
         else:
+            maximum, bonus = form.scoring(Decimal(100), Decimal(0))
             spec = CampaignSpec(
                 organizer=organizer_dict(user.organizer), code=form.code.data, title=form.title.data.strip(),
                 year=form.year.data, deadline=form.deadline.data, grace_working_days=form.grace_working_days.data,
@@ -617,9 +618,7 @@ def new_campaign():
                 data_period=(form.data_period_start.data, form.data_period_end.data), state=form.state.data,
                 commune_nomination=bool(form.commune_nomination.data), milestones=form.milestones(),
                 tiers=form.tier_list(), council_emails=_emails(form.council_emails.data), units=[],
-                score_maximum=form.scoring(Decimal(100), Decimal(0))[0], score_bonus=form.scoring(Decimal(100),
-                                                                                                    Decimal(0))[1],
-                correction_keeps_on_time=form.correction_keeps_on_time() is not False,
+                score_maximum=maximum, score_bonus=bonus, correction_keeps_on_time=form.correction_keeps_on_time() is not False,
                 reminder_rules=_rules_to_store(form))
             try:
                 result = apply(spec, actor=user.email, now=utcnow(), source=WEB_SOURCE)
@@ -693,7 +692,7 @@ def edit_campaign(code: str):
     if request.method == "POST" and request.form.get("preview_reminders"):
         # "Xem trước": the planned reminders under the rules as typed, nothing saved.
         form.validate_on_submit()
-        rules = form.checked_rules()
+        rules = form.checked_rules() if not form.csrf_token.errors else None
         return _render_edit(campaign, form, cal, tz, ReminderRules.from_dict(rules) if rules else None,
                             previewed=True), 200 if rules else 422
     if form.validate_on_submit():
