@@ -692,7 +692,7 @@ def edit_campaign(code: str):
     if request.method == "POST" and request.form.get("preview_reminders"):
         # "Xem trước": the planned reminders under the rules as typed, nothing saved.
         form.validate_on_submit()
-        rules = form.checked_rules() if not form.csrf_token.errors else None
+        rules = form.checked_rules() if "csrf_token" not in form.errors else None
         return _render_edit(campaign, form, cal, tz, ReminderRules.from_dict(rules) if rules else None,
                             previewed=True), 200 if rules else 422
     if form.validate_on_submit():
