@@ -80,6 +80,17 @@ def test_dates_day_first_in_every_field_and_no_serious_axe_violation(app, live_s
     page.locator(".datepicker.active .datepicker-cell.day:not(.prev):not(.next)", has_text="9").first.click()
     assert page.input_value("#deadline") == f"09/12/{year}"
 
+    # A reminder rule added in the form and previewed (the real page, its CSRF token): nothing saved.
+    page.goto(f"{live_server}/campaigns/TGG-{year}/edit")
+    page.fill("#before_deadline-4", "7")
+    page.click("button[name=preview_reminders]")
+    page.wait_for_load_state("networkidle")
+    plan = page.inner_text("#reminder-plan")
+    assert "7 ngày làm việc trước hạn nộp" in plan and "chưa lưu" in plan, plan
+    assert page.input_value("#before_deadline-4") == "7"
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign.id).reminder_rules is None
+
     # A milestone moved on the dashboard.
     page.goto(f"{live_server}/campaigns/TGG-{year}")
     page.select_option("#a-move-kind", "deadline")
