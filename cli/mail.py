@@ -15,11 +15,11 @@ from notifications.dispatch import message_of
 from notifications.jobs import dispatch_mail
 from notifications.models import OutboxMail
 from notifications.queue import render_missing, rules_of
-from notifications.rules import ReminderRules, RulesError, unit_reminders
-from workflow.audit import record
+from notifications.rules import ReminderRules, unit_reminders
 from workflow.campaigns import calendar_of
-from workflow.db import db
+from workflow.db import db, utcnow
 from workflow.models import Campaign
+from workflow.operations import OperationError, set_reminder_rules
 
 mail_cli = AppGroup("mail", help="The mail outbox.")
 reminders_cli = AppGroup("reminders", help="A campaign's reminder rules.")
@@ -102,15 +102,13 @@ def reminders_set(code: str, rules_json: str, actor: str) -> None:
     campaign = get_campaign(code)
     try:
         data = json.loads(rules_json)
-        rules = ReminderRules.from_dict(data)
-    except (json.JSONDecodeError, RulesError, TypeError) as exc:
+        set_reminder_rules(campaign, data, actor=actor, now=utcnow())
+    except (json.JSONDecodeError, OperationError) as exc:
+        db.session.rollback()
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
-    record(actor=actor, action="reminders.changed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
-           from_value=json.dumps(campaign.reminder_rules), to_value=json.dumps(rules.as_dict()))
-    campaign.reminder_rules = rules.as_dict()
     db.session.commit()
-    click.echo(json.dumps(rules.as_dict(), ensure_ascii=False))
+    click.echo(json.dumps(campaign.reminder_rules or ReminderRules().as_dict(), ensure_ascii=False))
 
 
 def register_cli(app: Flask) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from email.utils import make_msgid
 from typing import Any
 
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Kinds that remind a unit to send its dossier: dropped when no longer true, counted as "reminded".
 REMINDER_KINDS = ("reminder", "escalation", "organizer_reminder")
+#: The reminders the rules plan (an organizer's "remind now" is not: a change of the rules never drops it).
+PLANNED_REMINDER_KINDS = ("reminder", "escalation")
 
 
 def _key(campaign_id: int | None, unit_id: int | None, kind: str, occurrence: str, recipient: str) -> str:
@@ -278,36 +281,129 @@ def replan_reminders(campaign: Campaign, now: datetime) -> int:
     return affected(result)
 
 
-def _queue_unit_reminders(campaign: Campaign, occurrence: reminder_rules.Occurrence, now: datetime,
-                          rules: reminder_rules.ReminderRules) -> int:
+def reminder_recipients(campaign: Campaign, escalate: bool) -> list[tuple[Unit, Unit | None, str, str]]:
+    """Who a unit reminder goes to now: ``(unit, parent, address, kind)`` for every unit that has not
+    submitted, ``kind`` "reminder" for its focal points and, on the escalated day, "escalation" for its head
+    and (a commune) its district's focal points.  The one list the queue writes and the form's preview counts."""
     parent = aliased(Unit)
     rows_db = db.session.execute(
         select(Unit, parent).join(Participation, Participation.unit_id == Unit.id)
         .outerjoin(parent, parent.id == Unit.parent_id)
-        .where(Participation.campaign_id == campaign.id, Participation.status == "not_submitted")).all()
+        .where(Participation.campaign_id == campaign.id, Participation.status == "not_submitted")
+        .order_by(Unit.code)).all()
+    out: list[tuple[Unit, Unit | None, str, str]] = []
+    for unit, parent_unit in rows_db:
+        own = _recipients(unit)
+        out += [(unit, parent_unit, email, "reminder") for email in own]
+        if escalate:
+            copies = [unit.head_email] if unit.head_email else []
+            if parent_unit is not None and unit.group == "commune":
+                copies += _recipients(parent_unit)
+            out += [(unit, parent_unit, email, "escalation")
+                    for email in dict.fromkeys(e for e in copies if e and e not in own)]
+    return out
+
+
+def milestone_recipients(campaign: Campaign) -> list[str]:
+    """The organizer's mailbox and the council, reminded of the later milestones."""
+    return list(dict.fromkeys(e for e in [campaign.organizer.email, *(campaign.council_emails or [])] if e))
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    """A reminder the rules plan from today on, with who it goes to as things stand now."""
+
+    day: date
+    #: reminder (to the units that have not submitted) | milestone (to the organizer and the council)
+    kind: str
+    #: before_deadline | deadline_day | grace_day | a milestone kind
+    rule: str
+    days_left: int
+    escalate: bool
+    units: int
+    addresses: int
+    copies: int
+    #: Already queued or sent (never queued twice: the key is the same).
+    queued: bool
+
+
+@dataclass(frozen=True)
+class ReminderPlan:
+    reminders: list[PlannedReminder]
+    #: The focal points' addresses (reminder) and the heads' and districts' (escalation), in unit order.
+    recipients: list[tuple[str, str, str]]
+    #: The daily digest: to the organizer's mailbox on each working day in office hours while submissions are open.
+    digest_to: str | None
+    milestone_to: list[str]
+
+
+def reminder_plan(campaign: Campaign, rules: reminder_rules.ReminderRules, now: datetime) -> ReminderPlan:
+    """What ``plan_campaign_reminders`` will queue from today on under ``rules``: the days come from the same
+    ``unit_reminders`` and ``sub_working_days``, the recipients from the same ``reminder_recipients`` and
+    ``milestone_recipients`` (counted now: a unit that submits before the day is no longer reminded)."""
+    cal, tz = calendar_of(campaign), tz_of(campaign)
+    today = now.astimezone(tz).date()
+    recipients = reminder_recipients(campaign, escalate=True)
+    units = len({unit.id for unit, _parent, _email, kind in recipients if kind == "reminder"})
+    addresses = sum(1 for row in recipients if row[3] == "reminder")
+    copies = sum(1 for row in recipients if row[3] == "escalation")
+    queued = set(db.session.scalars(select(OutboxMail.occurrence).where(
+        OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_((*REMINDER_KINDS, "milestone")),
+        OutboxMail.status != "dropped")))
+    closed = campaign.state not in ("draft", "open", "grace")
+    out = []
+    if not closed:
+        for o in reminder_rules.unit_reminders(campaign.deadline, campaign.grace_working_days, cal, rules):
+            if o.day >= today:
+                out.append(PlannedReminder(o.day, "reminder", o.rule, o.days_left, o.escalate, units, addresses,
+                                           copies if o.escalate else 0, o.key in queued))
+    to_council = milestone_recipients(campaign)
+    if rules.milestone_lead_days and campaign.state not in ("approved", "cancelled"):
+        for m in campaign.milestones:
+            day = cal.sub_working_days(m.end_date, rules.milestone_lead_days)
+            if day >= today:
+                out.append(PlannedReminder(day, "milestone", m.kind, rules.milestone_lead_days, False, 0,
+                                           len(to_council), 0, f"{m.kind}-{m.end_date.isoformat()}" in queued))
+    out.sort(key=lambda r: (r.day, r.kind))
+    return ReminderPlan(out, [(unit.code, email, kind) for unit, _parent, email, kind in recipients],
+                        campaign.organizer.email or None if rules.digest and not closed else None, to_council)
+
+
+def drop_unplanned_reminders(campaign: Campaign, rules: reminder_rules.ReminderRules) -> int:
+    """The reminder rules changed: reminders queued but not yet sent that the new rules no longer plan are
+    dropped; what was sent stays sent, and what is still planned keeps its key (never queued twice)."""
+    planned = [o.key for o in reminder_rules.unit_reminders(campaign.deadline, campaign.grace_working_days,
+                                                             calendar_of(campaign), rules)]
+    pending = (OutboxMail.campaign_id == campaign.id, OutboxMail.status == "pending")
+    dropped = affected(db.session.execute(
+        update(OutboxMail).where(*pending, OutboxMail.kind.in_(PLANNED_REMINDER_KINDS),
+                                 OutboxMail.occurrence.notin_(planned))
+        .values(status="dropped", last_error="reminder rules changed").execution_options(synchronize_session=False)))
+    off = [kind for kind, on in (("digest", rules.digest), ("milestone", rules.milestone_lead_days)) if not on]
+    if off:
+        dropped += affected(db.session.execute(
+            update(OutboxMail).where(*pending, OutboxMail.kind.in_(off))
+            .values(status="dropped", last_error="reminder rules changed")
+            .execution_options(synchronize_session=False)))
+    return dropped
+
+
+def _queue_unit_reminders(campaign: Campaign, occurrence: reminder_rules.Occurrence, now: datetime,
+                          rules: reminder_rules.ReminderRules) -> int:
     expires = reminder_rules.office_closes_at(occurrence.day, rules, tz_of(campaign))
     rows = []
     contexts: dict[str, dict] = {}
-    for unit, parent_unit in rows_db:
+    for unit, parent_unit, email, kind in reminder_recipients(campaign, occurrence.escalate):
         lang = unit.language or "vi"
         if lang not in contexts:
             contexts[lang] = _campaign_context(campaign, lang)
         ctx = contexts[lang] | unit_context(campaign, unit, "reminder") | {"occurrence": occurrence}
-        for email in _recipients(unit):
-            rows.append(build_row(kind="reminder", campaign=campaign, unit_id=unit.id, occurrence=occurrence.key,
-                                  recipient=email, language=lang, context=ctx, expires_at=expires,
-                                  planned_deadline=campaign.deadline, now=now))
-        if occurrence.escalate:
-            copies = [unit.head_email] if unit.head_email else []
-            if parent_unit is not None and unit.group == "commune":
-                copies += _recipients(parent_unit)
-            for email in dict.fromkeys(e for e in copies if e and e not in _recipients(unit)):
-                rows.append(build_row(kind="escalation", campaign=campaign, unit_id=unit.id,
-                                      occurrence=occurrence.key, recipient=email, language=lang,
-                                      context=ctx | unit_context(campaign, unit, "escalation")
-                                      | {"copy_to_parent": parent_unit is not None and
-                                                     email in _recipients(parent_unit), "parent": parent_unit},
-                                      expires_at=expires, planned_deadline=campaign.deadline, now=now))
+        if kind == "escalation":
+            ctx = ctx | unit_context(campaign, unit, "escalation") | {
+                "copy_to_parent": parent_unit is not None and email in _recipients(parent_unit), "parent": parent_unit}
+        rows.append(build_row(kind=kind, campaign=campaign, unit_id=unit.id, occurrence=occurrence.key,
+                              recipient=email, language=lang, context=ctx, expires_at=expires,
+                              planned_deadline=campaign.deadline, now=now))
     return insert_rows(rows)
 
 
@@ -391,13 +487,13 @@ def _queue_digest(campaign: Campaign, now: datetime) -> int:
 
 def _queue_milestone_reminders(campaign: Campaign, due: Iterable[reminder_rules.MilestoneReminder],
                                now: datetime) -> int:
-    recipients = [e for e in [campaign.organizer.email, *(campaign.council_emails or [])] if e]
+    recipients = milestone_recipients(campaign)
     rows = []
     for item in due:
         ctx = _campaign_context(campaign, "vi") | {
             "milestone_name": MILESTONES[item.kind][0], "milestone_end_text": format_day(item.milestone_end),
             "lead_days": rules_of(campaign).milestone_lead_days, "link": dashboard_link(campaign)}
-        for email in dict.fromkeys(recipients):
+        for email in recipients:
             rows.append(build_row(kind="milestone", campaign=campaign, unit_id=None,
                                   occurrence=f"{item.kind}-{item.milestone_end.isoformat()}", recipient=email,
                                   language="vi", context=ctx, now=now))

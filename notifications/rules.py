@@ -22,7 +22,12 @@ from workflow.workdays import VietnamCalendar
 
 
 class RulesError(ValueError):
-    pass
+    """A reminder setting refused: ``key`` names the setting, ``message_vi`` says why in Vietnamese (the
+    English message is the exception's text, as campaign files and the CLI report it)."""
+
+    def __init__(self, message: str, key: str = "", message_vi: str = ""):
+        super().__init__(message)
+        self.key, self.message_vi = key, message_vi or message
 
 
 def _parse_time(text: str) -> time:
@@ -30,7 +35,8 @@ def _parse_time(text: str) -> time:
         hours, minutes = text.strip().split(":")
         return time(int(hours), int(minutes))
     except (ValueError, AttributeError):
-        raise RulesError(f"{text!r} is not a time of day (HH:MM)") from None
+        raise RulesError(f"{text!r} is not a time of day (HH:MM)", "office_hours",
+                         f"“{text}” không phải giờ trong ngày (giờ:phút, ví dụ 07:30).") from None
 
 
 @dataclass(frozen=True)
@@ -52,29 +58,33 @@ class ReminderRules:
                  "office_hours"}
         unknown = set(data) - known
         if unknown:
-            raise RulesError(f"unknown reminder setting(s): {', '.join(sorted(unknown))}")
+            names = ", ".join(sorted(str(k) for k in unknown))
+            raise RulesError(f"unknown reminder setting(s): {names}", "", f"Không có thiết lập nhắc hạn: {names}.")
         kwargs: dict[str, Any] = {}
         if "before_deadline" in data:
             values = data["before_deadline"]
             if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 60
                                                        for v in values):
-                raise RulesError("before_deadline must be a list of working-day counts between 1 and 60")
+                raise RulesError("before_deadline must be a list of working-day counts between 1 and 60",
+                                 "before_deadline", "Mỗi lần nhắc trước hạn là một số ngày làm việc từ 1 đến 60.")
             kwargs["before_deadline"] = tuple(sorted(set(values), reverse=True))
         for name in ("on_deadline_day", "grace_days", "escalate", "digest"):
             if name in data:
                 if not isinstance(data[name], bool):
-                    raise RulesError(f"{name} must be true or false")
+                    raise RulesError(f"{name} must be true or false", name, "Chỉ nhận có (true) hoặc không (false).")
                 kwargs[name] = data[name]
         if "milestone_lead_days" in data:
             value = data["milestone_lead_days"]
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 30:
-                raise RulesError("milestone_lead_days must be a whole number between 0 and 30")
+                raise RulesError("milestone_lead_days must be a whole number between 0 and 30", "milestone_lead_days",
+                                 "Số ngày làm việc nhắc trước các mốc phải là số nguyên từ 0 đến 30 (0: không nhắc).")
             kwargs["milestone_lead_days"] = value
         if "office_hours" in data:
             start, _, end = str(data["office_hours"]).partition("-")
             kwargs["office_start"], kwargs["office_end"] = _parse_time(start), _parse_time(end)
             if kwargs["office_start"] >= kwargs["office_end"]:
-                raise RulesError("office_hours must be START-END with START before END")
+                raise RulesError("office_hours must be START-END with START before END", "office_hours",
+                                 "Giờ bắt đầu gửi thư phải trước giờ kết thúc.")
         return cls(**kwargs)
 
     def as_dict(self) -> dict[str, Any]:

@@ -214,6 +214,50 @@ def test_the_rendered_documentation_is_served_locally(api):
     assert "<script>" not in html and "style=" not in html
 
 
+def test_the_documentation_page_follows_the_ui_language(app, api):
+    from markupsafe import escape
+
+    from web.api.docs import INTRO, SECTIONS, SUMMARIES, inline_markdown, intro_paragraphs
+
+    doc = api.get("/api/v1/openapi.json").get_json()
+    operations = [op for ops in doc["paths"].values() for op in ops.values()]
+    # Every operation and section has its Vietnamese words, and the introduction every paragraph.
+    assert set(SUMMARIES) == {op["operationId"] for op in operations}
+    assert set(SECTIONS) == {t["name"] for t in doc["tags"]}
+    assert len(INTRO) == len(intro_paragraphs(doc))
+
+    vi = api.get("/api/v1/docs").get_data(as_text=True)
+    assert '<html lang="vi">' in vi
+    for label in ("Tham số", "Câu trả lời", "Nội dung gửi", "Lược đồ dữ liệu", "Xác thực:", "Bắt buộc"):
+        assert label in vi
+    for english in ("Parameters", "Responses", "Request body", "Schemas", "Authentication", "có / yes"):
+        assert english not in vi, english
+    with app.test_request_context("/"):  # the Vietnamese words themselves
+        summaries = [str(escape(str(SUMMARIES[op["operationId"]]))) for op in operations]
+        scopes_paragraph = str(inline_markdown(str(INTRO[1])))
+    for summary in summaries:
+        assert f'<div class="fw-semibold mt-1">{summary}</div>' in vi
+    assert scopes_paragraph in vi and "`read`" not in vi
+    assert "<code>read</code>: Đọc đợt đánh giá, mốc thời gian" in vi
+    assert "một trong: " in vi and " hoặc null" in vi
+
+    en = api.get("/api/v1/docs?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in en
+    for label in ("Parameters", "Responses", "Request body", "Schemas", "Authentication:", "Required"):
+        assert label in en
+    for vietnamese in ("Tham số", "Câu trả lời", "Lược đồ", "Xác thực", "hoặc null"):
+        assert vietnamese not in en, vietnamese
+    # In English the page says what the OpenAPI document says, word for word.
+    for op in operations:
+        assert f'<div class="fw-semibold mt-1">{escape(op["summary"])}</div>' in en, op["operationId"]
+    for tag in doc["tags"]:
+        assert str(escape(tag["description"])) in en
+    for paragraph in intro_paragraphs(doc):
+        assert f"<p>{inline_markdown(paragraph)}</p>" in en
+    assert str(inline_markdown(doc["components"]["securitySchemes"]["bearerAuth"]["description"])) in en
+    assert "one of: " in en and " or null" in en
+
+
 # -- tokens -------------------------------------------------------------------------------------------------------
 
 def test_the_cli_creates_a_token_shown_once_lists_and_revokes_it(runner, provinces, api):

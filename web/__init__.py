@@ -26,6 +26,7 @@ from web.common import (
     csrf,
     lang,
     login_manager,
+    points_text,
     select_locale,
 )
 from web.pages import auth, dashboard, evaluation, public, setup, unit, yearly
@@ -79,6 +80,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters["local_time"] = _local
     app.jinja_env.filters["day"] = _day
+    app.jinja_env.globals["points_text"] = points_text
     app.jinja_env.globals["current_lang"] = lang
     app.jinja_env.globals["endpoints"] = lambda: app.view_functions.keys()
     app.jinja_env.globals["nav_links"] = _nav_links

@@ -4,6 +4,7 @@ received instant of a request, the error pages."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from flask import Flask, current_app, g, render_template, request, session
 from flask_babel import Babel, get_locale
@@ -61,6 +62,14 @@ def _local(instant: datetime | None) -> str:
 
     local = instant.astimezone(current_app.config["TZ"])
     return f"{local:%H:%M} {format_day(local.date(), lang())}"
+
+
+def points_text(value) -> str:
+    """A number of points as officials write it: ``100``, ``92,5`` (``92.5`` in English)."""
+    if value is None:
+        return "—"
+    text = format(Decimal(str(value)).normalize(), "f")
+    return text.replace(".", ",") if lang() == "vi" else text
 
 
 def _day(value: date | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -53,6 +54,7 @@ ACTION_SENTENCES = {
     "milestone.moved": ("Điều chỉnh mốc thời gian", "Milestone moved"),
     "milestone.removed": ("Bỏ mốc thời gian", "Milestone removed"),
     "reminders.changed": ("Thay đổi quy tắc nhắc hạn", "Reminder rules changed"),
+    "scoring.changed": ("Thay đổi cách chấm điểm", "Score settings changed"),
     "submission.received": ("Nhận hồ sơ", "Dossier received"),
     "submission.returned": ("Trả lại hồ sơ để chỉnh sửa", "Dossier returned for correction"),
     "unit.reminded": ("Cơ quan tổ chức gửi thư nhắc nộp hồ sơ", "The organizer sent a reminder to submit"),
@@ -143,6 +145,67 @@ def _submission(event: AuditEvent, lang: str, tz: tzinfo) -> str:
     return text + (f" (was: {before})." if before and before != status else ".")
 
 
+_SCORING = re.compile(r"^maximum=(?P<max>\S+) bonus=(?P<bonus>\S+) corrections=(?P<corrections>\w+)$")
+_CORRECTIONS = {"keep_on_time": ("giữ đúng hạn", "keeps on time"),
+                "reclassify": ("xếp lại theo lần sửa", "reclassified by the correction")}
+
+
+def _scoring(before: str, after: str, lang: str) -> str | None:
+    old, new = _SCORING.match(before), _SCORING.match(after)
+    if not (old and new):
+        return None
+    parts = []
+    for key, vi, en in (("max", "điểm tối đa", "maximum"), ("bonus", "điểm thưởng", "bonus")):
+        if old[key] != new[key]:
+            parts.append(_pick(lang, f"{vi} từ {old[key]} thành {new[key]}", f"{en} from {old[key]} to {new[key]}"))
+    if old["corrections"] != new["corrections"]:
+        was, now = (_CORRECTIONS.get(v, (v, v)) for v in (old["corrections"], new["corrections"]))
+        parts.append(_pick(lang, f"hồ sơ đúng hạn sửa trong thời gian gia hạn: từ “{was[0]}” thành “{now[0]}”",
+                           f"an on-time dossier corrected during grace: from “{was[1]}” to “{now[1]}”"))
+    return _pick(lang, "Thay đổi cách chấm điểm: ", "Score settings changed: ") + "; ".join(parts) + "."
+
+
+def _yes(value: object, lang: str) -> str:
+    return _pick(lang, "có", "yes") if value else _pick(lang, "không", "no")
+
+
+def _days(values: object, lang: str) -> str:
+    days = ", ".join(str(v) for v in values) if isinstance(values, list) and values else ""
+    return _pick(lang, f"{days} ngày làm việc" if days else "không nhắc", f"{days} working days" if days else "none")
+
+
+#: The reminder settings in words (vi, en), and how each value is read out.
+_REMINDER_SETTINGS = {
+    "before_deadline": ("nhắc trước hạn", "reminders before the deadline", _days),
+    "on_deadline_day": ("nhắc vào ngày hết hạn", "reminder on the deadline day", _yes),
+    "grace_days": ("nhắc mỗi ngày gia hạn", "reminder on each grace day", _yes),
+    "escalate": ("báo thủ trưởng đơn vị (và cấp huyện) ngày cuối", "copy to the head (and district) on the last day",
+                 _yes),
+    "digest": ("bản tin hằng ngày cho cơ quan tổ chức", "daily digest to the organizer", _yes),
+    "milestone_lead_days": ("nhắc trước các mốc (ngày làm việc)", "milestone reminders (working days before)",
+                            lambda v, lang: str(v)),
+    "office_hours": ("giờ gửi thư", "sending hours", lambda v, lang: str(v)),
+}
+
+
+def _reminders(before: str, after: str, lang: str) -> str | None:
+    try:
+        old, new = json.loads(before or "null") or {}, json.loads(after or "null") or {}
+    except ValueError:
+        return None
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return None
+    parts = []
+    for key, (vi, en, show) in _REMINDER_SETTINGS.items():
+        if key in new and old.get(key) != new[key]:
+            was = show(old[key], lang) if key in old else "—"
+            parts.append(_pick(lang, f"{vi} từ {was} thành {show(new[key], lang)}",
+                               f"{en} from {was} to {show(new[key], lang)}"))
+    if not parts:
+        return None
+    return _pick(lang, "Thay đổi quy tắc nhắc hạn: ", "Reminder rules changed: ") + "; ".join(parts) + "."
+
+
 def describe(event: AuditEvent, lang: str = "vi", tz: tzinfo | None = None) -> str:
     """One audit event as a sentence in Vietnamese (``lang="vi"``) or English, with local dates.
 
@@ -184,6 +247,10 @@ def describe(event: AuditEvent, lang: str = "vi", tz: tzinfo | None = None) -> s
                 f"Dossiers of {done} unit{'s' if done != 1 else ''} returned for correction"
         return _pick(lang, f"{vi} (thao tác hàng loạt; bỏ qua {skipped} đơn vị).",
                      f"{en} (bulk action; {skipped} skipped).")
+    if action == "scoring.changed" and (text := _scoring(before, after, lang)):
+        return text
+    if action == "reminders.changed" and (text := _reminders(before, after, lang)):
+        return text
     if action == "scores.entered" and (m := _SCORES.match(after)):
         return _pick(lang, f"Nhập điểm: tự chấm {m['self']}, thẩm định {m['verified']}.",
                      f"Scores entered: self-assessed {m['self']}, verified {m['verified']}.")

@@ -28,7 +28,7 @@ from .criteria_rules import KINDS, FlatNode, Rule, RuleError, build_tree, parent
 from .db import db
 from .models import Campaign, Milestone, Organizer, Participation, Unit
 from .periods import DateOutOfRange, check_date, in_range
-from .standing import DEFAULT_TIERS, POINTS_MAX, PointsRefused, checked_points, stored_points
+from .standing import DEFAULT_TIERS, PointsRefused, ScoringRefused, checked_points, checked_scoring, stored_points
 from .timeline import MILESTONES
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -374,10 +374,11 @@ def parse(text: str, path: str = "") -> CampaignSpec:
         _known(r, sc, "scoring")
         maximum = r.points(sc, "maximum", "maximum")
         bonus = r.points(sc, "bonus", "bonus")
-        spec.score_maximum = maximum if maximum is not None else spec.score_maximum
-        spec.score_bonus = bonus if bonus is not None else spec.score_bonus
-        if spec.score_maximum + spec.score_bonus > POINTS_MAX:
-            r.fail(f"maximum + bonus must not exceed {POINTS_MAX}", sc, "bonus")
+        try:
+            spec.score_maximum, spec.score_bonus = checked_scoring(
+                maximum if maximum is not None else spec.score_maximum, bonus if bonus is not None else spec.score_bonus)
+        except ScoringRefused as exc:
+            r.fail(exc.message_en, sc, "bonus")
     if "corrections" in c:
         value = c["corrections"]
         if value not in ("keep_on_time", "reclassify"):
@@ -385,7 +386,7 @@ def parse(text: str, path: str = "") -> CampaignSpec:
         spec.correction_keeps_on_time = value == "keep_on_time"
     if "reminders" in c:
         try:
-            spec.reminder_rules = ReminderRules.from_dict(r.mapping(c, "reminders")).as_dict()
+            spec.reminder_rules = checked_reminder_rules(r.mapping(c, "reminders"))
         except RulesError as exc:
             r.fail(str(exc), c, "reminders")
     spec.council_emails = r.emails(c, "council_emails")
@@ -605,6 +606,15 @@ class ImportResult:
     units_updated: int
 
 
+def checked_reminder_rules(data: dict[str, Any] | None) -> dict[str, Any]:
+    """Reminder settings (a file's ``reminders``, the setup form's, the CLI's) read by the one parser of
+    ``notifications.rules`` and written out in full; ``RulesError`` (with its key and Vietnamese message)
+    when refused."""
+    if data is not None and not isinstance(data, dict):
+        raise RulesError("must be a mapping of reminder settings", "", "Quy tắc nhắc hạn không hợp lệ.")
+    return ReminderRules.from_dict(data).as_dict()
+
+
 def _check_values(spec: CampaignSpec, source: str) -> None:
     dates = [("deadline", spec.deadline), ("document_date", spec.document_date),
              ("data_period", spec.data_period[0]), ("data_period", spec.data_period[1])]
@@ -616,10 +626,14 @@ def _check_values(spec: CampaignSpec, source: str) -> None:
         for tier in spec.tiers:
             if tier.get("min") is not None:
                 checked_points(tier["min"], "min")
-        checked_points(spec.score_maximum, "maximum")
-        checked_points(spec.score_bonus, "bonus")
-    except PointsRefused as exc:
+        checked_scoring(spec.score_maximum, spec.score_bonus)
+    except (PointsRefused, ScoringRefused) as exc:
         raise CampaignFileError(exc.message_en, None, "tiers", source) from None
+    if spec.reminder_rules is not None:
+        try:
+            checked_reminder_rules(spec.reminder_rules)
+        except RulesError as exc:
+            raise CampaignFileError(str(exc), None, "reminders", source) from None
 
 
 def apply(spec: CampaignSpec, *, actor: str, now: datetime, source: str = "") -> ImportResult:

@@ -6,6 +6,7 @@ rules live in ``machine``, ``timeline``, ``standing`` and ``periods``.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from sqlalchemy import Table, and_, insert, literal, select, text, update
 
 from notifications.queue import (
     PLANNED_NOT,
+    drop_unplanned_reminders,
     plan_campaign_reminders,
     queue_confirmation_reminders,
     queue_exclusion_notices,
@@ -28,11 +30,12 @@ from notifications.queue import (
     queue_unit_notice,
     queue_unit_notices,
     replan_reminders,
+    rules_of,
 )
 
 from . import calendars, machine, revisions, standing, tick_health
 from .audit import SYSTEM, record
-from .campaign_files import CampaignFileError, apply, spec_of
+from .campaign_files import CampaignFileError, RulesError, apply, checked_reminder_rules, spec_of
 from .campaigns import CHANNELS, calendar_of, out_of_range_dates, state_at, timeline_of, tz_of, unit_status_at
 from .confirmation import lapse_rounds
 from .criteria import has_criteria
@@ -270,6 +273,57 @@ class CampaignEdit:
     commune_nomination: bool
     tiers: list[dict]
     council_emails: list[str]
+    #: The score settings (``scoring`` and ``corrections`` of the campaign file); None leaves each as it is.
+    score_maximum: Decimal | None = None
+    score_bonus: Decimal | None = None
+    correction_keeps_on_time: bool | None = None
+    #: The reminder settings (``reminders`` of the campaign file), read by the one parser; None leaves them.
+    reminder_rules: dict | None = None
+
+
+def _scoring_text(maximum: Decimal, bonus: Decimal, keeps_on_time: bool) -> str:
+    return (f"maximum={standing.stored_points(Decimal(maximum))} bonus={standing.stored_points(Decimal(bonus))} "
+            f"corrections={'keep_on_time' if keeps_on_time else 'reclassify'}")
+
+
+def _edit_scoring(campaign: Campaign, edit: CampaignEdit, *, actor: str, reason: str,
+                  now: datetime) -> tuple[Decimal, Decimal, bool]:
+    """The score settings of an edit, checked by the file import's own check and audited as one entry:
+    (maximum, bonus, keeps on time)."""
+    old_max = Decimal(campaign.score_maximum if campaign.score_maximum is not None else 100)
+    old_bonus = Decimal(campaign.score_bonus or 0)
+    old_keeps = campaign.correction_keeps_on_time is not False
+    new_max = edit.score_maximum if edit.score_maximum is not None else old_max
+    new_bonus = edit.score_bonus if edit.score_bonus is not None else old_bonus
+    new_keeps = edit.correction_keeps_on_time if edit.correction_keeps_on_time is not None else old_keeps
+    try:
+        new_max, new_bonus = standing.checked_scoring(new_max, new_bonus)
+    except standing.PointsRefused as exc:
+        raise OperationError(exc.message_vi, exc.message_en, field="score_maximum", status=422) from None
+    except standing.ScoringRefused as exc:
+        raise OperationError(exc.message_vi, exc.message_en, field="score_bonus", status=422) from None
+    if (new_max, new_bonus, new_keeps) != (old_max, old_bonus, old_keeps):
+        record(actor=actor, action="scoring.changed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+               from_value=_scoring_text(old_max, old_bonus, old_keeps),
+               to_value=_scoring_text(new_max, new_bonus, new_keeps), reason=reason, at=now)
+    return new_max, new_bonus, new_keeps
+
+
+def set_reminder_rules(campaign: Campaign, data: dict | None, *, actor: str, now: datetime, reason: str = "") -> bool:
+    """Replace the campaign's reminder rules (the form's, the CLI's), read by the campaign file's parser and
+    audited as one ``reminders.changed`` entry.  Queued reminders the new rules no longer plan are dropped;
+    what was sent stays sent, and a reminder still planned keeps its outbox key (never queued twice).
+    Returns whether the rules changed."""
+    wanted = checked_rules_or_refused(data)
+    current = checked_rules_or_refused(campaign.reminder_rules)
+    if wanted == current:
+        return False
+    record(actor=actor, action="reminders.changed", organizer_id=campaign.organizer_id, campaign_id=campaign.id,
+           from_value=json.dumps(current), to_value=json.dumps(wanted), reason=reason, at=now)
+    campaign.reminder_rules = wanted
+    db.session.flush()
+    drop_unplanned_reminders(campaign, rules_of(campaign))
+    return True
 
 
 def edit_campaign(campaign: Campaign, edit: CampaignEdit, *, reason: str, actor: str, now: datetime,
@@ -319,17 +373,33 @@ def edit_campaign(campaign: Campaign, edit: CampaignEdit, *, reason: str, actor:
     if grace_changed or removals:
         db.session.flush()
         replan_reminders(campaign, now)
+    if edit.reminder_rules is not None:
+        checked = checked_rules_or_refused(edit.reminder_rules)  # refused before anything is written
+    maximum, bonus, keeps_on_time = _edit_scoring(campaign, edit, actor=actor, reason=reason, now=now)
     before = spec_of(campaign)
     after = replace(before, title=edit.title.strip(), year=edit.year, document_number=edit.document_number.strip(),
                     document_date=edit.document_date, data_period=edit.data_period,
-                    commune_nomination=edit.commune_nomination, tiers=edit.tiers, council_emails=edit.council_emails)
+                    commune_nomination=edit.commune_nomination, tiers=edit.tiers, council_emails=edit.council_emails,
+                    score_maximum=maximum, score_bonus=bonus, correction_keeps_on_time=keeps_on_time)
     if after != before:
         try:
             apply(after, actor=actor, now=now, source=source)
         except CampaignFileError as exc:
             raise OperationError(exc.message, str(exc), field="title", status=422) from None
         done.append("fields")
+    if edit.reminder_rules is not None and set_reminder_rules(campaign, checked, actor=actor, now=now,
+                                                              reason=reason):
+        done.append("reminders")
     return done
+
+
+def checked_rules_or_refused(data: dict | None) -> dict:
+    """Reminder settings read by the campaign file's parser, or an OperationError naming the setting."""
+    try:
+        return checked_reminder_rules(data)
+    except RulesError as exc:
+        raise OperationError(exc.message_vi, str(exc), field=f"reminders.{exc.key}" if exc.key else "reminders",
+                             status=422) from None
 
 
 def _reclassify(campaign: Campaign) -> None:

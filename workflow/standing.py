@@ -127,6 +127,24 @@ def checked_points(value: object, what: str = "points") -> Decimal:
     return number
 
 
+class ScoringRefused(ValueError):
+    """A campaign's score maximum and bonus whose sum exceeds POINTS_MAX."""
+
+    def __init__(self, maximum: Decimal, bonus: Decimal):
+        self.message_vi = (f"Điểm tối đa ({maximum}) cộng điểm thưởng ({bonus}) không được vượt quá {POINTS_MAX}.")
+        self.message_en = f"maximum + bonus must not exceed {POINTS_MAX}"
+        super().__init__(self.message_en)
+
+
+def checked_scoring(maximum: object, bonus: object) -> tuple[Decimal, Decimal]:
+    """A campaign's score maximum and declared bonus, each checked as points and their sum at most
+    POINTS_MAX: the one check of the campaign file (``scoring``) and the setup form."""
+    high, extra = checked_points(maximum, "maximum"), checked_points(bonus, "bonus")
+    if high + extra > POINTS_MAX:
+        raise ScoringRefused(high, extra)
+    return high, extra
+
+
 def stored_points(number: Decimal) -> int | float:
     """How a checked number of points is kept in JSON (tiers): exact, since it has at most two decimals."""
     return int(number) if number == number.to_integral_value() else float(number)

@@ -1,4 +1,11 @@
-"""The local documentation page (``/api/v1/docs``): the OpenAPI document rendered as HTML, nothing from elsewhere."""
+"""The local documentation page (``/api/v1/docs``): the OpenAPI document rendered as HTML, nothing from elsewhere.
+
+The page follows the UI language (Flask-Babel, Vietnamese first): its headings, the words of the schema
+descriptions, the introduction, the sections and each operation's summary.  Those summaries and the
+introduction are Vietnamese msgids whose English is the OpenAPI document's own text (tests/test_api_docs.py
+checks they agree).  The OpenAPI document itself, and the descriptions of fields, parameters and answers
+that the page reads from it, stay English.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,65 @@ import json
 import re
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
+
+from web.common import lang
+from workflow.api_tokens import SCOPES
+
+#: Each operation's summary in the page's language (the English is the OpenAPI summary).
+SUMMARIES = {
+    "getOpenApi": _l("Tài liệu OpenAPI này (công khai)"),
+    "getToken": _l("Khóa đang dùng: cơ quan tổ chức, đơn vị và phạm vi quyền của nó"),
+    "listCampaigns": _l("Các đợt đánh giá của cơ quan tổ chức sở hữu khóa"),
+    "getCampaign": _l("Một đợt đánh giá: trạng thái hiện tại và các thời điểm được tính"),
+    "getTimeline": _l("Tiến độ: thời điểm của từng mốc, và cách tính"),
+    "listUnits": _l("Các đơn vị và tình trạng của chúng"),
+    "getUnit": _l("Tình trạng của một đơn vị và các lần gửi hồ sơ"),
+    "getMyStatus": _l("Tình trạng của chính đơn vị sở hữu khóa"),
+    "addWorkdays": _l("Ngày cuối của một khoảng N ngày (làm việc) tính từ một ngày"),
+    "isWorkingDay": _l("Một ngày có phải ngày làm việc không, và vì sao"),
+    "recordSubmission": _l("Ghi nhận hồ sơ: nhận qua phần mềm quản lý văn bản hoặc thư điện tử (khóa của cơ quan "
+                           "tổ chức), hoặc đơn vị nộp trực tuyến (khóa của đơn vị)"),
+    "markStep": _l("Đánh dấu hoàn thành một bước, phát động hoặc hủy"),
+    "moveMilestone": _l("Dời hạn nộp hoặc một mốc tiếp theo, có lý do"),
+    "returnDossier": _l("Trả lại hồ sơ để chỉnh sửa, có lý do"),
+    "reinstateUnit": _l("Khôi phục một đơn vị đã bị loại, có lý do bằng văn bản"),
+}
+#: Each section's description in the page's language (the English is the tag's description).
+SECTIONS = {
+    "token": _l("Khóa đang dùng."),
+    "campaigns": _l("Các đợt đánh giá, tiến độ và các đơn vị (đọc)."),
+    "submissions": _l("Hồ sơ nhận qua phần mềm quản lý văn bản hoặc thư điện tử (ghi nhận)."),
+    "organizer": _l("Các thao tác của cơ quan tổ chức (quản lý)."),
+    "workdays": _l("Tính ngày làm việc theo lịch của cơ quan tổ chức (đọc)."),
+    "meta": _l("Tài liệu này."),
+}
+#: The document's introduction, paragraph by paragraph, in the page's language (the English is
+#: ``web/api/openapi.API_DESCRIPTION``).
+INTRO = [
+    _l("Phần mềm quản lý văn bản của tỉnh và các chương trình của cơ quan tổ chức đọc và ghi các đợt đánh giá tại "
+       "đây, với cùng các thao tác, kiểm tra và nhật ký như trên trang web và dòng lệnh."),
+    _l("**Khóa.** Gửi `Authorization: Bearer hc_<prefix>_<secret>`. Cơ quan tổ chức tạo khóa bằng "
+       "`flask token create --organizer TGG [--unit STC] --scope read --scope record --name \"VNPT iOffice\"`; khóa "
+       "chỉ hiện một lần, được lưu dạng băm (SHA-256), và bị từ chối ngay từ yêu cầu tiếp theo khi đã thu hồi "
+       "(`flask token revoke`). Phạm vi quyền: `read` (đợt đánh giá, tiến độ, tình trạng, ngày làm việc), `record` "
+       "(ghi nhận hồ sơ nhận qua phần mềm quản lý văn bản hoặc thư điện tử), `manage` (đánh dấu hoàn thành bước, dời "
+       "mốc, trả lại hồ sơ, khôi phục đơn vị). Khóa của một đơn vị chỉ thấy và ghi cho chính đơn vị đó, không có "
+       "quyền `manage`; mọi thứ khác trả lời 404, như thể không tồn tại."),
+    _l("**Lỗi** trả về dạng `application/problem+json` với `detail` (tiếng Anh), `detail_vi` (tiếng Việt) và "
+       "`field`, trường bị lỗi. Dữ liệu sai là lỗi 4xx: 400 (không phải JSON), 401, 403, 404, 409 (bị quy định từ "
+       "chối), 415, 422 (trường không hợp lệ)."),
+    _l("**Gửi lại an toàn.** Mọi thao tác ghi nhận tiêu đề `Idempotency-Key`: gửi lại với cùng khóa và cùng nội "
+       "dung thì nhận lại câu trả lời đầu tiên (tiêu đề `Idempotency-Replayed: true`) và không ghi gì hai lần."),
+    _l("**Hỏi định kỳ.** Các danh sách chia trang bằng `limit` và `cursor` (`next_cursor`, null ở trang cuối). "
+       "Mọi câu trả lời GET có `ETag`; gửi lại nó trong `If-None-Match` thì câu trả lời không đổi là 304 không có "
+       "nội dung."),
+    _l("**Thời gian.** Thời điểm theo ISO 8601 có độ lệch múi giờ (`2019-10-25T16:30:00+07:00`); câu trả lời dùng "
+       "múi giờ của cơ quan tổ chức (Asia/Ho_Chi_Minh). Hạn nộp theo ngày kết thúc lúc 24:00 giờ địa phương; ngày "
+       "làm việc theo lịch Việt Nam cùng các ngày nghỉ riêng của cơ quan tổ chức."),
+]
 
 
 def _resolve(doc: dict, node: dict) -> dict:
@@ -31,20 +96,20 @@ def describe_schema(doc: dict, node: dict):
         return Markup('<a href="#schema-{0}">{0}</a>').format(name)
     if "anyOf" in node and any(n.get("type") == "null" for n in node["anyOf"]):
         others = [describe_schema(doc, n) for n in node["anyOf"] if n.get("type") != "null"]
-        return Markup(" or ").join(others) + " or null"
+        return Markup(_(" hoặc ")).join(others) + _(" hoặc null")
     kind = node.get("type", "any")
     kinds = kind if isinstance(kind, list) else [kind]
     main = [k for k in kinds if k != "null"]
-    text = escape(" or ".join(main) or "null")
+    text = escape(_(" hoặc ").join(main) or "null")
     if "array" in main and "items" in node:
-        text = Markup("array of ") + describe_schema(doc, node["items"])
+        text = Markup(_("mảng các ")) + describe_schema(doc, node["items"])
     if node.get("format"):
         text += f" ({node['format']})"
     if node.get("contentEncoding"):
         text += f" ({node['contentEncoding']})"
     notes = []
     if "enum" in node:
-        notes.append("one of: " + ", ".join(str(v) for v in node["enum"]))
+        notes.append(_("một trong: %(values)s", values=", ".join(str(v) for v in node["enum"])))
     if "minimum" in node and "maximum" in node:
         notes.append(f"{node['minimum']}–{node['maximum']}")
     elif "minimum" in node:
@@ -52,15 +117,15 @@ def describe_schema(doc: dict, node: dict):
     elif "maximum" in node:
         notes.append(f"≤ {node['maximum']}")
     if "minLength" in node or "maxLength" in node:
-        notes.append(f"{node.get('minLength', 0)}–{node.get('maxLength', '…')} characters")
+        notes.append(_("%(low)s–%(high)s ký tự", low=node.get("minLength", 0), high=node.get("maxLength", "…")))
     if "maxItems" in node:
-        notes.append(f"at most {node['maxItems']} items")
+        notes.append(_("tối đa %(n)s phần tử", n=node["maxItems"]))
     if "pattern" in node:
-        notes.append(f"pattern {node['pattern']}")
+        notes.append(_("mẫu %(pattern)s", pattern=node["pattern"]))
     if "default" in node:
-        notes.append(f"default {json.dumps(node['default'])}")
+        notes.append(_("mặc định %(value)s", value=json.dumps(node["default"])))
     if "null" in kinds:
-        notes.append("or null")
+        notes.append(_("hoặc null"))
     return Markup(", ").join([text, *notes])
 
 
@@ -94,8 +159,8 @@ def alternatives(doc: dict, node: dict) -> Markup:
         lines = []
         choices = [alt["required"] for alt in node.get("anyOf", []) if set(alt) == {"required"}]
         if choices:
-            needs = " or ".join("`" + "` and `".join(fields) + "`" for fields in choices)
-            lines.append(f"Each {name or 'body'} needs {needs} (or both).")
+            needs = _(" hoặc ").join("`" + _("` và `").join(fields) + "`" for fields in choices)
+            lines.append(_("Mỗi %(name)s cần %(needs)s (hoặc cả hai).", name=name or _("nội dung gửi"), needs=needs))
         for prop in node.get("properties", {}).values() if depth < 3 else ():
             target = _resolve(doc, prop)
             inner = target.get("items") if target.get("type") == "array" else prop
@@ -134,6 +199,17 @@ def inline_markdown(text: str):
     html = re.sub(r"`([^`]+)`", r"<code>\1</code>", html)
     html = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", html)
     return Markup(html)
+
+
+def intro_paragraphs(doc: dict) -> list[str]:
+    """The OpenAPI document's introduction, paragraph by paragraph (the English of ``INTRO``)."""
+    return [p.replace("\n", " ") for p in doc["info"]["description"].strip().split("\n\n")]
+
+
+def _scopes_text() -> str:
+    vi = lang() == "vi"
+    return _("Phạm vi quyền (ghi trong yêu cầu bảo mật của từng thao tác): %(scopes)s.",
+             scopes="; ".join(f"`{k}`: {names[0] if vi else names[1]}" for k, names in SCOPES.items()))
 
 
 def docs_model(doc: dict) -> dict:
@@ -175,14 +251,18 @@ def docs_model(doc: dict) -> dict:
                     responses.append({"code": code, "description": inline_markdown(resp.get("description", "")),
                                       "media_type": media_type, "schema": _ref_name(schema) if schema else None,
                                       "headers": list(resp.get("headers", {})), "ref": resp_ref})
+                summary = SUMMARIES.get(op["operationId"])
                 operations.append({
-                    "id": op["operationId"], "method": method.upper(), "path": path, "summary": op.get("summary", ""),
+                    "id": op["operationId"], "method": method.upper(), "path": path,
+                    "summary": str(summary) if summary is not None else op.get("summary", ""),
                     "description": inline_markdown(op.get("description", "")), "public": not security,
                     "scopes": scopes,
                     "parameters": params, "body": body, "responses": responses,
                     "curl": _curl(method, path, op, doc, body_example),
                 })
-        sections.append({"name": tag["name"], "description": tag.get("description", ""), "operations": operations})
+        described = SECTIONS.get(tag["name"])
+        sections.append({"name": tag["name"], "operations": operations,
+                         "description": str(described) if described is not None else tag.get("description", "")})
     schemas = []
     for name, schema in doc["components"]["schemas"].items():
         if name == "OpenApiDocument":
@@ -192,6 +272,6 @@ def docs_model(doc: dict) -> dict:
                         "rows": schema_rows(doc, schema),
                         "example": json.dumps(example, ensure_ascii=False, indent=2) if example is not None else None})
     return {"title": doc["info"]["title"], "version": doc["info"]["version"], "openapi": doc["openapi"],
-            "intro": [inline_markdown(p.replace("\n", " ")) for p in doc["info"]["description"].strip().split("\n\n")],
-            "security": {**schemes["bearerAuth"], "description": inline_markdown(schemes["bearerAuth"]["description"])},
+            "intro": [inline_markdown(str(p)) for p in INTRO],
+            "security": {**schemes["bearerAuth"], "description": inline_markdown(_scopes_text())},
             "sections": sections, "schemas": schemas}

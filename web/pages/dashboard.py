@@ -100,6 +100,7 @@ ACTIONS = {
     "milestone.moved": _l("Điều chỉnh mốc thời gian"),
     "milestone.removed": _l("Bỏ mốc thời gian"),
     "reminders.changed": _l("Thay đổi quy tắc nhắc hạn"),
+    "scoring.changed": _l("Thay đổi cách chấm điểm"),
     "submission.received": _l("Nhận hồ sơ"),
     "submission.returned": _l("Trả lại hồ sơ để chỉnh sửa"),
     "unit.reminded": _l("Cơ quan tổ chức gửi thư nhắc nộp hồ sơ"),

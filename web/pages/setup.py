@@ -71,6 +71,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from notifications.queue import reminder_plan, rules_of
+from notifications.rules import ReminderRules, RulesError
 from web.access import campaign_or_404, is_organizer_side, require_roles
 from web.common import lang  # noqa: E402
 from web.dayfield import DayTextField
@@ -84,6 +86,7 @@ from workflow.campaign_files import (
     CampaignFileError,
     CampaignSpec,
     apply,
+    checked_reminder_rules,
     organizer_dict,
     spec_of,
     stored_units,
@@ -98,7 +101,9 @@ from workflow.standing import (
     POINTS_MAX,
     POINTS_MIN,
     PointsRefused,
+    ScoringRefused,
     checked_points,
+    checked_scoring,
     stored_points,
 )
 from workflow.timeline import MILESTONES, RANGED_MILESTONES, MilestoneDates, grace_period, milestone_warnings
@@ -111,6 +116,8 @@ WEB_SOURCE = "web-form"
 MAX_GRACE = 60
 MIN_YEAR, MAX_YEAR = 1990, 2100
 TIER_ROWS = 6
+#: Rows for the "N working days before the deadline" reminders (a blank row is no reminder).
+REMINDER_ROWS = 6
 
 
 # -- fields with Vietnamese messages -------------------------------------------
@@ -229,6 +236,13 @@ def _emails(text: str) -> list[str]:
     return list(dict.fromkeys(v for v in re.split(r"[;,\s]+", text or "") if v))
 
 
+CORRECTION_CHOICES = [
+    SelectChoice("keep_on_time", _l("Giữ đúng hạn: hồ sơ đã nhận đúng hạn, sửa trong thời gian gia hạn vẫn tính đúng "
+                                    "hạn (ghi “đã sửa” với thời điểm sửa) — mặc định")),
+    SelectChoice("reclassify", _l("Xếp lại theo lần sửa: tính theo thời điểm nhận bản sửa (trễ hạn bao nhiêu ngày "
+                                  "làm việc)"))]
+
+
 class CampaignFields(FlaskForm):
     title = TextAreaField(_l("Tên đợt đánh giá"), validators=[
         DataRequired(_l("Vui lòng nhập tên đợt đánh giá.")), Length(max=500, message=_l("Tối đa 500 ký tự."))])
@@ -248,6 +262,71 @@ class CampaignFields(FlaskForm):
     tiers = FieldList(FormField(TierForm), min_entries=TIER_ROWS, max_entries=12)
     council_emails = TextAreaField(_l("Thư điện tử của Hội đồng thẩm định"), validators=[Optional()])
     commune_nomination = BooleanField(_l("Cấp huyện chọn 01 đơn vị cấp xã dẫn đầu gửi hồ sơ về Sở"))
+    # -- scores (``scoring`` and ``corrections`` of the campaign file); a post without them leaves them as they are
+    score_maximum = ScoreField(_l("Điểm tối đa"), validators=[Optional()])
+    score_bonus = ScoreField(_l("Điểm thưởng tối đa (cộng thêm)"), validators=[Optional()])
+    corrections = RadioField(_l("Hồ sơ đúng hạn được sửa trong thời gian gia hạn"), choices=CORRECTION_CHOICES,
+                             default="keep_on_time", validators=[Optional()])
+    # -- reminders (``reminders`` of the campaign file): every value is checked by notifications.rules
+    before_deadline = FieldList(WholeField(_l("Nhắc trước hạn (ngày làm việc)"), validators=[Optional()]),
+                                min_entries=REMINDER_ROWS, max_entries=20)
+    on_deadline_day = BooleanField(_l("Nhắc vào ngày hết hạn (nếu là ngày làm việc)"))
+    grace_days = BooleanField(_l("Nhắc mỗi ngày làm việc trong thời gian gia hạn"))
+    escalate = BooleanField(_l("Lần nhắc cuối trước hạn gửi cả thủ trưởng đơn vị (và đầu mối cấp huyện của đơn vị "
+                               "cấp xã)"))
+    digest = BooleanField(_l("Gửi bản tin hằng ngày cho cơ quan tổ chức"))
+    milestone_lead_days = WholeField(_l("Nhắc cơ quan tổ chức và Hội đồng trước mỗi mốc (ngày làm việc; 0: không nhắc)"),
+                                     validators=[Optional()])
+    office_start = StringField(_l("Gửi thư từ (giờ:phút)"), validators=[Optional()])
+    office_end = StringField(_l("đến (giờ:phút)"), validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: Reminder settings refused by the rules' parser, by setting (shown next to the setting).
+        self.rule_errors: dict[str, str] = {}
+
+    def reminder_settings(self) -> dict:
+        """The reminder settings as a campaign file writes them, for the one parser to check."""
+        days = [entry.data for entry in self.before_deadline.entries if entry.data is not None]
+        return {"before_deadline": days, "on_deadline_day": bool(self.on_deadline_day.data),
+                "grace_days": bool(self.grace_days.data), "escalate": bool(self.escalate.data),
+                "digest": bool(self.digest.data), "milestone_lead_days": self.milestone_lead_days.data,
+                "office_hours": f"{(self.office_start.data or '').strip()}-{(self.office_end.data or '').strip()}"}
+
+    def scoring(self, maximum: Decimal, bonus: Decimal) -> tuple[Decimal, Decimal]:
+        """The maximum and bonus typed (a post without them keeps ``maximum`` and ``bonus``; a blank bonus is 0)."""
+        return (self.score_maximum.data if self.score_maximum.data is not None else maximum,
+                (self.score_bonus.data or Decimal(0)) if self.score_bonus.raw_data else bonus)
+
+    def reminders_posted(self) -> bool:
+        """Whether this post carries the reminder settings (a browser always sends the hours' fields)."""
+        return bool(self.office_start.raw_data or self.office_end.raw_data)
+
+    def checked_rules(self) -> dict | None:
+        """The reminder settings checked by notifications.rules; None when not posted, or refused (then
+        ``rule_errors`` and the fields say why)."""
+        self.rule_errors = {}
+        if not self.reminders_posted():
+            return None
+        if any(self.before_deadline.errors) or self.milestone_lead_days.errors:
+            self.rule_errors["fields"] = "1"
+            return None
+        try:
+            return checked_reminder_rules(self.reminder_settings())
+        except RulesError as exc:
+            key = exc.key or "before_deadline"
+            message = exc.message_vi if lang() == "vi" else str(exc)
+            self.rule_errors[key] = message
+            if key == "milestone_lead_days":
+                self.milestone_lead_days.errors.append(message)
+            elif key == "office_hours":
+                self.office_end.errors.append(message)
+            return None
+
+    def correction_keeps_on_time(self) -> bool | None:
+        if not self.corrections.raw_data:
+            return None
+        return self.corrections.data != "reclassify"
 
     def validate_council_emails(self, field):
         bad = [v for v in _emails(field.data) if not is_email(v)]
@@ -266,6 +345,18 @@ class CampaignFields(FlaskForm):
             ok = False
         if start and end and start > end:
             self.field_inspection_end.errors.append(_("Ngày kết thúc trước ngày bắt đầu."))
+            ok = False
+        if self.score_maximum.raw_data and self.score_maximum.data is None and not self.score_maximum.errors:
+            self.score_maximum.errors.append(_("Vui lòng nhập điểm tối đa (ví dụ 100)."))
+            ok = False
+        if not self.score_maximum.errors and not self.score_bonus.errors:
+            try:  # the campaign file's own check (standing.checked_scoring)
+                checked_scoring(*self.scoring(Decimal(100), Decimal(0)))
+            except (PointsRefused, ScoringRefused) as exc:
+                self.score_bonus.errors.append(exc.message_vi if lang() == "vi" else exc.message_en)
+                ok = False
+        self.checked_rules()
+        if self.rule_errors:
             ok = False
         return self._validate_tiers() and ok
 
@@ -353,7 +444,17 @@ def _tier_rows(tiers: list[dict]) -> list[dict]:
 
 def _new_defaults() -> dict:
     today = datetime.now(current_app.config["TZ"]).date()
-    return {"year": today.year, "grace_working_days": 5, "state": "draft", "tiers": _tier_rows(DEFAULT_TIERS)}
+    return {"year": today.year, "grace_working_days": 5, "state": "draft", "tiers": _tier_rows(DEFAULT_TIERS),
+            "score_maximum": Decimal(100), "score_bonus": Decimal(0), "corrections": "keep_on_time",
+            **_rule_data(ReminderRules())}
+
+
+def _rule_data(rules: ReminderRules) -> dict:
+    days = list(rules.before_deadline)
+    return {"before_deadline": days + [None] * max(0, REMINDER_ROWS - len(days)),
+            "on_deadline_day": rules.on_deadline_day, "grace_days": rules.grace_days, "escalate": rules.escalate,
+            "digest": rules.digest, "milestone_lead_days": rules.milestone_lead_days,
+            "office_start": f"{rules.office_start:%H:%M}", "office_end": f"{rules.office_end:%H:%M}"}
 
 
 def _campaign_data(campaign: Campaign) -> dict:
@@ -362,7 +463,11 @@ def _campaign_data(campaign: Campaign) -> dict:
             "data_period_end": campaign.data_period_end, "deadline": campaign.deadline,
             "grace_working_days": campaign.grace_working_days, "commune_nomination": campaign.commune_nomination,
             "council_emails": "\n".join(campaign.council_emails or []),
-            "tiers": _tier_rows(campaign.tiers or DEFAULT_TIERS)}
+            "tiers": _tier_rows(campaign.tiers or DEFAULT_TIERS),
+            "score_maximum": Decimal(campaign.score_maximum if campaign.score_maximum is not None else 100),
+            "score_bonus": Decimal(campaign.score_bonus or 0),
+            "corrections": "reclassify" if campaign.correction_keeps_on_time is False else "keep_on_time",
+            **_rule_data(rules_of(campaign))}
     for m in campaign.milestones:
         start_field, end_field = MILESTONE_FIELDS.get(m.kind, (None, None))
         if end_field:
@@ -505,13 +610,16 @@ def new_campaign():
         if db.session.scalar(select(Campaign.id).where(Campaign.code == form.code.data)) is not None:
             form.code.errors.append(_("Mã này đã được dùng cho một đợt đánh giá khác; vui lòng chọn mã khác."))
         else:
+            maximum, bonus = form.scoring(Decimal(100), Decimal(0))
             spec = CampaignSpec(
                 organizer=organizer_dict(user.organizer), code=form.code.data, title=form.title.data.strip(),
                 year=form.year.data, deadline=form.deadline.data, grace_working_days=form.grace_working_days.data,
                 document_number=(form.document_number.data or "").strip(), document_date=form.document_date.data,
                 data_period=(form.data_period_start.data, form.data_period_end.data), state=form.state.data,
                 commune_nomination=bool(form.commune_nomination.data), milestones=form.milestones(),
-                tiers=form.tier_list(), council_emails=_emails(form.council_emails.data), units=[])
+                tiers=form.tier_list(), council_emails=_emails(form.council_emails.data), units=[],
+                score_maximum=maximum, score_bonus=bonus, correction_keeps_on_time=form.correction_keeps_on_time() is not False,
+                reminder_rules=_rules_to_store(form))
             try:
                 result = apply(spec, actor=user.email, now=utcnow(), source=WEB_SOURCE)
             except CampaignFileError as exc:
@@ -527,6 +635,12 @@ def new_campaign():
     return render_template("setup/campaign_form.html", form=form, campaign=None,
                            preview=_form_preview(form, cal, tz), warnings=date_warnings(form, cal),
                            timeline_fields=TIMELINE_FIELDS), status
+
+
+def _rules_to_store(form: CampaignFields) -> dict | None:
+    """A new campaign keeps no rules of its own when they are the defaults (its file export stays short)."""
+    rules = form.checked_rules()
+    return None if rules == ReminderRules().as_dict() else rules
 
 
 # -- edit ----------------------------------------------------------------------
@@ -553,14 +667,18 @@ def _save_edit(campaign: Campaign, form: EditCampaignForm) -> list[str]:
         title=form.title.data, year=form.year.data, document_number=form.document_number.data or "",
         document_date=form.document_date.data, data_period=(form.data_period_start.data, form.data_period_end.data),
         commune_nomination=bool(form.commune_nomination.data), tiers=form.tier_list(campaign.tiers),
-        council_emails=_emails(form.council_emails.data))
+        council_emails=_emails(form.council_emails.data), score_maximum=form.score_maximum.data,
+        score_bonus=(form.score_bonus.data or Decimal(0)) if form.score_bonus.raw_data else None,
+        correction_keeps_on_time=form.correction_keeps_on_time(), reminder_rules=form.checked_rules())
     try:
         return ops.edit_campaign(campaign, edit, reason=form.reason.data or "", actor=current_user.email, now=utcnow(),
                              source=WEB_SOURCE)
     except MilestoneRefused as exc:
         raise _Refused(_field_of(exc.kind, exc.field), exc.message_vi) from None
     except OperationError as exc:
-        raise _Refused(exc.field or "title", exc.message_vi) from None
+        field = (exc.field or "title").removeprefix("reminders.")
+        field = {"office_hours": "office_end", "before_deadline": "title", "reminders": "title"}.get(field, field)
+        raise _Refused(field if field in form else "title", exc.message_vi) from None
 
 
 @bp.route("/campaigns/<code>/edit", methods=["GET", "POST"])
@@ -571,6 +689,12 @@ def edit_campaign(code: str):
     cal, tz = calendar_of(campaign), tz_of(campaign)
     form = EditCampaignForm() if request.method == "POST" else EditCampaignForm(data=_campaign_data(campaign))
     status = 200
+    if request.method == "POST" and request.form.get("preview_reminders"):
+        # "Xem trước": the planned reminders under the rules as typed, nothing saved.
+        form.validate_on_submit()
+        rules = form.checked_rules() if "csrf_token" not in form.errors else None
+        return _render_edit(campaign, form, cal, tz, ReminderRules.from_dict(rules) if rules else None,
+                            previewed=True), 200 if rules else 422
     if form.validate_on_submit():
         try:
             done = _save_edit(campaign, form)
@@ -583,16 +707,42 @@ def edit_campaign(code: str):
             db.session.commit()
             if done:
                 flash(_("Đã lưu các thay đổi của đợt đánh giá."), "success")
-                if any(kind != "fields" for kind in done):
+                if "reminders" in done:
+                    flash(_("Đã lưu quy tắc nhắc hạn; các lần nhắc được lên lịch lại (thư đã gửi không gửi lại)."),
+                          "info")
+                if any(kind not in ("fields", "reminders") for kind in done):
                     _flash_saved_dates(form, cal, tz, date_warnings(form, cal))
             else:
                 flash(_("Không có thay đổi nào."), "info")
             return redirect(url_for("setup.edit_campaign", code=campaign.code))
     elif request.method == "POST":
         status = 422
+    return _render_edit(campaign, form, cal, tz, None if request.method == "POST" else rules_of(campaign)), status
+
+
+def _render_edit(campaign: Campaign, form: EditCampaignForm, cal, tz, rules: ReminderRules | None,
+                 previewed: bool = False) -> str:
+    plan = reminder_plan(campaign, rules, utcnow()) if rules is not None else None
     return render_template("setup/campaign_form.html", form=form, campaign=campaign,
                            preview=_form_preview(form, cal, tz), warnings=date_warnings(form, cal),
-                           timeline_fields=TIMELINE_FIELDS), status
+                           timeline_fields=TIMELINE_FIELDS, plan=plan, plan_previewed=previewed,
+                           rule_text=reminder_rule_text, recipients_shown=RECIPIENTS_SHOWN)
+
+
+#: The preview lists this many addresses; the rest is a count.
+RECIPIENTS_SHOWN = 50
+
+
+def reminder_rule_text(item) -> str:
+    """A planned reminder in words: which rule plans it."""
+    if item.kind == "milestone":
+        vi, en, _reached = MILESTONES[item.rule]
+        return _("%(n)d ngày làm việc trước mốc “%(name)s”", n=item.days_left, name=vi if lang() == "vi" else en)
+    if item.rule == "before_deadline":
+        return _("%(n)d ngày làm việc trước hạn nộp", n=item.days_left)
+    if item.rule == "deadline_day":
+        return _("Ngày hết hạn nộp")
+    return _("Trong thời gian gia hạn: còn %(n)d ngày làm việc", n=item.days_left)
 
 
 # -- units import --------------------------------------------------------------
