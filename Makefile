@@ -14,9 +14,10 @@ $(VENV)/.installed: requirements.txt | $(BIN)/activate
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+## One pip run for both files (requirements-dev.txt includes requirements.txt): one resolution, not two.
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/activate
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
-	touch $@
+	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -47,9 +48,13 @@ check: install-dev
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-## The whole suite: SQLite, and PostgreSQL too when TEST_DATABASE_URL is set.
+## The whole suite: SQLite, and PostgreSQL too when TEST_DATABASE_URL is set, spread over PYTEST_WORKERS
+## processes (pytest-xdist; default one per core, `PYTEST_WORKERS=0` runs it in one process). PYTEST_ARGS
+## goes to pytest as it is (`make test PYTEST_ARGS="tests/test_api.py -k token"`). The 25 slowest
+## tests are listed at the end.
+PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test: check
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 $(PYTEST_ARGS)
 
 ## Benchmarks: ratios against a baseline run in the same process (figures in README).
 bench: install-dev

@@ -58,6 +58,16 @@ def browser():
         b.close()
 
 
+def save_screenshot(page, name: str) -> None:
+    """The page, whole, as docs/screenshots/NAME: written beside and renamed into place, so that the
+    SQLite and PostgreSQL runs of one test on two pytest-xdist workers never leave a half-written PNG."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOTS / name
+    partial = target.with_name(f".{name}.{os.getpid()}.part")
+    partial.write_bytes(page.screenshot(full_page=True))
+    os.replace(partial, target)
+
+
 def units_xlsx(path) -> None:
     from openpyxl import Workbook
 
@@ -150,8 +160,7 @@ def test_organizer_and_agency_walk_through_a_campaign(app, live_server, browser,
     assert "Đã nộp đúng hạn lúc" in text
     assert hashlib.sha256(pdf_bytes()).hexdigest() in text
     assert "TGG-2026/STC/1" in text  # the receipt number
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    apage.screenshot(path=str(SCREENSHOTS / "agency-page.png"), full_page=True)
+    save_screenshot(apage, "agency-page.png")
     from tests.test_browser_daily import axe_problems
 
     assert axe_problems(apage) == []  # the agency page on a phone
@@ -163,10 +172,10 @@ def test_organizer_and_agency_walk_through_a_campaign(app, live_server, browser,
     assert receipt.locator(".navbar").is_hidden() and receipt.locator("[data-print]").is_hidden()
     assert hashlib.sha256(pdf_bytes()).hexdigest() in receipt.inner_text("main")
     assert receipt.evaluate("document.documentElement.scrollHeight") <= 1123  # one A4 sheet at 96 dpi
-    receipt.screenshot(path=str(SCREENSHOTS / "receipt.png"), full_page=True)
+    save_screenshot(receipt, "receipt.png")
 
     page.goto(f"{live_server}/campaigns/TGG-2026")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    save_screenshot(page, "dashboard.png")
 
     # -- the clock passes grace end -------------------------------------------------
     after = datetime.combine(grace_end + timedelta(days=1), time(9, 0), tzinfo=VN)
@@ -190,7 +199,7 @@ def test_organizer_and_agency_walk_through_a_campaign(app, live_server, browser,
         lpage.goto(f"{live_server}/campaigns/TGG-2026/units/SYT")
         assert "Bão số 9" in lpage.inner_text("main")
         lpage.goto(f"{live_server}/campaigns/TGG-2026")
-        lpage.screenshot(path=str(SCREENSHOTS / "dashboard-after-grace.png"), full_page=True)
+        save_screenshot(lpage, "dashboard-after-grace.png")
 
     db.session.expire_all()
     statuses = dict(db.session.execute(

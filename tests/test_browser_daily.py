@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import ROOT
-from tests.test_browser import CHROMIUM, SCREENSHOTS, sign_in
+from tests.test_browser import CHROMIUM, save_screenshot, sign_in
 from tests.test_browser import browser as browser  # noqa: F401  (the fixtures)
 from tests.test_browser import live_server as live_server  # noqa: F401
 from workflow.db import db
@@ -117,8 +117,7 @@ def test_dates_day_first_in_every_field_and_no_serious_axe_violation(app, live_s
     page.goto(f"{live_server}/campaigns/TGG-{year}/audit")
     audit = page.inner_text("main")
     assert f"from 08/12/{year} to 10/12/{year}" in audit or f"từ 08/12/{year} thành 10/12/{year}" in audit
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "audit-trail.png"), full_page=True)
+    save_screenshot(page, "audit-trail.png")
 
     # axe-core on every page at both widths, in Vietnamese and then in English: each page is loaded once per
     # language and checked at both widths by resizing the page already loaded (no second load, no new sign-in).

@@ -14,10 +14,10 @@ from playwright.sync_api import expect
 from tests.conftest import local
 from tests.test_browser import (  # noqa: F401  (fixtures)
     CHROMIUM,
-    SCREENSHOTS,
     browser,
     live_server,
     pytestmark,  # noqa: F401
+    save_screenshot,
     sign_in,
 )
 from tests.test_evaluation import CAMPAIGN
@@ -67,7 +67,7 @@ def test_focal_point_fills_organizer_verifies_unit_disputes(app, live_server, br
         assert page.input_value(by_id("v-1.1-numerator")) == "45"
         assert page.input_value(by_id("v-2.1-explanation")) == "Sở không có thủ tục hành chính mức độ 3, 4"
         assert page.inner_text("#total") == "20"
-        page.screenshot(path=str(SCREENSHOTS / "sheet-unit.png"), full_page=True)
+        save_screenshot(page, "sheet-unit.png")
         page.click("#submit-sheet")
         page.wait_for_load_state("networkidle")
         text = page.inner_text("main")
@@ -91,7 +91,7 @@ def test_focal_point_fills_organizer_verifies_unit_disputes(app, live_server, br
         page.click("#send-figures")
         page.wait_for_load_state("networkidle")
         assert "hạn xác nhận 24:00 ngày 07/11/2019" in page.inner_text("main")
-        page.screenshot(path=str(SCREENSHOTS / "sheet-verifier.png"), full_page=True)
+        save_screenshot(page, "sheet-verifier.png")
         org.close()
 
     with time_machine.travel(local(2019, 11, 5, 9), tick=True):
@@ -108,5 +108,5 @@ def test_focal_point_fills_organizer_verifies_unit_disputes(app, live_server, br
         text = page.inner_text("main")
         assert "Đã ghi ý kiến" in text and "Có 45 văn bản ký số" in text
         assert "số tiêu chí không đồng ý: 1" in text
-        page.screenshot(path=str(SCREENSHOTS / "sheet-confirmation.png"), full_page=True)
+        save_screenshot(page, "sheet-confirmation.png")
         unit.close()

@@ -152,7 +152,7 @@ def test_flask_command_starts_with_a_good_production_setting(tmp_path):
 
 # -- what production installs ---------------------------------------------------
 
-TEST_TOOLS = {"pytest", "playwright", "schemathesis", "hypothesis", "time-machine", "aiosmtpd", "ruff", "mypy",
+TEST_TOOLS = {"pytest", "pytest-xdist", "playwright", "schemathesis", "hypothesis", "time-machine", "aiosmtpd", "ruff", "mypy",
               "import-linter"}
 
 
