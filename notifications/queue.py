@@ -475,6 +475,25 @@ def tick_failures_context(organizer_id: int, lang: str = "vi") -> list[dict[str,
     return out
 
 
+def queue_tick_failure_notice(campaign: Campaign, now: datetime) -> int:
+    """The failing campaign's own notice to the organizer's mailbox, once a local day while it fails: its
+    digest cannot go out (its work, the digest included, was rolled back), so an organizer whose only
+    running campaign fails would otherwise learn of it only from the dashboard.  Lists every failing
+    campaign of the organizer, as the digest's block does.  Reads only what a broken campaign still has
+    (code, title, organizer); the tick calls it in a savepoint of its own."""
+    recipient = campaign.organizer.email
+    if not recipient:
+        return 0
+    failures = tick_failures_context(campaign.organizer_id, "vi")
+    if not failures:
+        return 0
+    today = now.astimezone(tz_of(campaign)).date()
+    return insert_rows([build_row(kind="tick_failure", campaign=campaign, unit_id=None,
+                                  occurrence=today.isoformat(), recipient=recipient, language="vi",
+                                  context={"campaign": campaign, "organizer": campaign.organizer,
+                                           "tick_failures": failures}, now=now)])
+
+
 def _queue_digest(campaign: Campaign, now: datetime) -> int:
     recipient = campaign.organizer.email
     if not recipient:

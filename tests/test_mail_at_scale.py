@@ -26,7 +26,7 @@ from notifications.mime import build_message, longest_line
 from notifications.models import OutboxMail
 from notifications.rules import MilestoneReminder, Occurrence
 from tests.conftest import local
-from workflow import awards
+from workflow import awards, tick_health
 from workflow.db import db
 from workflow.models import Campaign, Milestone, Organizer, Participation, Submission, SubmissionDocument, Unit
 
@@ -134,6 +134,13 @@ def queue_every_kind(campaign: Campaign, units: list[Unit], now: datetime) -> No
         recipient=second.emails[0], language="vi", now=now,
         context=queue._campaign_context(campaign, "vi") | {"unit": second, "unanswered": 37,
                                                             "confirm_deadline_text": "Thứ Năm 10/12/2026"})])
+    # The organizer's "remind now" from the dashboard's bulk action: every unit not submitted, one click.
+    queue.queue_organizer_reminders(campaign, silent, reason=long_reason, occurrence="bulk-click-1", in_grace=False,
+                                    now=now)
+    # The failure notice of a campaign whose tick fails (workflow.operations.run_tick queues it).
+    tick_health.record_failure(campaign.id, campaign.organizer_id,
+                               ValueError("9999-12-31 (approval) is outside the supported dates " + "x" * 1500), now)
+    queue.queue_tick_failure_notice(campaign, now)
     for kind in ("signin_link", "password_reset"):  # as web/pages/auth.py _send_link builds them
         user = type("User", (), {"name": "Nguyễn Thị Minh Khai", "email": first.emails[0]})()
         queue.insert_rows([queue.build_row(

@@ -146,3 +146,40 @@ def test_a_failing_campaign_is_at_the_top_of_the_organizers_digest_until_repaire
     assert third is not second
     for part in (third.message.get_body(("plain",)).get_content(), third.message.get_body(("html",)).get_content()):
         assert "TGG-HONG" not in part and "CẦN XỬ LÝ NGAY" not in part and "tick-failures" not in part
+
+
+def test_an_organizers_only_campaign_failing_is_told_by_mail_once_a_day_until_repaired(mail_app, runner,
+                                                                                      make_campaign, smtp_server):
+    """With no other campaign running there is no other digest to carry the failure (the failing campaign's
+    own work, its digest included, is rolled back): the organizer's mailbox gets the failure notice, once a
+    local day while it fails, and none once it is repaired."""
+    from notifications.dispatch import dispatch_all
+
+    broken = make_campaign(_digest_campaign("TGG-HONG"))
+    db.session.add(Milestone(campaign_id=broken.id, kind="approval", end_date=date(9999, 12, 31)))
+    db.session.commit()
+
+    assert tick(local(2019, 10, 21, 9, 0))["campaigns_failed"] == 1
+    assert tick(local(2019, 10, 21, 9, 5))["campaigns_failed"] == 1  # the next tick of the same day
+    dispatch_all(local(2019, 10, 21, 9, 6))
+    notices = [r for r in smtp_server.received if "[TGG-HONG]" in r.subject]
+    assert len(notices) == 1
+    (notice,) = notices
+    assert notice.rcpt_tos == ["thidua@stttt.tiengiang.gov.vn"]
+    assert "CẦN XỬ LÝ NGAY" in notice.subject
+    text = notice.message.get_body(("plain",)).get_content()
+    assert "TGG-HONG – Đợt TGG-HONG" in text and "9999-12-31" in text and "approval" in text
+    assert "Từ 09:00:00 Thứ Hai 21/10/2019, đã thử lại 1 lần" in text and "/campaigns/TGG-HONG" in text
+    html = notice.message.get_body(("html",)).get_content()
+    assert 'id="tick-failures"' in html and "9999-12-31" in html
+    assert all(len(line) <= 998 for line in notice.raw.split(b"\r\n"))
+
+    assert tick(local(2019, 10, 22, 9, 0))["campaigns_failed"] == 1  # a new day: told again
+    dispatch_all(local(2019, 10, 22, 9, 1))
+    assert len([r for r in smtp_server.received if "[TGG-HONG]" in r.subject and "CẦN XỬ LÝ NGAY" in r.subject]) == 2
+    result = runner.invoke(args=["campaign", "move", "TGG-HONG", "approval", "--end", "2019-12-02",
+                                 "--reason", "Sửa ngày nhập sai", "--now", "2019-10-22T10:00:00+07:00"])
+    assert result.exit_code == 0, result.output
+    assert tick(local(2019, 10, 23, 9, 0))["campaigns_failed"] == 0
+    dispatch_all(local(2019, 10, 23, 9, 1))
+    assert len([r for r in smtp_server.received if "CẦN XỬ LÝ NGAY" in r.subject]) == 2

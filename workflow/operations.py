@@ -27,6 +27,7 @@ from notifications.queue import (
     queue_organizer_reminders,
     queue_receipt,
     queue_results,
+    queue_tick_failure_notice,
     queue_unit_notice,
     queue_unit_notices,
     replan_reminders,
@@ -781,6 +782,21 @@ def nominate(campaign: Campaign, unit: Unit, *, actor: str, now: datetime,
     return p
 
 
+def _notify_failure(campaign_id: int, now: datetime) -> None:
+    """Tell the organizer's mailbox, once a day, that this campaign's work fails (in its own savepoint:
+    a notice that cannot be queued stops nothing)."""
+    savepoint = db.session.begin_nested()
+    try:
+        campaign = db.session.get(Campaign, campaign_id)
+        if campaign is not None:
+            queue_tick_failure_notice(campaign, now)
+        db.session.flush()
+        savepoint.commit()
+    except Exception:
+        savepoint.rollback()
+        log.exception("tick: the failure notice of campaign #%s could not be queued", campaign_id)
+
+
 def run_tick(now: datetime) -> dict[str, int]:
     """The time-driven work as of ``now``: campaign moves, exclusions, reminder planning.
 
@@ -834,6 +850,7 @@ def run_tick(now: datetime) -> dict[str, int]:
             if organizer_id is None:
                 organizer_id = db.session.scalar(select(Campaign.organizer_id).where(Campaign.id == campaign_id))
             tick_health.record_failure(campaign_id, cast(int, organizer_id), exc, now)
+            _notify_failure(campaign_id, now)
             continue
         checked += running
         moved += was_moved
