@@ -416,6 +416,12 @@ ROUTES: list[Route] = [
           path("/calendar/overrides/{id}/remove", id=st.one_of(one("1", "2", "3"), st.integers(-5, 10 ** 12).map(str),
                                                                  JUNK.filter(bool).map(lambda s: quote(s, safe="")))),
           form({"reason": REASON})),
+    # An unconfirmed day off decided with its document (24/11/2026 is the one the package lists unconfirmed).
+    Route("holiday-decide", "/calendar/holidays/decide", "POST", st.just("/calendar/holidays/decide"),
+          form({"day": one("2026-11-24", "24/11/2026", "2019-10-25"), "decision": one("confirmed", "rejected", "x"),
+                "doc_number": one("123/TB-LĐTBXH", "", "x" * 200), "doc_date": DAY, "doc_issuer": REASON,
+                "stored_name": one("", "../etc/passwd", "a" * 64 + ".pdf"), "sha256": one("", "0" * 64),
+                "original_name": REASON}), files="file"),
     Route("calendar-year", "/calendar/<int:year>", "GET",
           path("/calendar/{year}", year=st.one_of(one("2019", "2020", "1990", "2100", "1989", "0", "-1", "02019"),
                                                   st.integers(-10 ** 6, 10 ** 20).map(str)))),

@@ -192,7 +192,7 @@ def sweep(app, client, probe: Probe) -> list[str]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint in SKIPPED_ENDPOINTS:
             continue
-        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+        for method in sorted((rule.methods or set()) & {"GET", "POST", "PUT", "PATCH", "DELETE"}):
             for values, strict in _combinations(app, rule, probe):
                 url = _url(app, rule, values)
                 response = client.open(url, method=method, data={})

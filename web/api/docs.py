@@ -38,6 +38,30 @@ SUMMARIES = {
     "moveMilestone": _l("Dời hạn nộp hoặc một mốc tiếp theo, có lý do"),
     "returnDossier": _l("Trả lại hồ sơ để chỉnh sửa, có lý do"),
     "reinstateUnit": _l("Khôi phục một đơn vị đã bị loại, có lý do bằng văn bản"),
+    "getCriteria": _l("Các bộ tiêu chí của đợt: phần, tiêu chí, tiêu chí thành phần"),
+    "getSheet": _l("Bảng điểm của một đơn vị: giá trị, điểm, điểm từng phần, thẩm định, xác nhận số liệu"),
+    "getResults": _l("Kết quả theo khối: điểm từng phần, tổng điểm, xếp loại và thứ hạng"),
+    "saveSheetDraft": _l("Lưu bản nháp bảng điểm (khóa của đơn vị)"),
+    "submitSheet": _l("Nộp bảng điểm: đây chính là nộp hồ sơ (khóa của đơn vị)"),
+    "attachEvidence": _l("Đính kèm tệp minh chứng cho một tiêu chí loại “tệp” (khóa của đơn vị)"),
+    "removeEvidence": _l("Gỡ một tệp minh chứng (khóa của đơn vị)"),
+    "answerFigures": _l("Xác nhận hoặc không đồng ý với số liệu đã thẩm định, từng tiêu chí (khóa của đơn vị)"),
+    "verifyCriterion": _l("Thẩm định một tiêu chí: giá trị hoặc điểm thẩm định, kèm ghi chú"),
+    "sendFigures": _l("Gửi số liệu đã thẩm định để đơn vị xác nhận trong N ngày làm việc"),
+    "sendFiguresToAll": _l("Gửi số liệu đã thẩm định cho mọi đơn vị đã nộp bảng điểm"),
+    "previewClone": _l("Xem trước đợt năm sau: từng ngày được dời, các cảnh báo, các đơn vị, bộ tiêu chí được sao chép"),
+    "cloneCampaign": _l("Tạo đợt năm sau từ đợt này, ở dạng nháp và liên kết với đợt này"),
+    "getAwardStep": _l("Bước khen thưởng: bảng xếp hạng với các đơn vị được đề nghị, hồ sơ khen thưởng, quyết định"),
+    "proposeAwards": _l("Đánh dấu các đơn vị được đề nghị khen thưởng; mỗi đơn vị mới được gửi thông báo"),
+    "listAwardDossiers": _l("Các hồ sơ đề nghị khen thưởng đã nhận, theo đơn vị và lần gửi"),
+    "recordDecision": _l("Ghi nhận quyết định phê duyệt kết quả của UBND tỉnh: số, ngày, người ký, tệp đã ký"),
+    "publishResults": _l("Đã có phê duyệt: công bố kết quả và gửi thư kết quả cho từng đơn vị"),
+    "listPublishedResults": _l("Các đợt đã công bố kết quả (công khai)"),
+    "getPublishedResults": _l("Kết quả đã công bố của một đợt: quyết định và bảng xếp hạng từng khối kèm xếp loại "
+                              "(công khai)"),
+    "attachMilestoneDocument": _l("Dẫn văn bản đã ấn định hoặc dời một mốc: số, ngày, cơ quan ban hành, tệp đã ký"),
+    "listMilestoneDocuments": _l("Các văn bản đã dẫn cho một mốc, cũ nhất trước"),
+    "downloadLetter": _l("Một công văn dạng DOCX (Nghị định 30/2020/NĐ-CP), lập từ dữ liệu hiện tại của đợt"),
 }
 #: Each section's description in the page's language (the English is the tag's description).
 SECTIONS = {
@@ -46,6 +70,11 @@ SECTIONS = {
     "submissions": _l("Hồ sơ nhận qua phần mềm quản lý văn bản hoặc thư điện tử (ghi nhận)."),
     "organizer": _l("Các thao tác của cơ quan tổ chức (quản lý)."),
     "workdays": _l("Tính ngày làm việc theo lịch của cơ quan tổ chức (đọc)."),
+    "sheets": _l("Đánh giá: bộ tiêu chí, bảng điểm của các đơn vị, tệp minh chứng, thẩm định, vòng xác nhận số "
+                 "liệu, kết quả."),
+    "year": _l("Cả năm của đợt: đợt năm sau, bước khen thưởng, quyết định của UBND tỉnh, văn bản của các mốc, công "
+               "văn."),
+    "public": _l("Kết quả đã công bố (không cần khóa)."),
     "meta": _l("Tài liệu này."),
 }
 #: The document's introduction, paragraph by paragraph, in the page's language (the English is
@@ -56,9 +85,11 @@ INTRO = [
     _l("**Khóa.** Gửi `Authorization: Bearer hc_<prefix>_<secret>`. Cơ quan tổ chức tạo khóa bằng "
        "`flask token create --organizer TGG [--unit STC] --scope read --scope record --name \"VNPT iOffice\"`; khóa "
        "chỉ hiện một lần, được lưu dạng băm (SHA-256), và bị từ chối ngay từ yêu cầu tiếp theo khi đã thu hồi "
-       "(`flask token revoke`). Phạm vi quyền: `read` (đợt đánh giá, tiến độ, tình trạng, ngày làm việc), `record` "
-       "(ghi nhận hồ sơ nhận qua phần mềm quản lý văn bản hoặc thư điện tử), `manage` (đánh dấu hoàn thành bước, dời "
-       "mốc, trả lại hồ sơ, khôi phục đơn vị). Khóa của một đơn vị chỉ thấy và ghi cho chính đơn vị đó, không có "
+       "(`flask token revoke`). Phạm vi quyền: `read` (đợt đánh giá, tiến độ, tình trạng, ngày làm việc, bộ tiêu chí, bảng "
+       "điểm, kết quả), `record` (ghi nhận hồ sơ nhận qua phần mềm quản lý văn bản hoặc thư điện tử; khóa của đơn "
+       "vị: điền và nộp bảng điểm, đính kèm minh chứng, trả lời về số liệu), `manage` (đánh dấu hoàn thành bước, dời "
+       "mốc, trả lại hồ sơ, khôi phục đơn vị, thẩm định bảng điểm, gửi số liệu để xác nhận; đợt năm sau, đề nghị khen "
+       "thưởng, quyết định và công bố, văn bản của các mốc, công văn). Khóa của một đơn vị chỉ thấy và ghi cho chính đơn vị đó, không có "
        "quyền `manage`; mọi thứ khác trả lời 404, như thể không tồn tại."),
     _l("**Lỗi** trả về dạng `application/problem+json` với `detail` (tiếng Anh), `detail_vi` (tiếng Việt) và "
        "`field`, trường bị lỗi. Dữ liệu sai là lỗi 4xx: 400 (không phải JSON), 401, 403, 404, 409 (bị quy định từ "
@@ -215,6 +246,7 @@ def _scopes_text() -> str:
 def docs_model(doc: dict) -> dict:
     """What templates/api/docs.html shows, read from the OpenAPI document itself."""
     schemes = doc["components"]["securitySchemes"]
+    vi = lang() == "vi"  # in English the page says what the OpenAPI document says, word for word
     sections = []
     for tag in doc["tags"]:
         operations = []
@@ -251,7 +283,7 @@ def docs_model(doc: dict) -> dict:
                     responses.append({"code": code, "description": inline_markdown(resp.get("description", "")),
                                       "media_type": media_type, "schema": _ref_name(schema) if schema else None,
                                       "headers": list(resp.get("headers", {})), "ref": resp_ref})
-                summary = SUMMARIES.get(op["operationId"])
+                summary = SUMMARIES.get(op["operationId"]) if vi else None
                 operations.append({
                     "id": op["operationId"], "method": method.upper(), "path": path,
                     "summary": str(summary) if summary is not None else op.get("summary", ""),
@@ -260,7 +292,7 @@ def docs_model(doc: dict) -> dict:
                     "parameters": params, "body": body, "responses": responses,
                     "curl": _curl(method, path, op, doc, body_example),
                 })
-        described = SECTIONS.get(tag["name"])
+        described = SECTIONS.get(tag["name"]) if vi else None
         sections.append({"name": tag["name"], "operations": operations,
                          "description": str(described) if described is not None else tag.get("description", "")})
     schemas = []
@@ -272,6 +304,6 @@ def docs_model(doc: dict) -> dict:
                         "rows": schema_rows(doc, schema),
                         "example": json.dumps(example, ensure_ascii=False, indent=2) if example is not None else None})
     return {"title": doc["info"]["title"], "version": doc["info"]["version"], "openapi": doc["openapi"],
-            "intro": [inline_markdown(str(p)) for p in INTRO],
+            "intro": [inline_markdown(str(p)) for p in (INTRO if vi else intro_paragraphs(doc))],
             "security": {**schemes["bearerAuth"], "description": inline_markdown(_scopes_text())},
             "sections": sections, "schemas": schemas}

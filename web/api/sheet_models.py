@@ -118,7 +118,7 @@ class AnswerIn(Closed):
     reason: text_of(2000) = Field("", description="Required to dispute.")  # type: ignore[valid-type]
 
 
-class ResponsesIn(Closed):
+class FigureAnswersIn(Closed):
     answers: dict[CriterionCode, AnswerIn] = Field(min_length=1, max_length=MAX_VALUES,
                                                    description="By criterion code; the others can be answered later, "
                                                                "until the deadline.")

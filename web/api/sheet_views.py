@@ -356,9 +356,9 @@ def remove_evidence(token, path: sm.EvidencePath, body: sm.EmptyIn):
 
 
 @bp.post("/campaigns/<code>/units/<unit_code>/sheet/responses")
-@operation("answerFigures", m.SHEETS, scope="record", path=m.UnitPath, body=sm.ResponsesIn, answer=sm.SheetOut,
+@operation("answerFigures", m.SHEETS, scope="record", path=m.UnitPath, body=sm.FigureAnswersIn, answer=sm.SheetOut,
            errors=(404,))
-def answer_figures(token, path: m.UnitPath, body: sm.ResponsesIn):
+def answer_figures(token, path: m.UnitPath, body: sm.FigureAnswersIn):
     """Confirm or dispute the verified figures, criterion by criterion (the unit's token)
 
     During the confirmation round, until 24:00 of its deadline (409 after: the figures stand as verified). A
