@@ -105,22 +105,11 @@ def _empty_tables() -> None:
 
 
 def _empty_pg_tables(conn, tables: list[str]) -> None:
-    """Leave the tables as ``TRUNCATE <all> RESTART IDENTITY CASCADE`` does (empty, every sequence at its
-    start), at a fraction of its cost: TRUNCATE gives each table and index new files whether it holds rows
-    or not (1.1 s a test for the 26 tables on a loaded machine), while a test leaves a few rows in a few
-    tables.  So: one query for which tables hold rows (counted up to TRUNCATE_ABOVE + 1), TRUNCATE for the
-    big ones (the 5,000-unit tests), DELETE for the others, children first, then the used sequences reset."""
-    held = dict(conn.execute(text(" UNION ALL ".join(
-        f"SELECT '{name}', (SELECT count(*) FROM (SELECT 1 FROM {name} LIMIT {TRUNCATE_ABOVE + 1}) AS rows)"
-        for name in tables))).all())
-    big = [name for name in tables if held[name] > TRUNCATE_ABOVE]
-    if big:
-        conn.execute(text(f"TRUNCATE {', '.join(big)} CASCADE"))
-    for name in tables:
-        if 0 < held[name] <= TRUNCATE_ABOVE:
-            conn.execute(text(f"DELETE FROM {name}"))
-    conn.execute(text("SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
-                      "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"))
+    """``TRUNCATE <all> RESTART IDENTITY CASCADE``: empty, every sequence at its start.  (A cheaper
+    variant — DELETE for the tables holding a few rows, TRUNCATE above ``TRUNCATE_ABOVE`` — made tests of
+    test_dossier_hardening read a stale participation on PostgreSQL under pytest-xdist, 3 runs in 7; with
+    TRUNCATE, 0 in 3.  Its cause is not found yet, so the reliable way stays.)"""
+    conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
 
 
 class IsolatedClient(FlaskClient):

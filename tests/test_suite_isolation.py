@@ -1,8 +1,8 @@
 """The suite's own isolation (tests/conftest.py): every test starts from empty tables, its ids from 1.
 
-On PostgreSQL the tables are emptied by DELETE where they hold few rows and by TRUNCATE where they hold
-many (``TRUNCATE_ABOVE``); either way the next test sees what a whole-schema ``TRUNCATE … RESTART
-IDENTITY`` would leave.  Runs on both databases.
+On PostgreSQL the tables are emptied by one ``TRUNCATE … RESTART IDENTITY CASCADE``; the two sizes
+(a few rows, more than ``TRUNCATE_ABOVE``) are the two paths an earlier, cheaper emptying took, kept so
+that any future shortcut is held to the same result.  Runs on both databases.
 """
 
 from __future__ import annotations
