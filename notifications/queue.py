@@ -484,10 +484,14 @@ def queue_tick_failure_notice(campaign: Campaign, now: datetime) -> int:
     recipient = campaign.organizer.email
     if not recipient:
         return 0
+    today = now.astimezone(tz_of(campaign)).date()
+    if db.session.scalar(select(OutboxMail.id).where(  # told today already: render nothing at every tick
+            OutboxMail.campaign_id == campaign.id, OutboxMail.kind == "tick_failure",
+            OutboxMail.occurrence == today.isoformat()).limit(1)) is not None:
+        return 0
     failures = tick_failures_context(campaign.organizer_id, "vi")
     if not failures:
         return 0
-    today = now.astimezone(tz_of(campaign)).date()
     return insert_rows([build_row(kind="tick_failure", campaign=campaign, unit_id=None,
                                   occurrence=today.isoformat(), recipient=recipient, language="vi",
                                   context={"campaign": campaign, "organizer": campaign.organizer,
