@@ -16,6 +16,7 @@ Free of Flask and of the database: ``CampaignMachine(start_value=state)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
@@ -115,6 +116,14 @@ def _machine(state: str) -> CampaignMachine:
 
 def advance_by_time(state: str, *, deadline_passed: bool, grace_ended: bool) -> tuple[str, list[str]]:
     """Apply what time has done; returns the new state and the events applied."""
+    after, events = _advanced(state, deadline_passed, grace_ended)
+    return after, list(events)
+
+
+@cache
+def _advanced(state: str, deadline_passed: bool, grace_ended: bool) -> tuple[str, tuple[str, ...]]:
+    """``advance_by_time`` as the machine computes it, once per (state, deadline passed, grace ended): every
+    page asks for the campaign's state, and building a python-statemachine machine costs about 1 ms."""
     events = []
     sm = _machine(state)
     if deadline_passed and sm.current_state_value == "open" and not grace_ended:
@@ -125,7 +134,7 @@ def advance_by_time(state: str, *, deadline_passed: bool, grace_ended: bool) -> 
             events.append("deadline_passes")
         sm.send("grace_ends")
         events.append("grace_ends")
-    return sm.current_state_value, events
+    return sm.current_state_value, tuple(events)
 
 
 def _missing_steps(state: str, target: str) -> list[str]:
