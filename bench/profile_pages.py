@@ -169,7 +169,16 @@ def main() -> int:
                 client.get(path)
             profile.disable()
             stats = pstats.Stats(profile).sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
-            stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
+            if os.environ.get("PROFILE_BYPKG") == "1":  # own time summed by package (or project directory)
+                spent: dict[str, float] = {}
+                for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
+                    where = filename.split("site-packages/")[-1] if "site-packages/" in filename else \
+                        filename.replace(str(ROOT) + "/", "")
+                    spent[where.split("/")[0]] = spent.get(where.split("/")[0], 0.0) + tottime
+                for where, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:20]:
+                    print(f"    {where:40s} {seconds / 10 * 1000:6.1f} ms per request (profiled)")
+            else:
+                stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
     return 0
 
 
