@@ -21,11 +21,9 @@
       all.indeterminate = n > 0 && !all.checked;
     }
   };
-  // A box ticked in the table is ticked on the phone's card too (the same unit), and the other way.
   document.addEventListener("change", function (event) {
     var box = event.target;
     if (!box.classList || !box.classList.contains("bulk-unit")) { return; }
-    boxes().forEach(function (other) { if (other.value === box.value) { other.checked = box.checked; } });
     if (box.checked) { document.getElementById("bulk-scope-selected").checked = true; }
     refresh();
   });

@@ -44,7 +44,7 @@ def test_bulk_reminder_by_keyboard_without_axe_violations(app, live_server, brow
         page.focus("#bulk-all")
         page.keyboard.press("Space")  # the whole page, by keyboard
         assert page.inner_text("#bulk-count") == "(6)"
-        assert page.locator("input.bulk-unit:checked").count() == 2 * 6  # table rows and phone cards agree
+        assert page.locator("input.bulk-unit:checked").count() == 6  # one box per unit: the table serves phones too
         page.focus("#bulk-action")
         page.keyboard.press("Home")  # the first action: send a reminder now
         assert page.input_value("#bulk-action") == "remind"
@@ -64,3 +64,25 @@ def test_bulk_reminder_by_keyboard_without_axe_violations(app, live_server, brow
         OutboxMail.kind == "organizer_reminder")) == 6
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "unit.reminded")) == 6
+
+
+def test_action_fields_suggest_units_as_the_officer_types(app, live_server, browser, two_provinces):  # noqa: F811
+    """The action forms' datalists come from the server as one types (static/suggest.js): empty in the page,
+    filled on focus, narrowed by the typed words without diacritics."""
+    with time_machine.travel(IN_GRACE, tick=True):
+        context = browser.new_context(viewport=WIDTHS[0], locale="vi-VN")
+        page = context.new_page()
+        sign_in(page, live_server, "admin@tgg.example")
+        page.goto(f"{live_server}/campaigns/TGG-2019")
+        assert page.locator("#units-nominate option").count() == 0  # the page carries no option lists
+        page.focus("#a-nominate-unit")
+        page.wait_for_function("() => document.querySelectorAll('#units-nominate option').length > 0")
+        every = page.eval_on_selector_all("#units-nominate option", "os => os.map(o => o.value)")
+        assert "CAIBE-TT" in every and "STC" not in every  # only units with a district above them
+        page.keyboard.type("cai be")
+        page.wait_for_function("() => [...document.querySelectorAll('#units-nominate option')].every(o => o.value === 'CAIBE-TT')"
+                               " && document.querySelectorAll('#units-nominate option').length === 1")
+        assert page.eval_on_selector("#units-nominate option", "o => o.textContent")== "UBND thị trấn Cái Bè"
+        page.keyboard.type(" khong co")  # nothing matches: the list empties
+        page.wait_for_function("() => document.querySelectorAll('#units-nominate option').length === 0")
+        context.close()

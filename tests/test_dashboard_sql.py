@@ -12,7 +12,7 @@ import time_machine
 from sqlalchemy import select, update
 
 from tests.test_web_dashboard import IN_GRACE, big_campaign_yaml, client, counters, populate, sign_in, table_units  # noqa: F401
-from web.pages.dashboard import PICKER_LIMIT
+from web.pages.dashboard import PREVIEW_LIMIT
 from workflow import campaigns as reads
 from workflow import dashboard as dq
 from workflow.dashboard import fold
@@ -144,13 +144,17 @@ def test_suggestion_lists_are_the_first_units_each_action_applies_to(make_campai
     grace_ended = when >= reads.timeline_of(campaign).grace_ends_at
     results = sorted(reads.results(campaign, when), key=lambda r: r.participation.unit.code)
     limit = 12
-    got = dq.unit_lists(campaign, grace_ended, tuple(dq.LISTS), limit)
     for name, test in dq.LISTS.items():
-        expected = [r.participation.unit.code for r in results
-                    if test(r.status, r.participation.status == "not_submitted" and not r.participation.reinstated_reason,
-                            r.participation.unit.parent_id is not None)][:limit]
-        assert [u.code for u in got[name]] == expected, name
+        applies = [r for r in results
+                   if test(r.status, r.participation.status == "not_submitted" and not r.participation.reinstated_reason,
+                           r.participation.unit.parent_id is not None)]
+        expected = [r.participation.unit.code for r in applies][:limit]
+        assert [u.code for u in dq.unit_suggestions(campaign, grace_ended, name, limit=limit)] == expected, name
         assert len(expected) == limit, name  # the data fills every list: the cut is tested, not just the order
+        # What the officer types narrows the list to the units whose code or name holds it, past the first codes.
+        last = applies[-1].participation.unit
+        assert [u.code for u in dq.unit_suggestions(campaign, grace_ended, name, q=last.code.lower())] == \
+            [r.participation.unit.code for r in applies if last.code in r.participation.unit.code][:20], name
 
 
 def test_urgency_order_puts_who_must_act_first(make_campaign):
@@ -200,7 +204,7 @@ def test_dashboard_of_5000_units_reads_a_page_not_the_campaign(client, make_camp
     assert "Hiển thị 5000 / 5000 đơn vị." in html and "Trang 1 / 50." in html
     # The exclusion preview counts all 3,000 silent units and names the first ones.
     assert "sẽ bị loại (3000)</h2>" in html
-    assert html.count('<li class="col"><span class="mono">') == PICKER_LIMIT
+    assert html.count('<li class="col"><span class="mono">') == PREVIEW_LIMIT
     assert "… và 2900 đơn vị khác" in html
     # A later page of late units by rating: in rank order, and still a page's worth of statements.
     counter, html = dashboard("BIG-5000", status="late", sort="rating", page=3)

@@ -200,9 +200,9 @@ def test_reminders_sent_are_counted_per_unit(client, tgg):
     with time_machine.travel(IN_GRACE, tick=False):
         html = client.get(DASH).get_data(as_text=True)
     row = re.search(r'<tr data-unit="STC">(.*?)</tr>', html, re.S).group(1)
-    assert re.search(r'<td class="text-end">2</td>', row)
+    assert re.search(r'<td class="text-end"[^>]*>2</td>', row)
     row = re.search(r'<tr data-unit="SYT">(.*?)</tr>', html, re.S).group(1)
-    assert re.search(r'<td class="text-end">0</td>', row)
+    assert re.search(r'<td class="text-end"[^>]*>0</td>', row)
     assert "Thư gửi lỗi" in html and "550 mailbox unavailable" in html
 
 
@@ -771,3 +771,49 @@ def test_a_district_coordinator_nominates_its_own_leading_commune(client, tgg):
     client.post("/logout")
     sign_in(client, "admin@tgg.example")
     assert client.get(f"{DASH}/districts/CAIBE/nomination").status_code == 200
+
+
+# -- the action forms' suggestions ------------------------------------------------------
+
+def test_action_fields_suggest_the_units_each_action_applies_to(client, tgg):
+    """The page carries no option lists; each field asks as the officer types, diacritics and case aside."""
+    sign_in(client, "admin@tgg.example")
+    with time_machine.travel(local(2019, 10, 29, 10, 0), tick=False):  # in grace: STC on time, SYT late
+        page = client.get("/campaigns/TGG-2019").get_data(as_text=True)
+        assert '<datalist id="units-return" data-suggest="/campaigns/TGG-2019/suggest/return"></datalist>' in page
+        assert "<option" not in page.split('id="actions"')[1].split("</datalist>")[0]
+        assert 'id="a-nominate-unit"' in page  # its units have parents
+
+        def codes(name, q=""):
+            answer = client.get(f"/campaigns/TGG-2019/suggest/{name}", query_string={"q": q})
+            assert answer.status_code == 200 and answer.mimetype == "application/json"
+            return [u["code"] for u in answer.get_json()["units"]], answer.get_json()["more"]
+
+        assert codes("return") == (["STC", "SYT"], False)
+        assert codes("return", "y TE") == (["SYT"], False)  # "Sở Y tế", without its diacritics
+        assert codes("nominate", "cai be") == (["CAIBE-TT"], False)
+        assert codes("reinstate") == ([], False)  # nobody is excluded while grace runs
+        assert client.get("/campaigns/TGG-2019/suggest/return").get_json()["units"][0] == \
+            {"code": "STC", "name": "Sở Tài chính"}
+        missing = client.get("/campaigns/TGG-2019/suggest/everyone")
+        assert missing.status_code == 404 and "error" in missing.get_json()
+    with time_machine.travel(local(2019, 11, 5, 10, 0), tick=False):  # grace has ended: the silent are excluded
+        assert codes("reinstate") == (["CAIBE", "CAIBE-TT", "MYTHO", "MYTHO-P1"], False)
+
+
+@pytest.mark.parametrize("role", ["viewer", "focal", "btn_admin"])
+def test_suggestions_are_for_those_who_act_on_the_campaign(client, tgg, role):
+    sign_in(client, tgg["users"][role].email)
+    answer = client.get("/campaigns/TGG-2019/suggest/return")
+    assert answer.status_code in (403, 404)
+    assert "STC" not in answer.get_data(as_text=True)
+
+
+def test_suggestions_say_when_more_units_match(client, make_campaign, make_user):
+    campaign = make_campaign(big_campaign_yaml("SUG-50", 50))
+    make_user("admin@big.example", "organizer_admin", "BIG")
+    sign_in(client, "admin@big.example")
+    with time_machine.travel(local(2019, 11, 5, 10, 0), tick=False):  # grace has ended: all 50 are excluded
+        answer = client.get(f"/campaigns/{campaign.code}/suggest/reinstate").get_json()
+    assert answer["more"] is True and len(answer["units"]) == 20
+    assert [u["code"] for u in answer["units"]] == sorted(u["code"] for u in answer["units"])

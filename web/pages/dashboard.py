@@ -20,6 +20,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -328,12 +329,11 @@ def campaign(code: str):
         rows = dq.with_reminders(rows, mail_reads.reminders_sent(campaign, [r.unit.id for r in rows]))
 
     manage = may_manage(current_user)
-    lists = dq.unit_lists(campaign, grace_ended, (PICKERS if manage else ()) + (("silent",) if grace_open else ()),
-                          PICKER_LIMIT)
-    preview = lists.pop("silent", [])
+    preview = dq.unit_suggestions(campaign, grace_ended, "silent", limit=PREVIEW_LIMIT) if grace_open else []
+    # The nomination form: for campaigns that nominate communes, or any whose units have a parent.
+    nominate = manage and (campaign.commune_nomination or dq.has_communes(campaign))
     failed_total, failed = mail_reads.failed_mail(campaign)
     audit = dq.recent_audit(campaign, 50)
-    pickers = lists
     args = {k: v for k, v in (("group", group), ("status", status), ("q", q)) if v}
     left = dq.days_left(cal, today, timeline.deadline.last_day, timeline.grace_end, now, timeline.deadline_at,
                         timeline.grace_ends_at)
@@ -373,7 +373,7 @@ def campaign(code: str):
         descending=descending, args=args, days_left=left, needs_action=needs_action, preview=preview,
         preview_total=counts.silent, failed=failed,
         failed_total=failed_total, audit=audit, units=dq.units_by_id(m.unit_id for m in failed), manage=manage,
-        pickers={name: _joined('<option value="{code}">{name}</option>', picked) for name, picked in pickers.items()},
+        pickers=PICKERS if manage else (), nominate=nominate,
         preview_items=_joined('<li class="col"><span class="mono">{code}</span> — {name}</li>', preview),
         statuses=STATUSES, manual_steps=MANUAL_STEPS, milestones=MILESTONES, lang=lang(),
         endpoints_has_unit_page="units.page" in current_app.view_functions, grace_open=grace_open,
@@ -393,7 +393,6 @@ class Cells:
     badge: str
     status: str
     received: Markup
-    received_card: Markup
     late: Markup
     reminders: int
     rating: Markup
@@ -411,11 +410,9 @@ def _cells(rows, unit_url: str, group_label, status_label, local_time) -> list[C
         link = Markup(f'<a href="{escape(unit_url.replace("__UNIT__", url_quote(unit.code, safe="/")))}">{name}</a>') \
             if unit_url else name
         received = escape(local_time(row.received_at)) if row.received_at else Markup("—")
-        received_card = received
         if row.participation.corrected_at:
             corrected = escape(_("bổ sung, sửa đổi %(when)s", when=local_time(row.participation.corrected_at)))
             received = Markup(f'{received}<br><span class="badge text-bg-light border" data-corrected>{corrected}</span>')
-            received_card = Markup(f"{received_card}<br>{corrected}")
         if row.late_days:
             late = escape(_("%(n)s ngày làm việc", n=row.late_days))
         else:
@@ -434,7 +431,7 @@ def _cells(rows, unit_url: str, group_label, status_label, local_time) -> list[C
             rating = dash
         out.append(Cells(unit.code, unit.name, link, row.participation.nominated, group_label(unit.group),
                          STATUS_BADGES.get(row.status, "text-bg-secondary"), status_label(row.status), received,
-                         received_card, late, row.reminders, rating))
+                         late, row.reminders, rating))
     return out
 
 
@@ -453,10 +450,36 @@ def _page_links(page: int, pages: int) -> list[int | None]:
     return out
 
 
-#: Datalists of the action forms and the exclusion preview: at most this many units each (the
-#: preview's count is exact; the filter "Chưa nộp" lists them all).
-PICKER_LIMIT = 100
+#: The exclusion preview lists at most this many units (its count is exact; the filter "Chưa nộp" lists
+#: them all).
+PREVIEW_LIMIT = 100
+#: The action forms' suggestion lists (``dq.LISTS``), asked for as the officer types.
 PICKERS = ("return", "confirm", "reinstate", "scores", "nominate")
+#: Suggestions per answer: a datalist is read, not scrolled.
+SUGGESTIONS = 20
+
+
+@bp.get("/campaigns/<code>/suggest/<name>")
+@login_required
+def suggest(code: str, name: str):
+    """The units an action form's field may take whose code or name contains ``q``: JSON for
+    ``static/suggest.js``, which fills the field's datalist as the officer types.
+
+    ``{"units": [{"code": …, "name": …}, …], "more": true|false}``: at most 20, in code order; ``more``
+    says that others match (type more of the code or name)."""
+    campaign = campaign_or_404(code)
+    _organizer_only()
+    if not may_manage(current_user):
+        abort(403)
+    if name not in PICKERS:
+        return jsonify({"error": _("Không có danh sách gợi ý này.")}), 404
+    if reads.out_of_range_dates(campaign):  # the repair page instead of the dashboard: nothing to suggest
+        return jsonify({"units": [], "more": False})
+    now = utcnow()
+    grace_ended = now >= reads.timeline_of(campaign, now).grace_ends_at
+    found = dq.unit_suggestions(campaign, grace_ended, name, request.args.get("q", "")[:100], SUGGESTIONS + 1)
+    return jsonify({"units": [{"code": u.code, "name": u.name} for u in found[:SUGGESTIONS]],
+                    "more": len(found) > SUGGESTIONS})
 
 
 @bp.get("/campaigns/<code>/timeline.svg")
