@@ -25,13 +25,16 @@ def reminders_query(campaign: Campaign, unit_ids: Iterable[int] | None = None):
         OutboxMail.unit_id)
 
 
-def reminders_sent(campaign: Campaign, unit_ids: Iterable[int] | None = None) -> dict[int, int]:
-    """Reminders and escalations sent, per unit (all, or only ``unit_ids``): one grouped query."""
-    if unit_ids is not None:
-        unit_ids = list(unit_ids)
-        if not unit_ids:
-            return {}
-    return {unit_id: n for unit_id, n in db.session.execute(reminders_query(campaign, unit_ids)).all()}
+def reminder_count(campaign: Campaign):
+    """A function of a unit id column: the reminders and escalations sent to that unit, as a correlated
+    count (``workflow.dashboard.unit_page`` asks it for the page's rows only)."""
+
+    def count(unit_id):
+        return (select(func.count()).select_from(OutboxMail)
+                .where(OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_(REMINDER_KINDS),
+                       OutboxMail.status == "sent", OutboxMail.unit_id == unit_id).scalar_subquery())
+
+    return count
 
 
 def failed_mail(campaign: Campaign, limit: int = 50) -> tuple[int, list[OutboxMail]]:

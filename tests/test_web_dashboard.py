@@ -203,6 +203,11 @@ def test_reminders_sent_are_counted_per_unit(client, tgg):
     assert re.search(r'<td class="text-end"[^>]*>2</td>', row)
     row = re.search(r'<tr data-unit="SYT">(.*?)</tr>', html, re.S).group(1)
     assert re.search(r'<td class="text-end"[^>]*>0</td>', row)
+    for sort in ("rating", "reminders", "name"):  # counted for the page's rows in every order
+        with time_machine.travel(IN_GRACE, tick=False):
+            page = client.get(DASH, query_string={"sort": sort}).get_data(as_text=True)
+        row = re.search(r'<tr data-unit="STC">(.*?)</tr>', page, re.S).group(1)
+        assert re.search(r'<td class="text-end"[^>]*>2</td>', row), sort
     assert "Thư gửi lỗi" in html and "550 mailbox unavailable" in html
 
 

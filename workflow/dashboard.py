@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Numeric, String, and_, case, event, exists, func, literal, or_, select
+from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
@@ -359,10 +359,12 @@ class UnitPage:
 
 def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status: str = "", q: str = "",
               sort: str = "code", descending: bool = False, page: int = 1, per_page: int = 100,
-              reminders=None, counts: Counts | None = None) -> UnitPage:
+              reminders=None, reminder_count=None, counts: Counts | None = None) -> UnitPage:
     """One page of the units table: filtered, sorted and cut in SQL.
 
     ``reminders``: a selectable (unit_id, n) of reminders sent, joined when sorting by them.
+    ``reminder_count``: otherwise, a function of a unit id column giving the reminders sent to that unit
+    (a correlated count), asked for the page's rows only, in the same statement.
     ``counts``: this campaign's ``status_counts`` (same ``grace_ended``) when the caller has them: without
     a search they give the filtered total, and the page is one statement.  Unless sorted by rating, the
     page's rows are chosen first and only they are joined to the ranks.
@@ -406,18 +408,19 @@ def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status:
         return order
 
     query = select(sub).where(*where).order_by(*order_of(c)).limit(per_page).offset((page - 1) * per_page)
-    if not by_rating:
+    counted = reminders is None and reminder_count is not None
+    if not by_rating or counted:  # what only the page's rows need, joined to the cut
         cut = query.subquery("cut")
-        ranks = _ranks(campaign, grace_ended)
-        query = (select(cut, ranks.c.rank).outerjoin(ranks, ranks.c.rid == cut.c.pid)
-                 .order_by(*order_of(cut.c)))
+        query = select(cut)
+        if not by_rating:
+            ranks = _ranks(campaign, grace_ended)
+            query = query.add_columns(ranks.c.rank).outerjoin(ranks, ranks.c.rid == cut.c.pid)
+        if counted:
+            query = query.add_columns(reminder_count(cut.c.unit_id).label("reminders"))
+        query = query.order_by(*order_of(cut.c))
     result = db.session.execute(query).all()
     rows = [_row(r, tiers, getattr(r, "reminders", 0) or 0) for r in result]
     return UnitPage(rows, total, page, pages)
-
-
-def with_reminders(rows: list[UnitRow], sent: dict[int, int]) -> list[UnitRow]:
-    return [replace(r, reminders=sent.get(r.unit.id, 0)) for r in rows]
 
 
 def standing_rows(campaign: Campaign, now: datetime) -> list[UnitRow]:
@@ -471,6 +474,7 @@ class Counts:
     by_group: dict[str, dict[str, int]]
     total: int
     silent: int  # recorded as not submitted and not reinstated: excluded when grace ends
+    with_parent: int = 0  # units with a parent (communes under their district): the nomination form
 
     @property
     def groups(self) -> list[str]:
@@ -478,23 +482,24 @@ class Counts:
 
 
 def status_counts(campaign: Campaign, grace_ended: bool) -> Counts:
-    """Units by effective status and group: one grouped query."""
+    """Units by effective status and group, the silent ones and those with a parent: one grouped query."""
     status = effective_status_sql(grace_ended)
     silent = case((and_(Participation.status == "not_submitted",
                         func.coalesce(Participation.reinstated_reason, "") == ""), 1), else_=0)
     rows = db.session.execute(
-        select(Unit.group, status, silent, func.count()).select_from(Participation)
+        select(Unit.group, status, silent, func.count(), func.count(Unit.parent_id)).select_from(Participation)
         .join(Unit, Unit.id == Participation.unit_id).where(*_of_campaign(campaign))
         .group_by(Unit.group, status, silent)).all()
     by_status = {s: 0 for s in standing.STATUSES}
     by_group: dict[str, dict[str, int]] = {}
-    n_silent = 0
-    for grp, st, is_silent, n in rows:
+    n_silent = n_parent = 0
+    for grp, st, is_silent, n, parented in rows:
         by_status[st] = by_status.get(st, 0) + n
         counts = by_group.setdefault(grp, {s: 0 for s in standing.STATUSES})
         counts[st] = counts.get(st, 0) + n
         n_silent += n if is_silent else 0
-    return Counts(by_status, by_group, sum(by_status.values()), n_silent)
+        n_parent += parented
+    return Counts(by_status, by_group, sum(by_status.values()), n_silent, n_parent)
 
 
 #: The units each action of the dashboard applies to (its suggestion list), and the exclusion preview:
@@ -522,13 +527,6 @@ def _list_condition(name: str, grace_ended: bool):
         "nominate": U.parent_id.is_not(None),
         "silent": silent,
     }[name]
-
-
-def has_communes(campaign: Campaign) -> bool:
-    """Whether any unit of the campaign has a parent (a commune under its district): one ``EXISTS``."""
-    P, U = Participation, Unit
-    return bool(db.session.scalar(select(exists().where(*_of_campaign(campaign), U.id == P.unit_id,
-                                                        U.parent_id.is_not(None)))))
 
 
 def unit_suggestions(campaign: Campaign, grace_ended: bool, name: str, q: str = "", limit: int = 20) -> list[UnitBrief]:

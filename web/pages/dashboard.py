@@ -323,15 +323,14 @@ def campaign(code: str):
     descending = request.args.get("dir") == "desc"
     reminders = mail_reads.reminders_query(campaign) if sort == "reminders" else None
     found = dq.unit_page(campaign, grace_ended, group=group, status=status, q=q, sort=sort, descending=descending,
-                         page=_int_arg("page", 1, 1), per_page=PER_PAGE, reminders=reminders, counts=counts)
+                         page=_int_arg("page", 1, 1), per_page=PER_PAGE, reminders=reminders,
+                         reminder_count=mail_reads.reminder_count(campaign), counts=counts)
     rows = found.rows
-    if reminders is None:
-        rows = dq.with_reminders(rows, mail_reads.reminders_sent(campaign, [r.unit.id for r in rows]))
 
     manage = may_manage(current_user)
     preview = dq.unit_suggestions(campaign, grace_ended, "silent", limit=PREVIEW_LIMIT) if grace_open else []
     # The nomination form: for campaigns that nominate communes, or any whose units have a parent.
-    nominate = manage and (campaign.commune_nomination or dq.has_communes(campaign))
+    nominate = manage and (campaign.commune_nomination or counts.with_parent > 0)
     failed_total, failed = mail_reads.failed_mail(campaign)
     audit = dq.recent_audit(campaign, 50)
     args = {k: v for k, v in (("group", group), ("status", status), ("q", q)) if v}
