@@ -16,13 +16,18 @@
       asked = q;
       fetch(list.dataset.suggest + "?q=" + encodeURIComponent(q),
             {headers: {Accept: "application/json"}, credentials: "same-origin"})
-        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (r) {
+          if (!r.ok) { asked = null; return null; }  // refused or failed: ask again on the next keystroke
+          return r.json();
+        })
         .then(function (data) {
-          if (!data || input.value.trim() !== q) return;  // an older answer: a newer question is on its way
+          if (!data || asked !== q) return;  // an older answer: a newer question is on its way
           list.replaceChildren.apply(list, data.units.map(function (u) {
             var option = document.createElement("option");
             option.value = u.code;
-            option.textContent = u.name;
+            // The browser filters a datalist by what is typed, with its diacritics: the name's unaccented
+            // form beside it keeps "cai be" showing "UBND thị trấn Cái Bè", as the server found it.
+            option.textContent = u.folded && u.folded !== u.name ? u.name + " · " + u.folded : u.name;
             return option;
           }));
         })

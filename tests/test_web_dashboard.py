@@ -799,7 +799,7 @@ def test_action_fields_suggest_the_units_each_action_applies_to(client, tgg):
         assert codes("nominate", "cai be") == (["CAIBE-TT"], False)
         assert codes("reinstate") == ([], False)  # nobody is excluded while grace runs
         assert client.get("/campaigns/TGG-2019/suggest/return").get_json()["units"][0] == \
-            {"code": "STC", "name": "Sở Tài chính"}
+            {"code": "STC", "name": "Sở Tài chính", "folded": "so tai chinh"}
         missing = client.get("/campaigns/TGG-2019/suggest/everyone")
         assert missing.status_code == 404 and "error" in missing.get_json()
     with time_machine.travel(local(2019, 11, 5, 10, 0), tick=False):  # grace has ended: the silent are excluded

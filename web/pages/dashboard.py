@@ -464,8 +464,9 @@ def suggest(code: str, name: str):
     """The units an action form's field may take whose code or name contains ``q``: JSON for
     ``static/suggest.js``, which fills the field's datalist as the officer types.
 
-    ``{"units": [{"code": …, "name": …}, …], "more": true|false}``: at most 20, in code order; ``more``
-    says that others match (type more of the code or name)."""
+    ``{"units": [{"code": …, "name": …, "folded": …}, …], "more": true|false}``: at most 20, in code
+    order; ``folded`` is the name in lower case without diacritics (the browser filters the datalist by
+    what is typed); ``more`` says that others match (type more of the code or name)."""
     campaign = campaign_or_404(code)
     _organizer_only()
     if not may_manage(current_user):
@@ -477,7 +478,7 @@ def suggest(code: str, name: str):
     now = utcnow()
     grace_ended = now >= reads.timeline_of(campaign, now).grace_ends_at
     found = dq.unit_suggestions(campaign, grace_ended, name, request.args.get("q", "")[:100], SUGGESTIONS + 1)
-    return jsonify({"units": [{"code": u.code, "name": u.name} for u in found[:SUGGESTIONS]],
+    return jsonify({"units": [{"code": u.code, "name": u.name, "folded": dq.fold(u.name)} for u in found[:SUGGESTIONS]],
                     "more": len(found) > SUGGESTIONS})
 
 
