@@ -363,6 +363,7 @@ def campaign(code: str):
                    current_app.jinja_env.filters["local_time"])
     return render_template(
         "dashboard/campaign.html", group_name=lambda g: group_labels.get(g) or group_name(g), cells=cells,
+        rows_html=_rows_html(cells, manage),
         page_links=_page_links(found.page, found.pages),
         status_name=lambda s: status_labels.get(s) or status_name(s, lang()),
         campaign=campaign, state=state, timeline=timeline, today=today,
@@ -382,7 +383,7 @@ def campaign(code: str):
 
 @dataclass(frozen=True)
 class Cells:
-    """One line of the units table as drawn: every cell's HTML made once, for the table and the cards."""
+    """One line of the units table as drawn: every cell's HTML made once (``_rows_html`` joins them)."""
 
     code: str
     name: str
@@ -432,6 +433,38 @@ def _cells(rows, unit_url: str, group_label, status_label, local_time) -> list[C
                          STATUS_BADGES.get(row.status, "text-bg-secondary"), status_label(row.status), received,
                          late, row.reminders, rating))
     return out
+
+
+#: One row of the units table (the template's ``rows_html``); the ``{pick}`` cell only for managers.
+ROW_HTML = (
+    '<tr data-unit="{code}">{pick}<td class="mono small unit-code">{code}</td>'
+    '<td class="unit-name">{link}{nominated}</td>'
+    '<td class="small" data-label="{t_group}">{group}</td>'
+    '<td class="unit-status"><span class="badge {badge} status-badge">{status}</span></td>'
+    '<td class="small text-nowrap" data-label="{t_received}">{received}</td>'
+    '<td class="small" data-label="{t_late}">{late}</td>'
+    '<td class="text-end" data-label="{t_reminded}">{reminders}</td>'
+    '<td class="small" data-label="{t_rating}">{rating}</td></tr>\n')
+PICK_HTML = ('<td class="bulk-cell"><input class="form-check-input bulk-unit" type="checkbox" name="units" '
+             'value="{code}" form="bulk-form" id="pick-{n}" aria-label="{t_pick} {code} — {name}"></td>')
+
+
+def _rows_html(cells: list[Cells], manage: bool) -> Markup:
+    """The units table's rows: ``ROW_HTML`` per row, every text escaped (the Markup cells are already)."""
+    labels = {k: escape(v) for k, v in (("t_group", _("Khối")), ("t_received", _("Thời điểm nhận")),
+                                         ("t_late", _("Trễ")), ("t_reminded", _("Đã nhắc")),
+                                         ("t_rating", _("Điểm, xếp loại")))}
+    t_pick = escape(_("Chọn"))
+    nominated = Markup(' <span class="badge text-bg-info">{}</span>').format(_("được đề cử"))
+    out = []
+    for n, c in enumerate(cells, 1):
+        code, name = escape(c.code), escape(c.name)
+        pick = PICK_HTML.format(code=code, n=n, t_pick=t_pick, name=name) if manage else ""
+        out.append(ROW_HTML.format(code=code, pick=pick, link=c.link, nominated=nominated if c.nominated else "",
+                                   group=escape(c.group), badge=escape(c.badge), status=escape(c.status),
+                                   received=c.received, late=c.late, reminders=c.reminders, rating=c.rating,
+                                   **labels))
+    return Markup("".join(out))
 
 
 def _joined(template: str, units) -> Markup:
