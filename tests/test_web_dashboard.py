@@ -822,3 +822,17 @@ def test_suggestions_say_when_more_units_match(client, make_campaign, make_user)
         answer = client.get(f"/campaigns/{campaign.code}/suggest/reinstate").get_json()
     assert answer["more"] is True and len(answer["units"]) == 20
     assert [u["code"] for u in answer["units"]] == sorted(u["code"] for u in answer["units"])
+
+
+def test_unit_names_and_codes_are_escaped_in_the_table(client, tgg):
+    """The table's rows are drawn in Python (ROW_HTML): what a unit file says is shown as text, never as HTML."""
+    stc = unit("STC")
+    stc.name = 'Sở <b>Tài</b> chính & "Kho bạc"'
+    db.session.commit()
+    sign_in(client, "admin@tgg.example")
+    with time_machine.travel(IN_GRACE, tick=False):
+        html = client.get(DASH).get_data(as_text=True)
+    row = re.search(r'<tr data-unit="STC">(.*?)</tr>', html, re.S).group(1)
+    assert "<b>" not in row
+    assert ">Sở &lt;b&gt;Tài&lt;/b&gt; chính &amp; &#34;Kho bạc&#34;</a>" in row
+    assert 'aria-label="Chọn STC — Sở &lt;b&gt;Tài&lt;/b&gt; chính &amp; &#34;Kho bạc&#34;"' in row
