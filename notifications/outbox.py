@@ -3,8 +3,6 @@ the organizer's outbox listing, all scoped to one organizer or campaign."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sqlalchemy import and_, func, or_, select
 
 from workflow.db import db
@@ -15,14 +13,14 @@ from .models import OutboxMail
 #: Outbox mail kinds that count as reminders sent to a unit.
 REMINDER_KINDS = ("reminder", "escalation", "organizer_reminder")
 
-def reminders_query(campaign: Campaign, unit_ids: Iterable[int] | None = None):
-    """(unit_id, n): reminders and escalations sent, per unit, as a statement to run or join."""
-    where = [OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_(REMINDER_KINDS),
-             OutboxMail.status == "sent", OutboxMail.unit_id.is_not(None)]
-    if unit_ids is not None:
-        where.append(OutboxMail.unit_id.in_(list(unit_ids)))
-    return select(OutboxMail.unit_id.label("unit_id"), func.count().label("n")).where(*where).group_by(
-        OutboxMail.unit_id)
+def _sent_reminders(campaign: Campaign) -> list:
+    return [OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_(REMINDER_KINDS), OutboxMail.status == "sent"]
+
+
+def reminders_query(campaign: Campaign):
+    """(unit_id, n): reminders and escalations sent, per unit, as a statement to join (the sort by them)."""
+    return select(OutboxMail.unit_id.label("unit_id"), func.count().label("n")).where(
+        *_sent_reminders(campaign), OutboxMail.unit_id.is_not(None)).group_by(OutboxMail.unit_id)
 
 
 def reminder_count(campaign: Campaign):
@@ -31,8 +29,7 @@ def reminder_count(campaign: Campaign):
 
     def count(unit_id):
         return (select(func.count()).select_from(OutboxMail)
-                .where(OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_(REMINDER_KINDS),
-                       OutboxMail.status == "sent", OutboxMail.unit_id == unit_id).scalar_subquery())
+                .where(*_sent_reminders(campaign), OutboxMail.unit_id == unit_id).scalar_subquery())
 
     return count
 

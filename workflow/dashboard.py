@@ -135,13 +135,16 @@ def _bytewise(column):
 
 # -- where units stand, in SQL -------------------------------------------------
 
+def silent_sql():
+    """Recorded as not submitted and not reinstated: what grace's end excludes."""
+    return and_(Participation.status == "not_submitted", func.coalesce(Participation.reinstated_reason, "") == "")
+
+
 def effective_status_sql(grace_ended: bool):
     """``standing.effective_status`` as a column: silence past grace is exclusion (unless reinstated)."""
     if not grace_ended:
         return Participation.status
-    return case((and_(Participation.status == "not_submitted",
-                      func.coalesce(Participation.reinstated_reason, "") == ""), "excluded"),
-                else_=Participation.status)
+    return case((silent_sql(), "excluded"), else_=Participation.status)
 
 
 def _eligible(campaign: Campaign, grace_ended: bool):
@@ -484,8 +487,7 @@ class Counts:
 def status_counts(campaign: Campaign, grace_ended: bool) -> Counts:
     """Units by effective status and group, the silent ones and those with a parent: one grouped query."""
     status = effective_status_sql(grace_ended)
-    silent = case((and_(Participation.status == "not_submitted",
-                        func.coalesce(Participation.reinstated_reason, "") == ""), 1), else_=0)
+    silent = case((silent_sql(), 1), else_=0)
     rows = db.session.execute(
         select(Unit.group, status, silent, func.count(), func.count(Unit.parent_id)).select_from(Participation)
         .join(Unit, Unit.id == Participation.unit_id).where(*_of_campaign(campaign))
@@ -516,16 +518,14 @@ LISTS = {
 
 
 def _list_condition(name: str, grace_ended: bool):
-    P, U = Participation, Unit
     status = effective_status_sql(grace_ended)
-    silent = and_(P.status == "not_submitted", func.coalesce(P.reinstated_reason, "") == "")
     return {
         "return": status.in_(("on_time", "late", "resubmitted", "confirmed")),
         "confirm": status.in_(("on_time", "late", "resubmitted")),
         "reinstate": status == "excluded",
         "scores": status.not_in(("excluded", "not_submitted")),
-        "nominate": U.parent_id.is_not(None),
-        "silent": silent,
+        "nominate": Unit.parent_id.is_not(None),
+        "silent": silent_sql(),
     }[name]
 
 

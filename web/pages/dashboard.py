@@ -7,7 +7,6 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -358,12 +357,12 @@ def campaign(code: str):
     status_labels = {s: status_name(s, lang()) for s in STATUSES}
     unit_url = url_for("units.page", code=campaign.code, unit_code="__UNIT__") \
         if "units.page" in current_app.view_functions else ""
-    cells = _cells(rows, unit_url, lambda g: group_labels.get(g) or group_name(g),
-                   lambda s: status_labels.get(s) or status_name(s, lang()),
-                   current_app.jinja_env.filters["local_time"])
+    rows_html = _rows_html(rows, unit_url, lambda g: group_labels.get(g) or group_name(g),
+                           lambda s: status_labels.get(s) or status_name(s, lang()),
+                           current_app.jinja_env.filters["local_time"], manage)
     return render_template(
-        "dashboard/campaign.html", group_name=lambda g: group_labels.get(g) or group_name(g), cells=cells,
-        rows_html=_rows_html(cells, manage),
+        "dashboard/campaign.html", group_name=lambda g: group_labels.get(g) or group_name(g),
+        rows_html=rows_html,
         page_links=_page_links(found.page, found.pages),
         status_name=lambda s: status_labels.get(s) or status_name(s, lang()),
         campaign=campaign, state=state, timeline=timeline, today=today,
@@ -381,32 +380,35 @@ def campaign(code: str):
         unconfirmed=unconfirmed, bulk_actions=BULK_ACTIONS)
 
 
-@dataclass(frozen=True)
-class Cells:
-    """One line of the units table as drawn: every cell's HTML made once (``_rows_html`` joins them)."""
-
-    code: str
-    name: str
-    link: Markup
-    nominated: bool
-    group: str
-    badge: str
-    status: str
-    received: Markup
-    late: Markup
-    reminders: int
-    rating: Markup
+#: One row of the units table (the template's ``rows_html``); the ``{pick}`` cell only for managers.
+ROW_HTML = (
+    '<tr data-unit="{code}">{pick}<td class="mono small unit-code">{code}</td>'
+    '<td class="unit-name">{link}{nominated}</td>'
+    '<td class="small" data-label="{t_group}">{group}</td>'
+    '<td class="unit-status"><span class="badge {badge} status-badge">{status}</span></td>'
+    '<td class="small text-nowrap" data-label="{t_received}">{received}</td>'
+    '<td class="small" data-label="{t_late}">{late}</td>'
+    '<td class="text-end" data-label="{t_reminded}">{reminders}</td>'
+    '<td class="small" data-label="{t_rating}">{rating}</td></tr>\n')
+PICK_HTML = ('<td class="bulk-cell"><input class="form-check-input bulk-unit" type="checkbox" name="units" '
+             'value="{code}" form="bulk-form" id="pick-{n}" aria-label="{t_pick} {code} — {name}"></td>')
 
 
-def _cells(rows, unit_url: str, group_label, status_label, local_time) -> list[Cells]:
-    """The units table's cells in Python: one loop over the page's rows, no template macro per cell."""
+def _rows_html(rows, unit_url: str, group_label, status_label, local_time, manage: bool) -> Markup:
+    """The units table's rows in Python: one loop over the page's rows, ``ROW_HTML`` each, every text
+    escaped; no template macro per cell."""
     vi = lang() == "vi"
     dash = Markup('<span class="text-body-secondary">—</span>')
     t_self = escape(_("tự chấm"))
+    labels = {k: escape(v) for k, v in (("t_group", _("Khối")), ("t_received", _("Thời điểm nhận")),
+                                         ("t_late", _("Trễ")), ("t_reminded", _("Đã nhắc")),
+                                         ("t_rating", _("Điểm, xếp loại")))}
+    t_pick = escape(_("Chọn"))
+    nominated = Markup(' <span class="badge text-bg-info">{}</span>').format(_("được đề cử"))
     out = []
-    for row in rows:
+    for n, row in enumerate(rows, 1):
         unit = row.unit
-        name = escape(unit.name)
+        code, name = escape(unit.code), escape(unit.name)
         link = Markup(f'<a href="{escape(unit_url.replace("__UNIT__", url_quote(unit.code, safe="/")))}">{name}</a>') \
             if unit_url else name
         received = escape(local_time(row.received_at)) if row.received_at else Markup("—")
@@ -429,41 +431,12 @@ def _cells(rows, unit_url: str, group_label, status_label, local_time) -> list[C
             rating = Markup("".join(parts))
         else:
             rating = dash
-        out.append(Cells(unit.code, unit.name, link, row.participation.nominated, group_label(unit.group),
-                         STATUS_BADGES.get(row.status, "text-bg-secondary"), status_label(row.status), received,
-                         late, row.reminders, rating))
-    return out
-
-
-#: One row of the units table (the template's ``rows_html``); the ``{pick}`` cell only for managers.
-ROW_HTML = (
-    '<tr data-unit="{code}">{pick}<td class="mono small unit-code">{code}</td>'
-    '<td class="unit-name">{link}{nominated}</td>'
-    '<td class="small" data-label="{t_group}">{group}</td>'
-    '<td class="unit-status"><span class="badge {badge} status-badge">{status}</span></td>'
-    '<td class="small text-nowrap" data-label="{t_received}">{received}</td>'
-    '<td class="small" data-label="{t_late}">{late}</td>'
-    '<td class="text-end" data-label="{t_reminded}">{reminders}</td>'
-    '<td class="small" data-label="{t_rating}">{rating}</td></tr>\n')
-PICK_HTML = ('<td class="bulk-cell"><input class="form-check-input bulk-unit" type="checkbox" name="units" '
-             'value="{code}" form="bulk-form" id="pick-{n}" aria-label="{t_pick} {code} — {name}"></td>')
-
-
-def _rows_html(cells: list[Cells], manage: bool) -> Markup:
-    """The units table's rows: ``ROW_HTML`` per row, every text escaped (the Markup cells are already)."""
-    labels = {k: escape(v) for k, v in (("t_group", _("Khối")), ("t_received", _("Thời điểm nhận")),
-                                         ("t_late", _("Trễ")), ("t_reminded", _("Đã nhắc")),
-                                         ("t_rating", _("Điểm, xếp loại")))}
-    t_pick = escape(_("Chọn"))
-    nominated = Markup(' <span class="badge text-bg-info">{}</span>').format(_("được đề cử"))
-    out = []
-    for n, c in enumerate(cells, 1):
-        code, name = escape(c.code), escape(c.name)
         pick = PICK_HTML.format(code=code, n=n, t_pick=t_pick, name=name) if manage else ""
-        out.append(ROW_HTML.format(code=code, pick=pick, link=c.link, nominated=nominated if c.nominated else "",
-                                   group=escape(c.group), badge=escape(c.badge), status=escape(c.status),
-                                   received=c.received, late=c.late, reminders=c.reminders, rating=c.rating,
-                                   **labels))
+        out.append(ROW_HTML.format(
+            code=code, pick=pick, link=link, nominated=nominated if row.participation.nominated else "",
+            group=escape(group_label(unit.group)), badge=STATUS_BADGES.get(row.status, "text-bg-secondary"),
+            status=escape(status_label(row.status)), received=received, late=late, reminders=row.reminders,
+            rating=rating, **labels))
     return Markup("".join(out))
 
 
