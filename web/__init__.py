@@ -24,6 +24,7 @@ from web.common import (
     babel,
     bootstrap,
     csrf,
+    install_gettext,
     lang,
     login_manager,
     points_text,
@@ -64,6 +65,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "warning"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    install_gettext(app)
     bootstrap.init_app(app)
     page_cache.init_app(app)
 

@@ -13,10 +13,10 @@ import json
 import re
 from typing import Any
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
+from web.common import gettext as _
 from web.common import lang
 from workflow.api_tokens import SCOPES
 

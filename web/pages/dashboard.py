@@ -26,7 +26,6 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -42,6 +41,7 @@ from notifications.queue import render_missing, rules_of
 from notifications.rules import reminder_dates
 from web import page_cache
 from web.access import campaign_or_404, is_organizer_side, may_manage, require_roles, unit_or_404, visible_unit_ids
+from web.common import gettext as _
 from web.common import lang
 from web.dayfield import DayTextField
 from web.timeline_svg import axis_range, render_timeline_svg

@@ -28,13 +28,13 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlalchemy import select
 
 from web.access import campaign_or_404, is_organizer_side, may_manage, unit_or_404
+from web.common import gettext as _
 from web.common import lang
 from web.pages.unit import file_size, may_act_for
 from workflow import campaigns as reads

@@ -41,7 +41,6 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -74,6 +73,7 @@ from wtforms.validators import (
 from notifications.queue import reminder_plan, rules_of
 from notifications.rules import ReminderRules, RulesError
 from web.access import campaign_or_404, is_organizer_side, require_roles
+from web.common import gettext as _
 from web.common import lang  # noqa: E402
 from web.dayfield import DayTextField
 from workflow import dashboard as dq

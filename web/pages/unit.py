@@ -24,7 +24,6 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, bindparam, select
@@ -34,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 
 from web import page_cache
 from web.access import campaign_or_404, can_see_unit, is_organizer_side, may_manage, unit_or_404
+from web.common import gettext as _
 from web.common import lang, request_received_at
 from web.ics import AllDayEvent, calendar_bytes
 from workflow import campaigns as reads

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from web.access import campaign_or_404, may_manage
+from web.common import gettext as _
 from web.common import lang
 from web.pages.dashboard import group_name
 from workflow import awards, letters, yearly
