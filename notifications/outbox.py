@@ -13,25 +13,22 @@ from .models import OutboxMail
 #: Outbox mail kinds that count as reminders sent to a unit.
 REMINDER_KINDS = ("reminder", "escalation", "organizer_reminder")
 
-def _sent_reminders(campaign: Campaign) -> list:
-    return [OutboxMail.campaign_id == campaign.id, OutboxMail.kind.in_(REMINDER_KINDS), OutboxMail.status == "sent"]
+def _sent_reminders(campaign_id) -> list:
+    return [OutboxMail.campaign_id == campaign_id, OutboxMail.kind.in_(REMINDER_KINDS), OutboxMail.status == "sent"]
 
 
-def reminders_query(campaign: Campaign):
-    """(unit_id, n): reminders and escalations sent, per unit, as a statement to join (the sort by them)."""
+def reminders_query(campaign_id):
+    """(unit_id, n): reminders and escalations sent, per unit, of the campaign ``campaign_id`` (a value or a
+    bound parameter), as a statement to join (``workflow.dashboard.unit_page``'s sort by them)."""
     return select(OutboxMail.unit_id.label("unit_id"), func.count().label("n")).where(
-        *_sent_reminders(campaign), OutboxMail.unit_id.is_not(None)).group_by(OutboxMail.unit_id)
+        *_sent_reminders(campaign_id), OutboxMail.unit_id.is_not(None)).group_by(OutboxMail.unit_id)
 
 
-def reminder_count(campaign: Campaign):
-    """A function of a unit id column: the reminders and escalations sent to that unit, as a correlated
-    count (``workflow.dashboard.unit_page`` asks it for the page's rows only)."""
-
-    def count(unit_id):
-        return (select(func.count()).select_from(OutboxMail)
-                .where(*_sent_reminders(campaign), OutboxMail.unit_id == unit_id).scalar_subquery())
-
-    return count
+def reminder_count(campaign_id, unit_id):
+    """The reminders and escalations of the campaign ``campaign_id`` sent to the unit ``unit_id`` (a column),
+    as a correlated count (``workflow.dashboard.unit_page`` asks it for the page's rows only)."""
+    return (select(func.count()).select_from(OutboxMail)
+            .where(*_sent_reminders(campaign_id), OutboxMail.unit_id == unit_id).scalar_subquery())
 
 
 def failed_mail(campaign: Campaign, limit: int = 50) -> tuple[int, list[OutboxMail]]:

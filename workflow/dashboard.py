@@ -13,9 +13,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Numeric, String, and_, case, event, func, literal, or_, select
+from sqlalchemy import Integer, Numeric, String, and_, bindparam, case, event, func, literal, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
@@ -147,18 +148,18 @@ def effective_status_sql(grace_ended: bool):
     return case((silent_sql(), "excluded"), else_=Participation.status)
 
 
-def _eligible(campaign: Campaign, grace_ended: bool):
+def _eligible(nomination: bool, grace_ended: bool):
     """Who is rated and ranked: not excluded (nor silent, which grace's end makes excluded), with a score;
     with commune nomination only nominees (and units without a parent)."""
     P, U = Participation, Unit
     score = func.coalesce(P.verified_score, P.self_score)
     eligible = and_(effective_status_sql(grace_ended).not_in(("excluded", "not_submitted")), score.is_not(None))
-    if campaign.commune_nomination:
+    if nomination:
         eligible = and_(eligible, or_(U.parent_id.is_(None), P.nominated.is_(True)))
     return eligible
 
 
-def _ranks(campaign: Campaign, grace_ended: bool):
+def _ranks(nomination: bool, grace_ended: bool):
     """(participation id, rank) of the ranked units only: ``RANK()`` within each group by score, over
     narrow rows (a unit's id, group and score), so that the window sorts in memory what is ranked, not
     every unit's whole row."""
@@ -166,11 +167,12 @@ def _ranks(campaign: Campaign, grace_ended: bool):
     score = func.coalesce(P.verified_score, P.self_score)
     return (select(P.id.label("rid"), func.rank().over(partition_by=U.group, order_by=score.desc()).label("rank"))
             .select_from(P).join(U, U.id == P.unit_id)
-            .where(*_of_campaign(campaign), _eligible(campaign, grace_ended)).subquery("ranks"))
+            .where(*_of_campaign(), _eligible(nomination, grace_ended)).subquery("ranks"))
 
 
-def _standing_select(campaign: Campaign, grace_ended: bool, *, ranked: bool = True):
-    """One row per unit of the campaign, with its effective status, score and (when ``ranked``) rank.
+def _standing_select(nomination: bool, grace_ended: bool, *, ranked: bool = True):
+    """One row per unit of the campaign (bound when it runs: ``_bound``), with its effective status, score
+    and (when ``ranked``) rank; ``nomination``: the campaign's ``commune_nomination``.
 
     The same rules as ``campaigns.results`` (tests/test_dashboard_sql.py proves them equal on varied
     data): the verified score counts, else the self-assessed; excluded and silent units are neither
@@ -188,17 +190,29 @@ def _standing_select(campaign: Campaign, grace_ended: bool, *, ranked: bool = Tr
                P.returned_reason.label("returned_reason"), P.corrected_at.label("corrected_at"), score.label("score")]
     query = select(*columns).select_from(P).join(U, U.id == P.unit_id)
     if ranked:
-        ranks = _ranks(campaign, grace_ended)
+        ranks = _ranks(nomination, grace_ended)
         query = query.add_columns(ranks.c.rank).outerjoin(ranks, ranks.c.rid == P.id)
-    return query.where(*_of_campaign(campaign))
+    return query.where(*_of_campaign())
 
 
-def _of_campaign(campaign: Campaign) -> tuple:
-    """The campaign's participations joined to their units.  The organizer's condition on the unit is
-    implied (a campaign's units are its organizer's) but stated, so that PostgreSQL reads that organizer's
-    units by their index instead of scanning every unit of the installation to join them: 26 → 5.5 ms for
-    the counts of a 5,000-unit campaign among 55,500 units (EXPLAIN ANALYZE, bench/profile_pages.py)."""
-    return Participation.campaign_id == campaign.id, Unit.organizer_id == campaign.organizer_id
+def _of_campaign() -> tuple:
+    """The campaign's participations joined to their units, the campaign bound when the statement runs
+    (``_bound``).  The organizer's condition on the unit is implied (a campaign's units are its organizer's)
+    but stated, so that PostgreSQL reads that organizer's units by their index instead of scanning every
+    unit of the installation to join them: 26 → 5.5 ms for the counts of a 5,000-unit campaign among 55,500
+    units (EXPLAIN ANALYZE, bench/profile_pages.py)."""
+    return (Participation.campaign_id == bindparam("campaign_id", type_=Integer),
+            Unit.organizer_id == bindparam("organizer_id", type_=Integer))
+
+
+def _bound(campaign: Campaign, **more) -> dict:
+    """The parameters of a statement made of ``_of_campaign``: that campaign (and ``more``)."""
+    return {"campaign_id": campaign.id, "organizer_id": campaign.organizer_id, **more}
+
+
+def _dialect() -> str:
+    """Part of every prepared statement's shape: ``_bytewise`` orders differently on each database."""
+    return db.engine.dialect.name
 
 
 @dataclass(frozen=True)
@@ -300,18 +314,32 @@ def _sort_keys(sort: str, c, tiers: Sequence[dict]):
     return []
 
 
+def like_pattern(q: str) -> str:
+    """The LIKE pattern of "contains ``q``" without diacritics, any case (``/`` escapes % and _), or ""."""
+    needle = fold(q.strip())
+    return "%" + needle.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%" if needle else ""
+
+
+def _code_or_name_like(code, name, pattern):
+    """Code or name matching ``pattern`` (``like_pattern``; a value or a bound parameter), folded."""
+    return or_(folded(code).like(pattern, escape="/"), folded(name).like(pattern, escape="/"))
+
+
 def unit_filters(c, *, group: str = "", status: str = "", q: str = "") -> list:
     """The units table's filters on the columns ``c`` of a standing select: group, effective status,
     code or name containing ``q`` (without diacritics, any case)."""
+    return _filters(c, group or None, status or None, like_pattern(q) or None)
+
+
+def _filters(c, group, status, pattern) -> list:
+    """``unit_filters`` of values or bound parameters (a prepared statement's), ``None`` for no filter."""
     where = []
-    if group:
+    if group is not None:
         where.append(c.grp == group)
-    if status:
+    if status is not None:
         where.append(c.status == status)
-    needle = fold(q.strip())
-    if needle:
-        where.append(or_(folded(c.code).contains(needle, autoescape=True),
-                         folded(c.name).contains(needle, autoescape=True)))
+    if pattern is not None:
+        where.append(_code_or_name_like(c.code, c.name, pattern))
     return where
 
 
@@ -345,10 +373,10 @@ class SelectedUnit:
 
 def selected_units(campaign: Campaign, grace_ended: bool, selection: UnitSelection) -> list[SelectedUnit]:
     """Every unit of the selection with its effective status, in code order: one statement."""
-    sub = _standing_select(campaign, grace_ended, ranked=False).subquery("selected")
+    sub = _standing_select(campaign.commune_nomination, grace_ended, ranked=False).subquery("selected")
     rows = db.session.execute(
         select(Unit, sub.c.pid, sub.c.status, sub.c.recorded).join(sub, sub.c.unit_id == Unit.id)
-        .where(*selection.clauses(sub.c)).order_by(_bytewise(sub.c.code))).all()
+        .where(*selection.clauses(sub.c)).order_by(_bytewise(sub.c.code)), _bound(campaign)).all()
     return [SelectedUnit(unit, pid, status, recorded) for unit, pid, status, recorded in rows]
 
 
@@ -365,38 +393,65 @@ def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status:
               reminders=None, reminder_count=None, counts: Counts | None = None) -> UnitPage:
     """One page of the units table: filtered, sorted and cut in SQL.
 
-    ``reminders``: a selectable (unit_id, n) of reminders sent, joined when sorting by them.
-    ``reminder_count``: otherwise, a function of a unit id column giving the reminders sent to that unit
-    (a correlated count), asked for the page's rows only, in the same statement.
+    ``reminders``: a function of a campaign id (a bound parameter) giving a selectable (unit_id, n) of
+    reminders sent, joined when sorting by them.  ``reminder_count``: otherwise, a function of a campaign
+    id and a unit id column giving the reminders sent to that unit (a correlated count), asked for the
+    page's rows only, in the same statement.  (Module-level functions: they are part of the prepared
+    statement's shape.)
     ``counts``: this campaign's ``status_counts`` (same ``grace_ended``) when the caller has them: without
     a search they give the filtered total, and the page is one statement.  Unless sorted by rating, the
     page's rows are chosen first and only they are joined to the ranks.
     """
     tiers = campaign.tiers or standing.DEFAULT_TIERS
-    by_rating = sort == "rating"
-    inner = _standing_select(campaign, grace_ended, ranked=by_rating)
-    if reminders is not None:
-        rem = reminders.subquery("rem")
-        inner = inner.add_columns(func.coalesce(rem.c.n, 0).label("reminders")).outerjoin(
-            rem, rem.c.unit_id == Participation.unit_id)
-    sub = inner.subquery("standing")
-    c = sub.c
-    needle = fold(q.strip())
-
-    where = unit_filters(c, group=group, status=status, q=q)
-    if counts is not None and not needle:
+    sort = sort if sort in SORTS or sort == "urgency" else "code"
+    pattern = like_pattern(q)
+    values = _bound(campaign, group=group, status=status, pattern=pattern)
+    if counts is not None and not pattern:
         if group:
             by_status = counts.by_group.get(group, {})
             total = by_status.get(status, 0) if status else sum(by_status.values())
         else:
             total = counts.by_status.get(status, 0) if status else counts.total
     else:  # the count needs no rank
-        counted = _standing_select(campaign, grace_ended, ranked=False).subquery("counted")
-        total = db.session.scalar(select(func.count()).select_from(counted)
-                                  .where(*unit_filters(counted.c, group=group, status=status, q=q))) or 0
+        total = db.session.scalar(_count_statement(_dialect(), grace_ended, bool(group), bool(status),
+                                                   bool(pattern)), values) or 0
     pages = max(1, (total + per_page - 1) // per_page)
     page = min(max(page, 1), pages)
-    sort = sort if sort in SORTS or sort == "urgency" else "code"
+    mins = tuple(tier.get("min") for tier in tiers) if sort == "rating" else ()
+    query = _page_statement(_dialect(), bool(campaign.commune_nomination), grace_ended, mins, sort, descending,
+                            bool(group), bool(status), bool(pattern), reminders, reminder_count)
+    result = db.session.execute(query, dict(values, limit=per_page, offset=(page - 1) * per_page)).all()
+    rows = [_row(r, tiers, getattr(r, "reminders", 0) or 0) for r in result]
+    return UnitPage(rows, total, page, pages)
+
+
+def _bound_filters(c, group: bool, status: bool, pattern: bool) -> list:
+    return _filters(c, bindparam("group") if group else None, bindparam("status") if status else None,
+                    bindparam("pattern") if pattern else None)
+
+
+@cache
+def _count_statement(dialect: str, grace_ended: bool, group: bool, status: bool, pattern: bool):
+    """How many units the table's filters hold (bound: ``_bound`` with group, status, pattern)."""
+    counted = _standing_select(False, grace_ended, ranked=False).subquery("counted")
+    return select(func.count()).select_from(counted).where(*_bound_filters(counted.c, group, status, pattern))
+
+
+@cache
+def _page_statement(dialect: str, nomination: bool, grace_ended: bool, mins: tuple, sort: str, descending: bool,
+                    group: bool, status: bool, pattern: bool, reminders, reminder_count):
+    """The units table's page statement, built once per shape (the filters given, the sort, the tiers'
+    minimums when sorted by rating): building it and its cache key cost 4.6 of the 7.4 ms of CPU of a
+    page of 100 rows.  Bound when it runs: ``_bound`` with group, status, pattern, limit, offset."""
+    by_rating = sort == "rating"
+    campaign_id = bindparam("campaign_id", type_=Integer)
+    inner = _standing_select(nomination, grace_ended, ranked=by_rating)
+    if reminders is not None:
+        rem = reminders(campaign_id).subquery("rem")
+        inner = inner.add_columns(func.coalesce(rem.c.n, 0).label("reminders")).outerjoin(
+            rem, rem.c.unit_id == Participation.unit_id)
+    sub = inner.subquery("standing")
+    tiers = [{"min": m} for m in mins]
 
     def order_of(c):
         keys = _sort_keys(sort, c, tiers)
@@ -410,29 +465,28 @@ def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status:
         order.append(code.desc() if descending and not keys else code)
         return order
 
-    query = select(sub).where(*where).order_by(*order_of(c)).limit(per_page).offset((page - 1) * per_page)
+    query = (select(sub).where(*_bound_filters(sub.c, group, status, pattern)).order_by(*order_of(sub.c))
+             .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
     counted = reminders is None and reminder_count is not None
     if not by_rating or counted:  # what only the page's rows need, joined to the cut
         cut = query.subquery("cut")
         query = select(cut)
         if not by_rating:
-            ranks = _ranks(campaign, grace_ended)
+            ranks = _ranks(nomination, grace_ended)
             query = query.add_columns(ranks.c.rank).outerjoin(ranks, ranks.c.rid == cut.c.pid)
         if counted:
-            query = query.add_columns(reminder_count(cut.c.unit_id).label("reminders"))
+            query = query.add_columns(reminder_count(campaign_id, cut.c.unit_id).label("reminders"))
         query = query.order_by(*order_of(cut.c))
-    result = db.session.execute(query).all()
-    rows = [_row(r, tiers, getattr(r, "reminders", 0) or 0) for r in result]
-    return UnitPage(rows, total, page, pages)
+    return query
 
 
 def standing_rows(campaign: Campaign, now: datetime) -> list[UnitRow]:
     """Every unit's row, in group and code order (the ranks of ``campaigns.results``, from SQL)."""
     grace_ended = now >= timeline_of(campaign).grace_ends_at
     tiers = campaign.tiers or standing.DEFAULT_TIERS
-    sub = _standing_select(campaign, grace_ended).subquery("standing")
+    sub = _standing_select(campaign.commune_nomination, grace_ended).subquery("standing")
     return [_row(r, tiers) for r in db.session.execute(
-        select(sub).order_by(_bytewise(sub.c.grp), _bytewise(sub.c.code)))]
+        select(sub).order_by(_bytewise(sub.c.grp), _bytewise(sub.c.code)), _bound(campaign))]
 
 
 def export_rows(campaign: Campaign, now: datetime, selection: UnitSelection | None = None) -> Iterator[ResultRow]:
@@ -443,7 +497,7 @@ def export_rows(campaign: Campaign, now: datetime, selection: UnitSelection | No
     grace_ended = now >= timeline_of(campaign).grace_ends_at
     tiers = campaign.tiers or standing.DEFAULT_TIERS
     tz = tz_of(campaign)
-    sub = _standing_select(campaign, grace_ended).subquery("standing")
+    sub = _standing_select(campaign.commune_nomination, grace_ended).subquery("standing")
     parent = aliased(Unit)
     latest = (select(Submission.participation_id.label("pid"), Submission.channel.label("channel"),
                      Submission.doc_number.label("doc_number"),
@@ -456,7 +510,7 @@ def export_rows(campaign: Campaign, now: datetime, selection: UnitSelection | No
              .outerjoin(latest, and_(latest.c.pid == sub.c.pid, latest.c.n == 1))
              .where(*(selection.clauses(sub.c) if selection is not None else ()))
              .order_by(_bytewise(sub.c.grp), _bytewise(sub.c.code)))
-    for r in db.session.execute(query.execution_options(yield_per=500)):
+    for r in db.session.execute(query.execution_options(yield_per=500), _bound(campaign)):
         row = _row(r, tiers)
         excluded = row.status == "excluded"
         received = r.received_at.astimezone(tz).replace(tzinfo=None) if r.received_at else None
@@ -486,12 +540,7 @@ class Counts:
 
 def status_counts(campaign: Campaign, grace_ended: bool) -> Counts:
     """Units by effective status and group, the silent ones and those with a parent: one grouped query."""
-    status = effective_status_sql(grace_ended)
-    silent = case((silent_sql(), 1), else_=0)
-    rows = db.session.execute(
-        select(Unit.group, status, silent, func.count(), func.count(Unit.parent_id)).select_from(Participation)
-        .join(Unit, Unit.id == Participation.unit_id).where(*_of_campaign(campaign))
-        .group_by(Unit.group, status, silent)).all()
+    rows = db.session.execute(_counts_statement(grace_ended), _bound(campaign)).all()
     by_status = {s: 0 for s in standing.STATUSES}
     by_group: dict[str, dict[str, int]] = {}
     n_silent = n_parent = 0
@@ -502,6 +551,15 @@ def status_counts(campaign: Campaign, grace_ended: bool) -> Counts:
         n_silent += n if is_silent else 0
         n_parent += parented
     return Counts(by_status, by_group, sum(by_status.values()), n_silent, n_parent)
+
+
+@cache
+def _counts_statement(grace_ended: bool):
+    status = effective_status_sql(grace_ended)
+    silent = case((silent_sql(), 1), else_=0)
+    return (select(Unit.group, status, silent, func.count(), func.count(Unit.parent_id)).select_from(Participation)
+            .join(Unit, Unit.id == Participation.unit_id).where(*_of_campaign())
+            .group_by(Unit.group, status, silent))
 
 
 #: The units each action of the dashboard applies to (its suggestion list), and the exclusion preview:
@@ -535,16 +593,20 @@ def unit_suggestions(campaign: Campaign, grace_ended: bool, name: str, q: str = 
     participations cut by a top-N sort.  The dashboard's action forms ask for them as the officer types
     (``/campaigns/<code>/suggest/<name>``), so a page never carries hundreds of options, and every unit
     of a 5,000-unit campaign can be found, not only the first hundred codes."""
-    P, U = Participation, Unit
-    where = [*_of_campaign(campaign), _list_condition(name, grace_ended)]
-    needle = fold(q.strip())
-    if needle:
-        where.append(or_(folded(U.code).contains(needle, autoescape=True),
-                         folded(U.name).contains(needle, autoescape=True)))
-    rows = db.session.execute(
-        select(U.id, U.code, U.name, U.group, U.parent_id).select_from(P).join(U, U.id == P.unit_id)
-        .where(*where).order_by(_bytewise(U.code)).limit(limit)).all()
+    pattern = like_pattern(q)
+    rows = db.session.execute(_suggestions_statement(_dialect(), grace_ended, name, bool(pattern)),
+                              _bound(campaign, pattern=pattern, limit=limit)).all()
     return [UnitBrief(*r) for r in rows]
+
+
+@cache
+def _suggestions_statement(dialect: str, grace_ended: bool, name: str, pattern: bool):
+    P, U = Participation, Unit
+    where = [*_of_campaign(), _list_condition(name, grace_ended)]
+    if pattern:
+        where.append(_code_or_name_like(U.code, U.name, bindparam("pattern")))
+    return (select(U.id, U.code, U.name, U.group, U.parent_id).select_from(P).join(U, U.id == P.unit_id)
+            .where(*where).order_by(_bytewise(U.code)).limit(bindparam("limit", type_=Integer)))
 
 
 # -- the audit trail --------------------------------------------------

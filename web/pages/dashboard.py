@@ -320,10 +320,10 @@ def campaign(code: str):
     sort = request.args.get("sort", default_sort)
     sort = sort if sort in dq.SORTS or sort == "urgency" else "code"
     descending = request.args.get("dir") == "desc"
-    reminders = mail_reads.reminders_query(campaign) if sort == "reminders" else None
+    reminders = mail_reads.reminders_query if sort == "reminders" else None
     found = dq.unit_page(campaign, grace_ended, group=group, status=status, q=q, sort=sort, descending=descending,
                          page=_int_arg("page", 1, 1), per_page=PER_PAGE, reminders=reminders,
-                         reminder_count=mail_reads.reminder_count(campaign), counts=counts)
+                         reminder_count=mail_reads.reminder_count, counts=counts)
     rows = found.rows
 
     manage = may_manage(current_user)
