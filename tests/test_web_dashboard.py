@@ -347,6 +347,29 @@ def test_actions_work_and_are_audited(client, tgg):
     assert "admin@tgg.example" in html and "Hoàn thành thẩm định sơ bộ" in html
 
 
+def test_both_audit_tables_name_each_entrys_unit(client, tgg):
+    """The dashboard's recent entries and the audit page show the unit an entry is about (code, its name on
+    hover), "—" for a campaign-wide one; markup in a reason is shown as text."""
+    sign_in(client, "admin@tgg.example")
+    with time_machine.travel(AFTER_GRACE, tick=False):
+        post(client, "return_dossier", unit="STC", reason="Thiếu <b>bảng điểm</b>")
+        post(client, "move_milestone", kind="approval", end="2019-12-06", start="", reason="Công văn 55/UBND-KGVX")
+        pages = {url: client.get(url).get_data(as_text=True) for url in (DASH, DASH + "/audit")}
+
+    def row(html: str, action: str) -> str:
+        start = html.index(f'<tr data-action="{action}">')
+        return html[start:html.index("</tr>", start)]
+
+    for url, html in pages.items():
+        returned = row(html, "submission.returned")
+        assert '<span class="mono" title="Sở Tài chính">STC</span>' in returned, url
+        assert "Thiếu &lt;b&gt;bảng điểm&lt;/b&gt;" in returned and "<b>" not in returned, url
+        assert "admin@tgg.example" in returned and "Trả lại hồ sơ để chỉnh sửa" in returned, url
+        received = row(html, "submission.received")
+        assert 'class="mono"' in received, url  # the setup's dossiers: a unit each
+        assert "<td>—</td>" in row(html, "milestone.moved"), url
+
+
 def test_early_approval_is_refused_naming_the_missing_steps_then_passes_with_a_reason(client, tgg):
     campaign = tgg["tgg"]
     sign_in(client, "admin@tgg.example")

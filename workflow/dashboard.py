@@ -611,9 +611,19 @@ def _suggestions_statement(dialect: str, grace_ended: bool, name: str, pattern: 
 
 # -- the audit trail --------------------------------------------------
 
-def recent_audit(campaign: Campaign, limit: int = 50) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.campaign_id == campaign.id)
-                                   .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
+def recent_audit(campaign: Campaign, limit: int = 50) -> list:
+    """The campaign's latest audit entries, newest first, each with its unit's code and name (``unit_code``,
+    ``unit_name``; None without a unit): one statement of plain rows (what ``audit.describe`` reads)."""
+    return list(db.session.execute(_recent_audit_statement(), {"campaign_id": campaign.id, "limit": limit}))
+
+
+@cache
+def _recent_audit_statement():
+    e = AuditEvent
+    return (select(e.id, e.at, e.actor, e.action, e.unit_id, e.from_value, e.to_value, e.reason,
+                   Unit.code.label("unit_code"), Unit.name.label("unit_name"))
+            .outerjoin(Unit, Unit.id == e.unit_id).where(e.campaign_id == bindparam("campaign_id", type_=Integer))
+            .order_by(e.at.desc(), e.id.desc()).limit(bindparam("limit", type_=Integer)))
 
 
 def audit_page(campaign: Campaign, page: int, per_page: int = 100):

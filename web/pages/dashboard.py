@@ -212,9 +212,6 @@ def _helpers():
         "status_name": lambda s: status_name(s, lang()),
         "status_badge": lambda s: STATUS_BADGES.get(s, "text-bg-secondary"),
         "action_label": lambda a: str(ACTIONS.get(a, a)),
-        "audit_sentence": lambda e: audit_log.describe(e, lang(), current_app.config["TZ"]),
-        "audit_reason": lambda e: audit_log.describe_reason(e.reason or "", lang()),
-        "audit_time": lambda e: audit_log.local_text(e.at, current_app.config["TZ"]),
         "value_label": value_label,
         "mail_status": lambda s: MAIL_STATUSES.get(s, (s, "text-bg-secondary")),
         "mail_kind": lambda k: str(MAIL_KINDS.get(k, k)),
@@ -372,6 +369,7 @@ def campaign(code: str):
         descending=descending, args=args, days_left=left, needs_action=needs_action, preview=preview,
         preview_total=counts.silent, failed=failed,
         failed_total=failed_total, audit=audit, units=dq.units_by_id(m.unit_id for m in failed), manage=manage,
+        audit_rows=_audit_rows_html((e, e.unit_code, e.unit_name) for e in audit),
         pickers=PICKERS if manage else (), nominate=nominate,
         preview_items=_joined('<li class="col"><span class="mono">{code}</span> — {name}</li>', preview),
         statuses=STATUSES, manual_steps=MANUAL_STEPS, milestones=MILESTONES, lang=lang(),
@@ -437,6 +435,26 @@ def _rows_html(rows, unit_url: str, group_label, status_label, local_time, manag
             group=escape(group_label(unit.group)), badge=STATUS_BADGES.get(row.status, "text-bg-secondary"),
             status=escape(status_label(row.status)), received=received, late=late, reminders=row.reminders,
             rating=rating, **labels))
+    return Markup("".join(out))
+
+
+#: One line of an audit table (``_audit_rows_html``).
+AUDIT_ROW_HTML = ('<tr data-action="{action}"><td class="text-nowrap">{at}</td><td>{actor}</td><td>{unit}</td>'
+                  '<td class="audit-sentence">{sentence}</td><td>{reason}</td></tr>\n')
+
+
+def _audit_rows_html(lines) -> Markup:
+    """The rows of an audit table (``dashboard/_audit_table.html``), drawn in Python: ``lines`` are (event,
+    unit code, unit name), the code and name None for an entry without a unit."""
+    vi, tz = lang(), current_app.config["TZ"]
+    system = escape(_("hệ thống"))
+    out = []
+    for e, code, name in lines:
+        unit = Markup('<span class="mono" title="{}">{}</span>').format(name, code) if code else "—"
+        out.append(AUDIT_ROW_HTML.format(
+            action=escape(e.action), at=escape(audit_log.local_text(e.at, tz)),
+            actor=system if e.actor == "system" else escape(e.actor), unit=unit,
+            sentence=escape(audit_log.describe(e, vi, tz)), reason=escape(audit_log.describe_reason(e.reason or "", vi))))
     return Markup("".join(out))
 
 
@@ -511,7 +529,9 @@ def audit(code: str):
     _organizer_only()
     pagination = dq.audit_page(campaign, _int_arg("page"))
     units = dq.units_by_id(e.unit_id for e in pagination.items)
-    return render_template("dashboard/audit.html", campaign=campaign, pagination=pagination, units=units,
+    rows = _audit_rows_html((e, *((units[e.unit_id].code, units[e.unit_id].name) if e.unit_id in units else (None, None)))
+                            for e in pagination.items)
+    return render_template("dashboard/audit.html", campaign=campaign, pagination=pagination, audit_rows=rows,
                            default_sep=unit_files.default_separator(lang()))
 
 
