@@ -6,9 +6,11 @@ forbidden: a URL must not tell whether something exists elsewhere.
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Integer, bindparam, exists, or_, select
 from sqlalchemy.orm import joinedload
 
 from workflow.db import db
@@ -45,25 +47,33 @@ def can_see_unit(user: User, unit: Unit) -> bool:
 def campaign_or_404(code: str, *, manage: bool = False) -> Campaign:
     """The campaign if the signed-in user may see it (manage: change it)."""
     user = _user()
-    # With its organizer (time zone) and milestones (timeline), which every campaign page reads, and for a
-    # unit's people whether one of their units takes part: one statement.
-    query = select(Campaign).where(Campaign.code == code).options(
-        joinedload(Campaign.organizer), joinedload(Campaign.milestones))
     unit_side = user.role not in ORGANIZER_ROLES
-    if unit_side:
-        if user.unit_id is None:
-            abort(404)
-        units = select(Unit.id).where(or_(Unit.id == user.unit_id, Unit.parent_id == user.unit_id)) \
-            if user.role == "district_coordinator" else [user.unit_id]
-        query = query.add_columns(exists().where(Participation.campaign_id == Campaign.id,
-                                                 Participation.unit_id.in_(units)).label("takes_part"))
-    row = db.session.execute(query).unique().first()
+    if unit_side and user.unit_id is None:
+        abort(404)
+    shape = ("district" if user.role == "district_coordinator" else "unit") if unit_side else "organizer"
+    row = db.session.execute(_campaign_statement(shape), {"code": code, "unit_id": user.unit_id}).unique().first()
     campaign = row[0] if row else None
     if campaign is None or campaign.organizer_id != user.organizer_id or (unit_side and not row[1]):
         abort(404)
     if manage and user.role != "organizer_admin":
         abort(403)
     return campaign
+
+
+@cache
+def _campaign_statement(shape: str):
+    """The campaign by its code, with its organizer (time zone) and milestones (timeline), which every campaign
+    page reads, and for a unit's people (``shape`` unit or district) whether one of their units takes part:
+    one statement, built once per shape (bound: code, unit_id)."""
+    query = select(Campaign).where(Campaign.code == bindparam("code")).options(
+        joinedload(Campaign.organizer), joinedload(Campaign.milestones))
+    if shape == "organizer":
+        return query
+    unit_id = bindparam("unit_id", type_=Integer)
+    units = select(Unit.id).where(or_(Unit.id == unit_id, Unit.parent_id == unit_id)) \
+        if shape == "district" else [unit_id]
+    return query.add_columns(exists().where(Participation.campaign_id == Campaign.id,
+                                            Participation.unit_id.in_(units)).label("takes_part"))
 
 
 def unit_or_404(campaign: Campaign, unit_code: str) -> Unit:

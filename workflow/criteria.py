@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, select
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, bindparam, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import revisions
@@ -188,7 +189,12 @@ def sets_of(campaign_id: int) -> list[CriteriaSet]:
 
 def has_criteria(campaign_id: int) -> bool:
     """Whether scores of this campaign come from criteria (then no single number is typed)."""
-    return db.session.scalar(select(CriteriaSet.id).where(CriteriaSet.campaign_id == campaign_id).limit(1)) is not None
+    return db.session.scalar(_has_criteria_statement(), {"campaign_id": campaign_id}) is not None
+
+
+@cache
+def _has_criteria_statement():
+    return select(CriteriaSet.id).where(CriteriaSet.campaign_id == bindparam("campaign_id", type_=Integer)).limit(1)
 
 
 def set_for(campaign_id: int, group: str) -> CriteriaSet | None:

@@ -26,7 +26,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Integer, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
@@ -60,16 +60,22 @@ STATUS_STYLE = {
 def _load(code: str, unit_code: str) -> tuple[Campaign, Unit, Participation]:
     """The campaign, the unit and its participation, or 404 for anyone who may not see them."""
     campaign = campaign_or_404(code)
-    # The unit, its participation and the dossier's versions with their documents (which the page shows):
-    # one statement.
-    row = db.session.execute(
-        select(Unit, Participation).join(Participation, and_(Participation.unit_id == Unit.id,
-                                                             Participation.campaign_id == campaign.id))
-        .where(Unit.organizer_id == campaign.organizer_id, Unit.code == unit_code)
-        .options(joinedload(Participation.submissions).joinedload(Submission.documents))).unique().first()
+    row = db.session.execute(_unit_statement(), {"campaign_id": campaign.id, "organizer_id": campaign.organizer_id,
+                                                 "unit_code": unit_code}).unique().first()
     if row is None or not can_see_unit(current_user, row[0]):
         abort(404)
     return campaign, row[0], row[1]
+
+
+@cache
+def _unit_statement():
+    """The unit, its participation and the dossier's versions with their documents (which the page shows):
+    one statement, built once (bound: campaign_id, organizer_id, unit_code)."""
+    return (select(Unit, Participation)
+            .join(Participation, and_(Participation.unit_id == Unit.id,
+                                      Participation.campaign_id == bindparam("campaign_id", type_=Integer)))
+            .where(Unit.organizer_id == bindparam("organizer_id", type_=Integer), Unit.code == bindparam("unit_code"))
+            .options(joinedload(Participation.submissions).joinedload(Submission.documents)))
 
 
 def may_act_for(user: User, unit: Unit) -> bool:
