@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
-from sqlalchemy import Date, String, cast, literal, null, or_, select, union_all
+from sqlalchemy import Date, Integer, String, bindparam, cast, literal, null, or_, select, union_all
 
 from .audit import record
 from .db import db
@@ -52,20 +53,8 @@ def in_force(organizer_id: int | None, *, every_scope: bool = False) -> list[Ove
     organizer's), as :class:`Override` values: local days off and working days, and the decisions on
     unconfirmed national days off (``settles``).  One query.  For a day, everyone's decision comes first so
     that the organizer's own wins; a decision on an unconfirmed day comes after an override of its scope."""
-    o, d = CalendarOverride, HolidayDecision
-    overrides = select(literal(0).label("src"), o.organizer_id, o.day, o.kind, o.reason, o.document,
-                       cast(null(), String).label("number"), cast(null(), Date).label("issued"),
-                       cast(null(), String).label("issuer"))
-    decisions = select(literal(1).label("src"), d.organizer_id, d.day, d.decision, d.name, literal(""),
-                       d.doc_number, d.doc_date, d.doc_issuer)
-    if not every_scope:
-        if organizer_id is None:
-            overrides = overrides.where(o.organizer_id.is_(None))
-            decisions = decisions.where(d.organizer_id.is_(None))
-        else:
-            overrides = overrides.where(or_(o.organizer_id.is_(None), o.organizer_id == organizer_id))
-            decisions = decisions.where(or_(d.organizer_id.is_(None), d.organizer_id == organizer_id))
-    rows = sorted(db.session.execute(union_all(overrides, decisions)).all(),
+    shape = "every" if every_scope else "shared" if organizer_id is None else "organizer"
+    rows = sorted(db.session.execute(_in_force_statement(shape), {"organizer_id": organizer_id}).all(),
                   key=lambda r: (r[2], r[1] is not None, r[0]))
     out = []
     for src, org_id, day, kind, reason, document, number, issued, issuer in rows:
@@ -80,6 +69,26 @@ def in_force(organizer_id: int | None, *, every_scope: bool = False) -> list[Ove
                             document=cite(number, issued, issuer), scope=scope, reason_en=name_en, settles=kind,
                             document_en=cite_en(number, issued, issuer)))
     return out
+
+
+@cache
+def _in_force_statement(shape: str):
+    """``in_force``'s union, built once per shape (every | shared | organizer; bound: organizer_id): building
+    it cost more CPU than running it, on every page that shows a date."""
+    o, d = CalendarOverride, HolidayDecision
+    overrides = select(literal(0).label("src"), o.organizer_id, o.day, o.kind, o.reason, o.document,
+                       cast(null(), String).label("number"), cast(null(), Date).label("issued"),
+                       cast(null(), String).label("issuer"))
+    decisions = select(literal(1).label("src"), d.organizer_id, d.day, d.decision, d.name, literal(""),
+                       d.doc_number, d.doc_date, d.doc_issuer)
+    if shape == "shared":
+        overrides = overrides.where(o.organizer_id.is_(None))
+        decisions = decisions.where(d.organizer_id.is_(None))
+    elif shape == "organizer":
+        organizer_id = bindparam("organizer_id", type_=Integer)
+        overrides = overrides.where(or_(o.organizer_id.is_(None), o.organizer_id == organizer_id))
+        decisions = decisions.where(or_(d.organizer_id.is_(None), d.organizer_id == organizer_id))
+    return union_all(overrides, decisions)
 
 
 def calendar_for(organizer_id: int | None = None) -> VietnamCalendar:
