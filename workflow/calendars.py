@@ -60,7 +60,7 @@ def in_force(organizer_id: int | None, *, every_scope: bool = False) -> list[Ove
     for src, org_id, day, kind, reason, document, number, issued, issuer in rows:
         scope = None if org_id is None else str(org_id)
         if not src:
-            out.append(Override(day=day, kind=kind, reason=reason, document=document, scope=scope,  # type: ignore[arg-type]
+            out.append(Override(day=day, kind=kind, reason=reason, document=document, scope=scope,
                                 reason_en=reason))
             continue
         confirmed = kind == "confirmed"
