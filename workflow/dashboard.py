@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Numeric, String, and_, bindparam, case, event, func, literal, or_, select
@@ -437,7 +437,7 @@ def _count_statement(dialect: str, grace_ended: bool, group: bool, status: bool,
     return select(func.count()).select_from(counted).where(*_bound_filters(counted.c, group, status, pattern))
 
 
-@cache
+@lru_cache(maxsize=1024)  # bounded: the tiers' minimums are each campaign's own
 def _page_statement(dialect: str, nomination: bool, grace_ended: bool, mins: tuple, sort: str, descending: bool,
                     group: bool, status: bool, pattern: bool, reminders, reminder_count):
     """The units table's page statement, built once per shape (the filters given, the sort, the tiers'
