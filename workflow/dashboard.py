@@ -138,7 +138,10 @@ def _bytewise(column):
 
 def silent_sql():
     """Recorded as not submitted and not reinstated: what grace's end excludes."""
-    return and_(Participation.status == "not_submitted", func.coalesce(Participation.reinstated_reason, "") == "")
+    # (no reason written as IS NULL OR = '', not coalesce(…) = '': PostgreSQL estimates the share of rows
+    # this holds only for a plain column, and then walks units in code order for the exclusion preview)
+    return and_(Participation.status == "not_submitted",
+                or_(Participation.reinstated_reason.is_(None), Participation.reinstated_reason == ""))
 
 
 def effective_status_sql(grace_ended: bool):

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -47,7 +48,12 @@ class Unit(Model):
     """An agency taking part in campaigns."""
 
     __tablename__ = "unit"
-    __table_args__ = (UniqueConstraint("organizer_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("organizer_id", "code"),
+        # The organizer's units in code order as the pages sort them (migration e3a7c5d90b14): PostgreSQL only,
+        # SQLite's default order is bytewise already.
+        Index("ix_unit_organizer_code_bytewise", "organizer_id", text('code COLLATE "C"')).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organizer_id: Mapped[int] = mapped_column(ForeignKey("organizer.id"), index=True)
