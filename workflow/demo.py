@@ -191,7 +191,7 @@ def generate(*, organizers: int, units: int, campaigns: int, submitted: float, n
     Each organizer ``GEN01…`` gets ``units`` units in the four groups (communes
     under districts, like a province after 2025 with its ~100 communes, scaled),
     and ``campaigns`` campaigns whose deadlines fall around ``now``; a share
-    ``submitted`` of each campaign's units has a dossier (on time or late).
+    ``submitted`` of each campaign's units has a dossier (on time or late), audited as a received one is.
     Idempotent per organizer code.
     """
     rng = random.Random(seed)
