@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from flask import Flask, current_app, g, render_template, request, session
+from flask import Flask, current_app, g, has_app_context, render_template, request, session
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_bootstrap import Bootstrap5
@@ -53,19 +53,25 @@ def select_locale() -> str:
 
 
 def lang() -> str:
-    """The request's language, ``vi`` or ``en`` (chosen once a request, as Flask-Babel's locale is)."""
-    found = g.get("_lang")
-    if found is None:
-        found = g._lang = str(get_locale() or "vi")
-    return found
+    """The request's language, ``vi`` or ``en``."""
+    return _request_catalogue()[1]
 
 
 def translations():
     """The request's catalogue.  Flask-Babel's own lookup walks ``g``, the domain and the locale again for each
-    string (a drawn dashboard asks for about 150: a tenth of its CPU); the locale is chosen once a request."""
-    found = g.get("_translations")
-    if found is None:
-        found = g._translations = get_translations()
+    string (a drawn dashboard asks for about 150: a tenth of its CPU); kept per request beside the locale it
+    is for, so that ``force_locale`` or ``refresh`` within a request is still honoured."""
+    return _request_catalogue()[2]
+
+
+def _request_catalogue() -> tuple:
+    """(locale, language, translations) of this request; Flask-Babel's own answers outside one."""
+    if not has_app_context():
+        return None, "vi", get_translations()
+    locale = get_locale()
+    found = g.get("_catalogue")
+    if found is None or found[0] is not locale:
+        found = g._catalogue = (locale, str(locale or "vi"), get_translations())
     return found
 
 

@@ -252,16 +252,18 @@ def generate(*, organizers: int, units: int, campaigns: int, submitted: float, n
                                  rng.randint(0, 59)) for uid in chosen}
             parts = dict(db.session.execute(select(Participation.unit_id, Participation.id)
                                             .where(Participation.campaign_id == campaign.id)).all())
+            numbers = {uid: f"{rng.randint(1000, 9999)}/VBĐ" for uid in chosen}
             db.session.execute(insert(Submission), [
                 {"participation_id": parts[uid], "version": 1, "received_at": received[uid], "channel": "eoffice",
-                 "doc_number": f"{rng.randint(1000, 9999)}/VBĐ", "recorded_by": "generator",
+                 "doc_number": numbers[uid], "recorded_by": "generator",
                  "receipt_number": f"{campaign.code}/{uid}/1", "late_working_days": 0, "created_at": now}
                 for uid in chosen])
             # Each dossier audited as ops.record_submission audits it: the dashboard's log shows its latest 50.
             db.session.execute(insert(AuditEvent), [
                 {"actor": "generator", "action": "submission.received", "organizer_id": org.id,
                  "campaign_id": campaign.id, "unit_id": uid, "from_value": "not_submitted",
-                 "to_value": f"on_time v1 {received[uid].isoformat()} via eoffice", "reason": "", "at": received[uid]}
+                 "to_value": f"on_time v1 {received[uid].isoformat()} via eoffice #{numbers[uid]}", "reason": "",
+                 "at": received[uid]}
                 for uid in chosen])
 
             db.session.execute(sa_update(Participation).where(Participation.campaign_id == campaign.id,
