@@ -132,6 +132,21 @@ def test_the_app_loads_the_catalog_from_translations(app):
         assert "en" in {str(locale) for locale in babel.list_translations()}
 
 
+def test_the_requests_catalogue_follows_the_locale_within_a_request(app):
+    """The catalogue kept for a request (web.common.translations) honours force_locale inside it, and the
+    request's own language after; outside an app context the text comes back untranslated."""
+    from flask_babel import force_locale
+
+    from web.common import gettext, lang
+
+    with app.test_request_context("/?lang=vi"):
+        assert (lang(), gettext("Khối")) == ("vi", "Khối")
+        with force_locale("en"):
+            assert (lang(), gettext("Khối")) == ("en", "Group")
+        assert (lang(), gettext("Khối")) == ("vi", "Khối")
+    assert gettext("Khối") == "Khối"
+
+
 # -- the pages -------------------------------------------------------------------
 
 class _Text(HTMLParser):
