@@ -188,7 +188,7 @@ def test_dashboard_of_5000_units_reads_a_page_not_the_campaign(client, make_camp
     small_count, _ = dashboard("BIG-60")
     counter, html = dashboard("BIG-5000")
     assert counter["n"] == small_count["n"], "\n".join(counter["sql"])
-    assert counter["n"] <= 16, "\n".join(counter["sql"])
+    assert counter["n"] <= 13, "\n".join(counter["sql"])  # with failed mail listed (its units: one more)
     # No statement reads every participation as rows: each either groups, counts, is limited (LIMIT, or
     # numbered rows kept up to a bound) or is by id.
     for sql in counter["sql"]:

@@ -146,3 +146,27 @@ def test_the_sheet_of_120_criteria_renders_in_a_constant_number_of_queries(clien
             assert r.get_data(as_text=True).count('class="criterion"') == n
             counts[n] = counter["n"]
     assert counts[120] == counts[12], counts
+
+
+def test_pages_link_the_criteria_only_when_the_campaign_has_them(app, client, make_campaign, make_user,
+                                                                  count_statements):
+    """The agency page links the unit's sheet and the dashboard the criteria results when the campaign's
+    scores come from criteria, and not otherwise; the check is read with the campaign's statement."""
+    setup(make_campaign, make_user)
+    make_campaign(CAMPAIGN.partition("criteria:")[0].replace("code: TGG-2019", "code: TGG-PLAIN"))
+    with time_machine.travel(local(2019, 10, 20, 9), tick=False):
+        login(client, "stc@tgg.example")
+        for code, expected in (("TGG-2019", True), ("TGG-PLAIN", False)):
+            db.session.expire_all()
+            with count_statements() as counter:
+                page = client.get(f"/campaigns/{code}/units/STC")
+            assert page.status_code == 200
+            assert ('id="sheet-link"' in page.get_data(as_text=True)) is expected, code
+            # (no statement of its own: it came with the campaign)
+            assert not [sql for sql in counter["sql"] if sql.lstrip().startswith("SELECT criteria_set.id")], code
+        admin = app.test_client()
+        login(admin, "admin@tgg.example")
+        for code, expected in (("TGG-2019", True), ("TGG-PLAIN", False)):
+            page = admin.get(f"/campaigns/{code}")
+            assert page.status_code == 200
+            assert ('id="criteria-results"' in page.get_data(as_text=True)) is expected, code

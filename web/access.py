@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import abort
+from flask import abort, g, request
 from flask_login import current_user
 from sqlalchemy import Integer, bindparam, exists, or_, select
 from sqlalchemy.orm import joinedload
 
+from workflow.criteria import CriteriaSet
 from workflow.db import db
 from workflow.models import Campaign, Participation, Unit, User
 
@@ -53,8 +54,10 @@ def campaign_or_404(code: str, *, manage: bool = False) -> Campaign:
     shape = ("district" if user.role == "district_coordinator" else "unit") if unit_side else "organizer"
     row = db.session.execute(_campaign_statement(shape), {"code": code, "unit_id": user.unit_id}).unique().first()
     campaign = row[0] if row else None
-    if campaign is None or campaign.organizer_id != user.organizer_id or (unit_side and not row[1]):
+    if campaign is None or campaign.organizer_id != user.organizer_id or (unit_side and not row.takes_part):
         abort(404)
+    if request.method in ("GET", "HEAD"):  # a page that only reads: known_criteria answers its has_criteria
+        g.setdefault("known_criteria", {})[campaign.id] = bool(row.has_criteria)
     if manage and user.role != "organizer_admin":
         abort(403)
     return campaign
@@ -63,10 +66,11 @@ def campaign_or_404(code: str, *, manage: bool = False) -> Campaign:
 @cache
 def _campaign_statement(shape: str):
     """The campaign by its code, with its organizer (time zone) and milestones (timeline), which every campaign
-    page reads, and for a unit's people (``shape`` unit or district) whether one of their units takes part:
-    one statement, built once per shape (bound: code, unit_id)."""
-    query = select(Campaign).where(Campaign.code == bindparam("code")).options(
-        joinedload(Campaign.organizer), joinedload(Campaign.milestones))
+    page reads, whether its scores come from criteria (the pages' links), and for a unit's people (``shape``
+    unit or district) whether one of their units takes part: one statement, built once per shape (bound: code,
+    unit_id)."""
+    query = select(Campaign, exists().where(CriteriaSet.campaign_id == Campaign.id).label("has_criteria")).where(
+        Campaign.code == bindparam("code")).options(joinedload(Campaign.organizer), joinedload(Campaign.milestones))
     if shape == "organizer":
         return query
     unit_id = bindparam("unit_id", type_=Integer)
@@ -74,6 +78,11 @@ def _campaign_statement(shape: str):
         if shape == "district" else [unit_id]
     return query.add_columns(exists().where(Participation.campaign_id == Campaign.id,
                                             Participation.unit_id.in_(units)).label("takes_part"))
+
+
+def known_criteria(campaign_id: int) -> bool | None:
+    """Whether the campaign's scores come from criteria, as read with the campaign on this GET request."""
+    return g.get("known_criteria", {}).get(campaign_id)
 
 
 def unit_or_404(campaign: Campaign, unit_code: str) -> Unit:

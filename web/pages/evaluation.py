@@ -33,7 +33,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlalchemy import select
 
-from web.access import campaign_or_404, is_organizer_side, may_manage, unit_or_404
+from web.access import campaign_or_404, is_organizer_side, known_criteria, may_manage, unit_or_404
 from web.common import gettext as _
 from web.common import lang
 from web.pages.unit import file_size, may_act_for
@@ -56,8 +56,10 @@ bp = Blueprint("evaluation", __name__)
 
 @bp.app_template_global("has_criteria")
 def _has_criteria(campaign_id: int) -> bool:
-    """For the links from the agency page and the dashboard (small edits in their templates)."""
-    return has_criteria(campaign_id)
+    """For the links from the agency page and the dashboard (small edits in their templates): read with the
+    campaign (``web.access.campaign_or_404``) on a page that only reads, else asked."""
+    known = known_criteria(campaign_id)
+    return has_criteria(campaign_id) if known is None else known
 
 
 def _message(exc: OperationError | RuleError) -> str:
