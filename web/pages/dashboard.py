@@ -369,7 +369,7 @@ def campaign(code: str):
         descending=descending, args=args, days_left=left, needs_action=needs_action, preview=preview,
         preview_total=counts.silent, failed=failed,
         failed_total=failed_total, audit=audit, units=dq.units_by_id(m.unit_id for m in failed), manage=manage,
-        audit_rows=_audit_rows_html((e, e.unit_code, e.unit_name) for e in audit),
+        audit_rows=_audit_rows_html(audit, lambda e: (e.unit_code, e.unit_name)),
         pickers=PICKERS if manage else (), nominate=nominate,
         preview_items=_joined('<li class="col"><span class="mono">{code}</span> — {name}</li>', preview),
         statuses=STATUSES, manual_steps=MANUAL_STEPS, milestones=MILESTONES, lang=lang(),
@@ -443,13 +443,14 @@ AUDIT_ROW_HTML = ('<tr data-action="{action}"><td class="text-nowrap">{at}</td><
                   '<td class="audit-sentence">{sentence}</td><td>{reason}</td></tr>\n')
 
 
-def _audit_rows_html(lines) -> Markup:
-    """The rows of an audit table (``dashboard/_audit_table.html``), drawn in Python: ``lines`` are (event,
-    unit code, unit name), the code and name None for an entry without a unit."""
+def _audit_rows_html(events, unit_of) -> Markup:
+    """The rows of an audit table (``dashboard/_audit_table.html``), drawn in Python; ``unit_of(event)`` gives
+    the entry's unit code and name, (None, None) for an entry without a unit."""
     vi, tz = lang(), current_app.config["TZ"]
     system = escape(_("hệ thống"))
     out = []
-    for e, code, name in lines:
+    for e in events:
+        code, name = unit_of(e)
         unit = Markup('<span class="mono" title="{}">{}</span>').format(name, code) if code else "—"
         out.append(AUDIT_ROW_HTML.format(
             action=escape(e.action), at=escape(audit_log.local_text(e.at, tz)),
@@ -529,8 +530,8 @@ def audit(code: str):
     _organizer_only()
     pagination = dq.audit_page(campaign, _int_arg("page"))
     units = dq.units_by_id(e.unit_id for e in pagination.items)
-    rows = _audit_rows_html((e, *((units[e.unit_id].code, units[e.unit_id].name) if e.unit_id in units else (None, None)))
-                            for e in pagination.items)
+    rows = _audit_rows_html(pagination.items, lambda e: (units[e.unit_id].code, units[e.unit_id].name)
+                            if e.unit_id in units else (None, None))
     return render_template("dashboard/audit.html", campaign=campaign, pagination=pagination, audit_rows=rows,
                            default_sep=unit_files.default_separator(lang()))
 
