@@ -177,6 +177,8 @@ def main() -> int:
                     spent[where.split("/")[0]] = spent.get(where.split("/")[0], 0.0) + tottime
                 for where, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:20]:
                     print(f"    {where:40s} {seconds / 10 * 1000:6.1f} ms per request (profiled)")
+            elif os.environ.get("PROFILE_CALLERS"):  # who calls the functions matching it
+                stats.print_callers(os.environ["PROFILE_CALLERS"], 20)
             else:
                 stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
     return 0

@@ -93,13 +93,18 @@ def reference_order(results, sort: str, descending: bool, tiers, reminders: dict
                 "rating": None if r.rating is None else (tier_index[r.rating], r.rank)}[sort]
 
     by_code = sorted(results, key=lambda r: r.participation.unit.code)
+    if sort == "urgency":  # who must act first (the class reversed by ``descending``), the latest first, code
+        def urgency(r):
+            rank = dq.URGENCY.get(r.status, len(dq.URGENCY))
+            return (-rank if descending else rank, -(r.participation.late_working_days or 0))
+        return [r.participation.unit.code for r in sorted(by_code, key=urgency)]
     if sort == "code":
         return [r.participation.unit.code for r in (reversed(by_code) if descending else by_code)]
     present = sorted((r for r in by_code if key(r) is not None), key=key, reverse=descending)
     return [r.participation.unit.code for r in present + [r for r in by_code if key(r) is None]]
 
 
-@pytest.mark.parametrize("sort", ["code", "name", "group", "status", "received", "late", "rating"])
+@pytest.mark.parametrize("sort", ["code", "name", "group", "status", "received", "late", "rating", "urgency"])
 def test_sql_order_filter_and_pages_equal_the_reference(make_campaign, sort):
     campaign = make_campaign(big_campaign_yaml("ORD-1", 150))
     scramble(campaign, 11)
@@ -122,15 +127,26 @@ def test_sql_order_filter_and_pages_equal_the_reference(make_campaign, sort):
     found = dq.unit_page(campaign, True, status="late", group="district", sort=sort, per_page=500)
     assert [r.unit.code for r in found.rows] == reference_order(late, sort, False, tiers, {})
     assert found.total == len(late)
-    # The totals the status counts give (no count statement) equal the counted ones, pages included.
-    counts = dq.status_counts(campaign, True)
-    for filters in ({}, {"status": "late"}, {"group": "district"}, {"status": "late", "group": "district"},
-                    {"status": "verified", "group": "commune"}, {"group": "nowhere"}):
-        for page in (1, 2):
-            given = dq.unit_page(campaign, True, sort=sort, page=page, per_page=30, counts=counts, **filters)
-            counted = dq.unit_page(campaign, True, sort=sort, page=page, per_page=30, **filters)
-            assert (given.total, given.pages, given.page, [r.unit.code for r in given.rows]) == \
-                (counted.total, counted.pages, counted.page, [r.unit.code for r in counted.rows]), filters
+    # The totals the status counts give (no count statement) equal the counted ones, pages included; with
+    # them, the group, status, late and urgency orders are read in pieces of tied cells (_cell_pieces):
+    # the same rows in the same order as the one sorted statement, on pages cut across pieces.
+    for grace_ended in (True, False):
+        counts = dq.status_counts(campaign, grace_ended)
+        for filters in ({}, {"status": "late"}, {"group": "district"}, {"status": "late", "group": "district"},
+                        {"status": "verified", "group": "commune"}, {"group": "nowhere"}):
+            for page in (1, 2, 3):
+                for descending in (False, True):
+                    given = dq.unit_page(campaign, grace_ended, sort=sort, descending=descending, page=page,
+                                         per_page=30, counts=counts, **filters)
+                    counted = dq.unit_page(campaign, grace_ended, sort=sort, descending=descending, page=page,
+                                           per_page=30, **filters)
+                    assert (given.total, given.pages, given.page, [r.unit.code for r in given.rows],
+                            [r.rank for r in given.rows]) == \
+                        (counted.total, counted.pages, counted.page, [r.unit.code for r in counted.rows],
+                         [r.rank for r in counted.rows]), (filters, page, descending, grace_ended)
+        if sort in dq.CELL_ORDERS:  # the pieces were read, pages cut across several of them among them
+            cuts = [dq._cell_pieces(counts, sort, False, "", "", offset, 30) for offset in range(0, 150, 30)]
+            assert all(cuts) and max(len(c) for c in cuts) > 1, cuts
     # Diacritics and case do not matter in the search; % and _ are literal.
     assert {r.unit.code for r in dq.unit_page(campaign, True, q="DON VI DONG").rows} == {"U00000"}
     assert {r.unit.code for r in dq.unit_page(campaign, True, q="ủy BAN").rows} == {"U00002"}

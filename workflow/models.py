@@ -148,6 +148,9 @@ class Participation(Model):
     __table_args__ = (
         UniqueConstraint("campaign_id", "unit_id"),
         Index("ix_participation_campaign_status", "campaign_id", "status"),
+        # The score that counts (dashboard.py ranks by it): the index gives the planner its statistics, so
+        # that ranking a campaign whose units have no score yet is not a scan of all its participations.
+        Index("ix_participation_campaign_score", "campaign_id", text("coalesce(verified_score, self_score)")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -445,3 +448,36 @@ class Revision(Model):
     #: The scope's id (0 for ``g``).
     ref_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StandingTally(Model):
+    """How many of a campaign's units stand in each cell (group, recorded status, silent, days late, has
+    a parent): signed deltas written by the database itself, summed when read.
+
+    Triggers (migration ``f4b2d6e81a37``, both databases) add a +1 row for a participation's new cell and a
+    −1 row for its old one on every insert, update and delete of a participation, and move a unit's rows
+    when its group or parent changes; no code path of the application can forget them.  Appending, not
+    updating a counter row, so that two uploads of the same minute never wait on each other's lock.  The
+    tick folds each campaign's rows back to one per cell (``operations.compact_tallies``).  So the
+    dashboard counts a campaign's units by reading a few dozen rows, not by grouping every participation
+    (``dashboard.status_counts``).
+
+    On SQLite, Alembic's batch mode recreates a table to alter it, which drops its triggers: a migration
+    that alters ``participation``, ``unit`` or ``campaign`` there must create them again
+    (tests/test_standing_tally.py checks that they exist at the head).
+    """
+
+    __tablename__ = "standing_tally"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    #: No foreign key: rows are written while a campaign's participations are deleted with it; a trigger
+    #: on campaign deletes its rows.
+    campaign_id: Mapped[int] = mapped_column(Integer, index=True)
+    grp: Mapped[str] = mapped_column(String(64))
+    #: The recorded status (the effective one follows from it and ``silent`` once grace has ended).
+    status: Mapped[str] = mapped_column(String(32))
+    #: Not submitted and not reinstated: excluded once grace ends.
+    silent: Mapped[bool] = mapped_column(Boolean)
+    late_days: Mapped[int] = mapped_column(Integer)
+    parented: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,154 @@
+"""standing tally: a campaign's units per cell, kept by triggers (workflow.models.StandingTally)
+
+Every insert, update and delete of a participation appends signed rows (+1 for its new cell, −1 for its
+old one: group, recorded status, silent, days late, has a parent); a unit whose group or parent changes
+moves its rows; a deleted campaign's rows go with it.  The dashboard then counts a 50,000-unit campaign
+by summing a few dozen rows instead of grouping 50,000 participations joined to their units.  The rows
+of today's participations are written here; the tick folds each campaign's rows back to one per cell.
+And an index of the score that counts, for the ranks.
+
+SQLite: Alembic's batch mode recreates a table to alter it and so drops its triggers; a later migration
+that alters participation, unit or campaign in batch mode must create them again (``create_triggers``'s
+statements; migrations/env.py renames the copy the legacy way, which does not trip over the triggers of
+the other tables).
+
+Revision ID: f4b2d6e81a37
+Revises: e3a7c5d90b14
+Create Date: 2026-12-04 18:10:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = 'f4b2d6e81a37'
+down_revision = 'e3a7c5d90b14'
+branch_labels = None
+depends_on = None
+
+COLUMNS = "campaign_id, grp, status, silent, late_days, parented, n"
+
+
+def _cell(p: str, unit: str, n: str) -> str:
+    """The select list of one tally row for participation ``p`` (OLD, NEW or a table alias) of ``unit``."""
+    return (f"{p}.campaign_id, {unit}.\"group\", {p}.status, "
+            f"({p}.status = 'not_submitted' AND coalesce({p}.reinstated_reason, '') = ''), "
+            f"{p}.late_working_days, ({unit}.parent_id IS NOT NULL), {n}")
+
+
+#: The participation columns a cell is made of: an update of any other column writes nothing.
+CHANGED_PG = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in (
+    "status", "reinstated_reason", "late_working_days", "unit_id", "campaign_id"))
+CHANGED_SQLITE = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in (
+    "status", "reinstated_reason", "late_working_days", "unit_id", "campaign_id"))
+UNIT_CHANGED_PG = ('OLD."group" IS DISTINCT FROM NEW."group" '
+                   'OR (OLD.parent_id IS NULL) IS DISTINCT FROM (NEW.parent_id IS NULL)')
+UNIT_CHANGED_SQLITE = 'OLD."group" IS NOT NEW."group" OR (OLD.parent_id IS NULL) IS NOT (NEW.parent_id IS NULL)'
+
+
+def _pg_statements() -> list[str]:
+    return [
+        f"""CREATE FUNCTION standing_tally_participation() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP <> 'INSERT' AND EXISTS (SELECT 1 FROM campaign WHERE id = OLD.campaign_id) THEN
+                INSERT INTO standing_tally ({COLUMNS})
+                SELECT {_cell('OLD', 'u', '-1')} FROM unit u WHERE u.id = OLD.unit_id;
+            END IF;
+            IF TG_OP <> 'DELETE' THEN
+                INSERT INTO standing_tally ({COLUMNS})
+                SELECT {_cell('NEW', 'u', '1')} FROM unit u WHERE u.id = NEW.unit_id;
+            END IF;
+            RETURN NULL;
+        END $$""",
+        "CREATE TRIGGER standing_tally_insert AFTER INSERT ON participation "
+        "FOR EACH ROW EXECUTE FUNCTION standing_tally_participation()",
+        "CREATE TRIGGER standing_tally_delete AFTER DELETE ON participation "
+        "FOR EACH ROW EXECUTE FUNCTION standing_tally_participation()",
+        f"CREATE TRIGGER standing_tally_update AFTER UPDATE ON participation FOR EACH ROW WHEN ({CHANGED_PG}) "
+        "EXECUTE FUNCTION standing_tally_participation()",
+        f"""CREATE FUNCTION standing_tally_unit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO standing_tally ({COLUMNS})
+            SELECT {_cell('p', 'OLD', '-1')} FROM participation p WHERE p.unit_id = OLD.id
+            UNION ALL
+            SELECT {_cell('p', 'NEW', '1')} FROM participation p WHERE p.unit_id = NEW.id;
+            RETURN NULL;
+        END $$""",
+        f"CREATE TRIGGER standing_tally_unit AFTER UPDATE ON unit FOR EACH ROW WHEN ({UNIT_CHANGED_PG}) "
+        "EXECUTE FUNCTION standing_tally_unit()",
+        """CREATE FUNCTION standing_tally_campaign() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            DELETE FROM standing_tally WHERE campaign_id = OLD.id;
+            RETURN NULL;
+        END $$""",
+        "CREATE TRIGGER standing_tally_campaign AFTER DELETE ON campaign "
+        "FOR EACH ROW EXECUTE FUNCTION standing_tally_campaign()",
+    ]
+
+
+def _sqlite_statements() -> list[str]:
+    return [
+        f"""CREATE TRIGGER standing_tally_insert AFTER INSERT ON participation BEGIN
+            INSERT INTO standing_tally ({COLUMNS}) SELECT {_cell('NEW', 'u', '1')} FROM unit u WHERE u.id = NEW.unit_id;
+        END""",
+        # (No check that the campaign still exists, unlike PostgreSQL's: SQLite runs the campaign's trigger
+        # after the cascade has deleted its participations, so the rows written here go with it.)
+        f"""CREATE TRIGGER standing_tally_delete AFTER DELETE ON participation BEGIN
+            INSERT INTO standing_tally ({COLUMNS}) SELECT {_cell('OLD', 'u', '-1')} FROM unit u WHERE u.id = OLD.unit_id;
+        END""",
+        f"""CREATE TRIGGER standing_tally_update AFTER UPDATE ON participation WHEN {CHANGED_SQLITE} BEGIN
+            INSERT INTO standing_tally ({COLUMNS}) SELECT {_cell('OLD', 'u', '-1')} FROM unit u WHERE u.id = OLD.unit_id;
+            INSERT INTO standing_tally ({COLUMNS}) SELECT {_cell('NEW', 'u', '1')} FROM unit u WHERE u.id = NEW.unit_id;
+        END""",
+        f"""CREATE TRIGGER standing_tally_unit AFTER UPDATE ON unit WHEN {UNIT_CHANGED_SQLITE} BEGIN
+            INSERT INTO standing_tally ({COLUMNS}) SELECT {_cell('p', 'OLD', '-1')} FROM participation p WHERE p.unit_id = OLD.id;
+            INSERT INTO standing_tally ({COLUMNS}) SELECT {_cell('p', 'NEW', '1')} FROM participation p WHERE p.unit_id = NEW.id;
+        END""",
+        """CREATE TRIGGER standing_tally_campaign AFTER DELETE ON campaign BEGIN
+            DELETE FROM standing_tally WHERE campaign_id = OLD.id;
+        END""",
+    ]
+
+
+def create_triggers() -> None:
+    for statement in (_pg_statements() if op.get_bind().dialect.name == "postgresql" else _sqlite_statements()):
+        op.execute(statement)
+
+
+def upgrade():
+    op.create_table(
+        'standing_tally',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('campaign_id', sa.Integer(), nullable=False),
+        sa.Column('grp', sa.String(length=64), nullable=False),
+        sa.Column('status', sa.String(length=32), nullable=False),
+        sa.Column('silent', sa.Boolean(), nullable=False),
+        sa.Column('late_days', sa.Integer(), nullable=False),
+        sa.Column('parented', sa.Boolean(), nullable=False),
+        sa.Column('n', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_standing_tally')),
+    )
+    op.create_index(op.f('ix_standing_tally_campaign_id'), 'standing_tally', ['campaign_id'], unique=False)
+    # Today's participations, one row per cell.
+    op.execute(f"INSERT INTO standing_tally ({COLUMNS}) SELECT {_cell('p', 'u', 'count(*)')} "
+               "FROM participation p JOIN unit u ON u.id = p.unit_id GROUP BY 1, 2, 3, 4, 5, 6")
+    create_triggers()
+    # The score that counts, indexed (and so with statistics of its own): ranking the units of a campaign
+    # that has no score yet reads the index, not every participation (50,000 units: 9.9 → 0.03 ms).
+    op.execute("CREATE INDEX ix_participation_campaign_score ON participation "
+               "(campaign_id, (coalesce(verified_score, self_score)))")
+
+
+def downgrade():
+    op.execute("DROP INDEX ix_participation_campaign_score")
+    for trigger, table in (("standing_tally_insert", "participation"), ("standing_tally_delete", "participation"),
+                           ("standing_tally_update", "participation"), ("standing_tally_unit", "unit"),
+                           ("standing_tally_campaign", "campaign")):
+        if op.get_bind().dialect.name == "postgresql":
+            op.execute(f"DROP TRIGGER {trigger} ON {table}")
+        else:
+            op.execute(f"DROP TRIGGER {trigger}")
+    if op.get_bind().dialect.name == "postgresql":
+        for function in ("standing_tally_participation", "standing_tally_unit", "standing_tally_campaign"):
+            op.execute(f"DROP FUNCTION {function}()")
+    op.drop_index(op.f('ix_standing_tally_campaign_id'), table_name='standing_tally')
+    op.drop_table('standing_tally')
