@@ -13,6 +13,7 @@ from tests.test_dashboard_sql import scramble
 from tests.test_web_dashboard import big_campaign_yaml
 from workflow import dashboard as dq
 from workflow import operations as ops
+from workflow import tally
 from workflow.db import db
 from workflow.models import Campaign, Participation, StandingTally, Unit
 
@@ -113,16 +114,16 @@ def test_folding_keeps_the_sums_with_one_row_per_cell(app, make_campaign):
         scramble(campaign, seed)
     before = tallied(cid)
     assert rows_of(cid) > 300 and before == counted(cid)
-    folded = ops.compact_tallies(above=0)
+    folded = tally.compact_tallies(above=0)
     db.session.commit()
     assert rows_of(cid) == len(before) and folded > 0
     assert tallied(cid) == before == counted(cid)
     # A campaign under the threshold is left alone; the tick folds the crowded ones.
-    assert ops.compact_tallies() == 0
+    assert tally.compact_tallies() == 0
     for seed in (9, 10):
         scramble(campaign, seed)
     crowded = rows_of(cid)
-    assert crowded > ops.TALLY_ROWS
+    assert crowded > tally.TALLY_ROWS
     summary = ops.run_tick(local(2019, 10, 20, 9))
     db.session.commit()
     assert summary["tally_rows_folded"] == crowded - rows_of(cid) > 0
@@ -142,7 +143,7 @@ def test_a_deleted_campaign_leaves_no_tally_rows(app, make_campaign):
 def fold_in_its_own_session(app) -> None:
     with app.app_context():
         try:
-            ops.compact_tallies(above=0)
+            tally.compact_tallies(above=0)
             db.session.commit()
         finally:
             db.session.remove()

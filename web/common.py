@@ -68,10 +68,13 @@ def _request_catalogue() -> tuple:
     """(locale, language, translations) of this request; Flask-Babel's own answers outside one."""
     if not has_app_context():
         return None, "vi", get_translations()
-    locale = get_locale()
-    found = g.get("_catalogue")
-    if found is None or found[0] is not locale:
-        found = g._catalogue = (locale, str(locale or "vi"), get_translations())
+    # ``g`` resolved once: each use of the proxy looks the context up again (a dashboard asks ~150 times).
+    store = g._get_current_object().__dict__
+    found = store.get("_catalogue")
+    babel = store.get("_flask_babel")  # Flask-Babel's own per-request state: the locale it settled on
+    if found is None or found[0] is None or found[0] is not getattr(babel, "babel_locale", None):
+        locale = get_locale()
+        found = store["_catalogue"] = (locale, str(locale or "vi"), get_translations())
     return found
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from notifications.rules import ReminderRules, RulesError
 
+from . import tally
 from .addresses import is_email
 from .audit import record
 from .criteria import CriteriaSet, Criterion, Sheet
@@ -742,6 +743,7 @@ def apply(spec: CampaignSpec, *, actor: str, now: datetime, source: str = "") ->
     if spec.criteria is not None and campaign is not None:
         replace_criteria(campaign, spec.criteria, actor=actor, now=now, reason=reason, source=source)
     db.session.flush()
+    tally.compact_tallies()  # a row per cell, not per unit imported, before the next tick folds them
     return ImportResult(campaign, created, added, updated)
 
 

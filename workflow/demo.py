@@ -20,6 +20,7 @@ from sqlalchemy import update as sa_update
 
 from . import campaigns as reads
 from . import operations as ops
+from . import tally
 from .accounts import create_user
 from .calendars import calendar_for
 from .campaign_files import CampaignSpec, apply, parse
@@ -270,6 +271,6 @@ def generate(*, organizers: int, units: int, campaigns: int, submitted: float, n
                                                               Participation.unit_id.in_(chosen))
                                .values(status="on_time").execution_options(synchronize_session=False))
             created["submissions"] += len(chosen)
-        ops.compact_tallies()  # one row per cell, as the tick leaves it, not one per generated participation
+        tally.compact_tallies()  # one row per cell, as the tick leaves it, not one per generated participation
         db.session.commit()
     return created

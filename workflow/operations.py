@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Table, and_, delete, func, insert, literal, select, text, update
+from sqlalchemy import Table, and_, insert, literal, select, text, update
 
 from notifications.queue import (
     PLANNED_NOT,
@@ -34,7 +34,7 @@ from notifications.queue import (
     rules_of,
 )
 
-from . import calendars, machine, revisions, standing, tick_health
+from . import calendars, machine, revisions, standing, tally, tick_health
 from .audit import SYSTEM, record
 from .campaign_files import CampaignFileError, RulesError, apply, checked_reminder_rules, spec_of
 from .campaigns import CHANNELS, calendar_of, out_of_range_dates, state_at, timeline_of, tz_of, unit_status_at
@@ -50,7 +50,6 @@ from .models import (
     Milestone,
     Organizer,
     Participation,
-    StandingTally,
     Submission,
     SubmissionDocument,
     Unit,
@@ -872,7 +871,7 @@ def run_tick(now: datetime) -> dict[str, int]:
     folded = 0
     savepoint = db.session.begin_nested()
     try:
-        folded = compact_tallies()
+        folded = tally.compact_tallies()
         savepoint.commit()
     except Exception:
         savepoint.rollback()
@@ -881,37 +880,6 @@ def run_tick(now: datetime) -> dict[str, int]:
     db.session.flush()
     return {"campaigns_checked": checked, "campaigns_moved": moved, "reminders_queued": planned,
             "campaigns_failed": failed, "confirmation_rounds_closed": rounds_closed, "tally_rows_folded": folded}
-
-
-#: A campaign's standing tally is folded once it holds more rows than this (the dashboard sums them all:
-#: a few hundred rows cost it well under a millisecond; a deadline minute of uploads adds about 600).
-TALLY_ROWS = 256
-
-
-def compact_tallies(above: int = TALLY_ROWS) -> int:
-    """Fold the standing tally (``models.StandingTally``) of each campaign holding more than ``above`` rows
-    back to one row per cell; the rows removed less the rows written.
-
-    Each campaign's rows are deleted and given back (``DELETE … RETURNING``), summed here and written again
-    as one row per non-zero cell, in the same transaction: rows another transaction appends meanwhile are
-    not among those deleted, so no delta is lost or counted twice, on either database."""
-    T = StandingTally
-    crowded = db.session.scalars(select(T.campaign_id).group_by(T.campaign_id)
-                                 .having(func.count() > above).order_by(T.campaign_id)).all()
-    folded = 0
-    for campaign_id in crowded:
-        gone = db.session.execute(delete(T).where(T.campaign_id == campaign_id).returning(
-            T.grp, T.status, T.silent, T.late_days, T.parented, T.n)).all()
-        sums: dict[tuple, int] = {}
-        for grp, status, silent, late, parented, n in gone:
-            key = (grp, status, bool(silent), late, bool(parented))
-            sums[key] = sums.get(key, 0) + n
-        cells = [{"campaign_id": campaign_id, "grp": grp, "status": status, "silent": silent, "late_days": late,
-                  "parented": parented, "n": n} for (grp, status, silent, late, parented), n in sums.items() if n]
-        if cells:
-            db.session.execute(insert(T), cells)
-        folded += len(gone) - len(cells)
-    return folded
 
 
 # -- calendar changes after the fact -------------------------------------------------

@@ -35,45 +35,66 @@ def _cell(p: str, unit: str, n: str) -> str:
             f"{p}.late_working_days, ({unit}.parent_id IS NOT NULL), {n}")
 
 
-#: The participation columns a cell is made of: an update of any other column writes nothing.
-CHANGED_PG = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in (
-    "status", "reinstated_reason", "late_working_days", "unit_id", "campaign_id"))
+#: The participation columns a cell is made of: an update of any other column writes nothing (SQLite's
+#: row-level triggers; PostgreSQL's statement-level ones write only the cells whose count changed).
 CHANGED_SQLITE = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in (
     "status", "reinstated_reason", "late_working_days", "unit_id", "campaign_id"))
-UNIT_CHANGED_PG = ('OLD."group" IS DISTINCT FROM NEW."group" '
-                   'OR (OLD.parent_id IS NULL) IS DISTINCT FROM (NEW.parent_id IS NULL)')
 UNIT_CHANGED_SQLITE = 'OLD."group" IS NOT NEW."group" OR (OLD.parent_id IS NULL) IS NOT (NEW.parent_id IS NULL)'
 
 
+def _grouped(rows: str, sign: str, join_campaign: bool = False) -> str:
+    """The cells of the participations ``rows`` (a transition table), counted with ``sign``."""
+    campaign = " JOIN campaign c ON c.id = p.campaign_id" if join_campaign else ""
+    return (f"SELECT {_cell('p', 'u', f'{sign}count(*)')} FROM {rows} p JOIN unit u ON u.id = p.unit_id{campaign} "
+            "GROUP BY 1, 2, 3, 4, 5, 6")
+
+
 def _pg_statements() -> list[str]:
+    """PostgreSQL: statement-level triggers over transition tables, so that one statement changing many
+    participations (the tick's exclusion at grace end) appends a row per cell it changed, not two per
+    participation (row-level triggers made the exclusion of 19,866 participations 312 → 1,116 ms)."""
+    cells = "campaign_id, grp, status, silent, late_days, parented"
     return [
-        f"""CREATE FUNCTION standing_tally_participation() RETURNS trigger LANGUAGE plpgsql AS $$
+        f"""CREATE FUNCTION standing_tally_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_OP <> 'INSERT' AND EXISTS (SELECT 1 FROM campaign WHERE id = OLD.campaign_id) THEN
-                INSERT INTO standing_tally ({COLUMNS})
-                SELECT {_cell('OLD', 'u', '-1')} FROM unit u WHERE u.id = OLD.unit_id;
-            END IF;
-            IF TG_OP <> 'DELETE' THEN
-                INSERT INTO standing_tally ({COLUMNS})
-                SELECT {_cell('NEW', 'u', '1')} FROM unit u WHERE u.id = NEW.unit_id;
-            END IF;
+            INSERT INTO standing_tally ({COLUMNS}) {_grouped('new_rows', '')};
             RETURN NULL;
         END $$""",
-        "CREATE TRIGGER standing_tally_insert AFTER INSERT ON participation "
-        "FOR EACH ROW EXECUTE FUNCTION standing_tally_participation()",
-        "CREATE TRIGGER standing_tally_delete AFTER DELETE ON participation "
-        "FOR EACH ROW EXECUTE FUNCTION standing_tally_participation()",
-        f"CREATE TRIGGER standing_tally_update AFTER UPDATE ON participation FOR EACH ROW WHEN ({CHANGED_PG}) "
-        "EXECUTE FUNCTION standing_tally_participation()",
+        # (Joined to campaign: the participations a deleted campaign takes with it write nothing.)
+        f"""CREATE FUNCTION standing_tally_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO standing_tally ({COLUMNS}) {_grouped('old_rows', '-', join_campaign=True)};
+            RETURN NULL;
+        END $$""",
+        f"""CREATE FUNCTION standing_tally_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO standing_tally ({COLUMNS})
+            SELECT {cells}, sum(n) FROM ({_grouped('old_rows', '-')} UNION ALL {_grouped('new_rows', '')})
+                AS d ({cells}, n)
+            GROUP BY {cells} HAVING sum(n) <> 0;
+            RETURN NULL;
+        END $$""",
+        "CREATE TRIGGER standing_tally_insert AFTER INSERT ON participation REFERENCING NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION standing_tally_inserted()",
+        "CREATE TRIGGER standing_tally_delete AFTER DELETE ON participation REFERENCING OLD TABLE AS old_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION standing_tally_deleted()",
+        "CREATE TRIGGER standing_tally_update AFTER UPDATE ON participation "
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT "
+        "EXECUTE FUNCTION standing_tally_updated()",
         f"""CREATE FUNCTION standing_tally_unit() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             INSERT INTO standing_tally ({COLUMNS})
-            SELECT {_cell('p', 'OLD', '-1')} FROM participation p WHERE p.unit_id = OLD.id
-            UNION ALL
-            SELECT {_cell('p', 'NEW', '1')} FROM participation p WHERE p.unit_id = NEW.id;
+            SELECT {cells}, sum(n) FROM (
+                SELECT {_cell('p', 'u', '-count(*)')} FROM old_units u JOIN participation p ON p.unit_id = u.id
+                GROUP BY 1, 2, 3, 4, 5, 6
+                UNION ALL
+                SELECT {_cell('p', 'u', 'count(*)')} FROM new_units u JOIN participation p ON p.unit_id = u.id
+                GROUP BY 1, 2, 3, 4, 5, 6) AS d ({cells}, n)
+            GROUP BY {cells} HAVING sum(n) <> 0;
             RETURN NULL;
         END $$""",
-        f"CREATE TRIGGER standing_tally_unit AFTER UPDATE ON unit FOR EACH ROW WHEN ({UNIT_CHANGED_PG}) "
+        "CREATE TRIGGER standing_tally_unit AFTER UPDATE ON unit "
+        "REFERENCING OLD TABLE AS old_units NEW TABLE AS new_units FOR EACH STATEMENT "
         "EXECUTE FUNCTION standing_tally_unit()",
         """CREATE FUNCTION standing_tally_campaign() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -128,6 +149,9 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_standing_tally')),
     )
     op.create_index(op.f('ix_standing_tally_campaign_id'), 'standing_tally', ['campaign_id'], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # No write of a web process still serving may fall between the rows counted here and the triggers.
+        op.execute("LOCK TABLE participation, unit, campaign IN SHARE ROW EXCLUSIVE MODE")
     # Today's participations, one row per cell.
     op.execute(f"INSERT INTO standing_tally ({COLUMNS}) SELECT {_cell('p', 'u', 'count(*)')} "
                "FROM participation p JOIN unit u ON u.id = p.unit_id GROUP BY 1, 2, 3, 4, 5, 6")
@@ -148,7 +172,8 @@ def downgrade():
         else:
             op.execute(f"DROP TRIGGER {trigger}")
     if op.get_bind().dialect.name == "postgresql":
-        for function in ("standing_tally_participation", "standing_tally_unit", "standing_tally_campaign"):
+        for function in ("standing_tally_inserted", "standing_tally_deleted", "standing_tally_updated",
+                         "standing_tally_unit", "standing_tally_campaign"):
             op.execute(f"DROP FUNCTION {function}()")
     op.drop_index(op.f('ix_standing_tally_campaign_id'), table_name='standing_tally')
     op.drop_table('standing_tally')

@@ -451,7 +451,7 @@ def _audit_rows_html(events, unit_of) -> Markup:
     out = []
     for e in events:
         code, name = unit_of(e)
-        unit = Markup('<span class="mono" title="{}">{}</span>').format(name, code) if code else "—"
+        unit = f'<span class="mono" title="{escape(name)}">{escape(code)}</span>' if code else "—"
         out.append(AUDIT_ROW_HTML.format(
             action=escape(e.action), at=escape(audit_log.local_text(e.at, tz)),
             actor=system if e.actor == "system" else escape(e.actor), unit=unit,
