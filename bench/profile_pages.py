@@ -179,6 +179,8 @@ def main() -> int:
                     print(f"    {where:40s} {seconds / 10 * 1000:6.1f} ms per request (profiled)")
             elif os.environ.get("PROFILE_CALLERS"):  # who calls the functions matching it
                 stats.print_callers(os.environ["PROFILE_CALLERS"], 20)
+            elif os.environ.get("PROFILE_CALLEES"):  # what the functions matching it call
+                stats.print_callees(os.environ["PROFILE_CALLEES"], 20)
             else:
                 stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
     return 0

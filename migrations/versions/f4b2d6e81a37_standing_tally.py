@@ -5,7 +5,7 @@ old one: group, recorded status, silent, days late, has a parent); a unit whose 
 moves its rows; a deleted campaign's rows go with it.  The dashboard then counts a 50,000-unit campaign
 by summing a few dozen rows instead of grouping 50,000 participations joined to their units.  The rows
 of today's participations are written here; the tick folds each campaign's rows back to one per cell.
-And an index of the score that counts, for the ranks.
+And indexes of the score that counts (for the ranks) and of the days late (for the late order's pieces).
 
 SQLite: Alembic's batch mode recreates a table to alter it and so drops its triggers; a later migration
 that alters participation, unit or campaign in batch mode must create them again (``create_triggers``'s
@@ -160,9 +160,13 @@ def upgrade():
     # that has no score yet reads the index, not every participation (50,000 units: 9.9 → 0.03 ms).
     op.execute("CREATE INDEX ix_participation_campaign_score ON participation "
                "(campaign_id, (coalesce(verified_score, self_score)))")
+    # The days late, for a piece of the late order (dashboard._cell_pieces): the 100 units 3 days late of
+    # a 50,000-unit campaign by the index, not by walking every unit (104 ms).
+    op.create_index('ix_participation_campaign_late', 'participation', ['campaign_id', 'late_working_days'])
 
 
 def downgrade():
+    op.drop_index('ix_participation_campaign_late', table_name='participation')
     op.execute("DROP INDEX ix_participation_campaign_score")
     for trigger, table in (("standing_tally_insert", "participation"), ("standing_tally_delete", "participation"),
                            ("standing_tally_update", "participation"), ("standing_tally_unit", "unit"),
