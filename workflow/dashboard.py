@@ -38,7 +38,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from . import standing
 from .campaigns import CHANNELS, calendar_of, milestone_dates, timeline_of, tz_of
-from .db import db
+from .db import db, planned_for_its_values
 from .models import (
     AuditEvent,
     CalendarOverride,
@@ -452,7 +452,8 @@ def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status:
                                     cell=CELL_ORDERS[sort][1], pieces=len(pieces))
         for i, piece in enumerate(pieces):
             values.update({f"{k}_{i}": v for k, v in piece.items() if k != "cut"})
-        result = db.session.execute(statement, values).all()
+        with planned_for_its_values():
+            result = db.session.execute(statement, values).all()
         if any(piece["cut"] for piece in pieces):  # small pieces were read whole: their rows of the page
             result = [r for i, piece in enumerate(pieces)
                       for r in _cut([r for r in result if r.piece == i], piece["cut"])]
@@ -460,7 +461,8 @@ def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status:
         mins = tuple(tier.get("min") for tier in tiers) if sort == "rating" else ()
         query = _page_statement(_dialect(), bool(campaign.commune_nomination), grace_ended, mins, sort, descending,
                                 bool(group), bool(status), bool(pattern), reminders, reminder_count)
-        result = db.session.execute(query, dict(values, limit=per_page, offset=offset)).all()
+        with planned_for_its_values():
+            result = db.session.execute(query, dict(values, limit=per_page, offset=offset)).all()
     rows = [_row(r, tiers, getattr(r, "reminders", 0) or 0) for r in result]
     return UnitPage(rows, total, page, pages)
 
