@@ -173,3 +173,44 @@ def test_folding_loses_no_delta_written_meanwhile(app, make_campaign):
     db.session.expire_all()
     assert tallied(cid) == counted(cid)
     assert sum(counted(cid).values()) == 40 and {s for (_g, s, *_rest) in counted(cid)} == {"on_time"}
+
+
+@pytest.mark.parametrize("first", ["unit", "participation"])
+def test_an_upload_and_a_change_of_its_units_group_at_the_same_time(app, make_campaign, first):
+    """PostgreSQL, two transactions: one moves a unit to another group while the other records its
+    dossier.  Each trigger reads the other table; whichever comes second waits for the first to commit
+    and counts what it committed, so the tally stays right (without the wait both count the other's old
+    state, for good)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the two transactions cannot overlap")
+    campaign = make_campaign(big_campaign_yaml("TAL-5", 12))
+    cid = campaign.id
+    unit_id, pid = db.session.execute(
+        select(Unit.id, Participation.id).join(Participation, Participation.unit_id == Unit.id)
+        .where(Participation.campaign_id == cid, Unit.group == "department")).first()
+    db.session.commit()
+    moves = {"unit": text("UPDATE unit SET \"group\" = 'district' WHERE id = :id").bindparams(id=unit_id),
+             "participation": text("UPDATE participation SET status = 'on_time' WHERE id = :id").bindparams(id=pid)}
+    second = "participation" if first == "unit" else "unit"
+    engine = create_engine(db.engine.url)
+    try:
+        with engine.connect() as one, engine.connect() as two:
+            one.execute(moves[first])  # uncommitted
+            done = threading.Event()
+
+            def then():
+                two.execute(moves[second])
+                two.commit()
+                done.set()
+
+            worker = threading.Thread(target=then)
+            worker.start()
+            assert not done.wait(0.5)  # the second waits for the first
+            one.commit()
+            worker.join(timeout=30)
+            assert done.is_set()
+    finally:
+        engine.dispose()
+    db.session.expire_all()
+    assert counted(cid)[("district", "on_time", False, 0, False)] >= 1
+    assert tallied(cid) == counted(cid)

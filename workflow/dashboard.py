@@ -425,8 +425,10 @@ def unit_page(campaign: Campaign, grace_ended: bool, *, group: str = "", status:
     page's rows only, in the same statement.  (Module-level functions: they are part of the prepared
     statement's shape.)
     ``counts``: this campaign's ``status_counts`` (same ``grace_ended``) when the caller has them: without
-    a search they give the filtered total, and the page is one statement.  Unless sorted by rating, the
-    page's rows are chosen first and only they are joined to the ranks.
+    a search they give the filtered total, and the page is one statement; sorted by group, status, days
+    late or urgency, their cells also cut the page into pieces of tied rows read in code order
+    (``_cell_pieces``), so that the page does not sort the campaign.  Unless sorted by rating, the page's
+    rows are chosen first and only they are joined to the ranks.
     """
     tiers = campaign.tiers or standing.DEFAULT_TIERS
     sort = sort if sort in SORTS or sort == "urgency" else "code"

@@ -461,7 +461,7 @@ class StandingTally(Model):
     −1 row for its old one on every insert, update and delete of a participation, and move a unit's rows
     when its group or parent changes; no code path of the application can forget them.  Appending, not
     updating a counter row, so that two uploads of the same minute never wait on each other's lock.  The
-    tick folds each campaign's rows back to one per cell (``operations.compact_tallies``).  So the
+    tick folds each campaign's rows back to one per cell (``tally.compact_tallies``).  So the
     dashboard counts a campaign's units by reading a few dozen rows, not by grouping every participation
     (``dashboard.status_counts``).
 

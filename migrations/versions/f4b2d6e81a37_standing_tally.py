@@ -49,25 +49,50 @@ def _grouped(rows: str, sign: str, join_campaign: bool = False) -> str:
             "GROUP BY 1, 2, 3, 4, 5, 6")
 
 
+def _units_held(rows: str) -> str:
+    """Wait for any uncommitted change of the units of the participations ``rows``, and keep them from
+    changing until this transaction ends (``FOR SHARE``, in id order).
+
+    A participation's cell takes its group and parent from its unit, and a unit's cells from its
+    participations; without this, an upload and a change of its unit's group committed at the same time
+    would each count the other's old state, and the tally would be wrong for good.  With it, whichever
+    comes second waits for the first to commit, and its trigger's next statement (a fresh snapshot in
+    READ COMMITTED) sees the first's result (tests/test_standing_tally.py, two connections)."""
+    return f"PERFORM 1 FROM unit WHERE id IN (SELECT unit_id FROM {rows}) ORDER BY id FOR SHARE;"
+
+
 def _pg_statements() -> list[str]:
     """PostgreSQL: statement-level triggers over transition tables, so that one statement changing many
     participations (the tick's exclusion at grace end) appends a row per cell it changed, not two per
-    participation (row-level triggers made the exclusion of 19,866 participations 312 → 1,116 ms)."""
+    participation (row-level triggers made the exclusion of 19,866 participations 312 → 1,116 ms).
+
+    Each statement counts the rows it changed once: one statement that changes both a participation and
+    its unit (a writable CTE) would count the unit's change twice; the application never writes so."""
     cells = "campaign_id, grp, status, silent, late_days, parented"
+    cell_columns = ("status", "reinstated_reason", "late_working_days", "unit_id", "campaign_id")
+    changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in cell_columns)
     return [
         f"""CREATE FUNCTION standing_tally_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+            {_units_held('new_rows')}
             INSERT INTO standing_tally ({COLUMNS}) {_grouped('new_rows', '')};
             RETURN NULL;
         END $$""",
         # (Joined to campaign: the participations a deleted campaign takes with it write nothing.)
         f"""CREATE FUNCTION standing_tally_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+            {_units_held('old_rows')}
             INSERT INTO standing_tally ({COLUMNS}) {_grouped('old_rows', '-', join_campaign=True)};
             RETURN NULL;
         END $$""",
+        # (Nothing to do, and no lock, when no row's cell changed: scores, reasons, dates.)
         f"""CREATE FUNCTION standing_tally_updated() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+            IF NOT EXISTS (SELECT 1 FROM old_rows o JOIN new_rows n USING (id) WHERE {changed}) THEN
+                RETURN NULL;
+            END IF;
+            PERFORM 1 FROM unit WHERE id IN (SELECT unit_id FROM old_rows UNION SELECT unit_id FROM new_rows)
+                ORDER BY id FOR SHARE;
             INSERT INTO standing_tally ({COLUMNS})
             SELECT {cells}, sum(n) FROM ({_grouped('old_rows', '-')} UNION ALL {_grouped('new_rows', '')})
                 AS d ({cells}, n)
@@ -83,6 +108,10 @@ def _pg_statements() -> list[str]:
         "EXECUTE FUNCTION standing_tally_updated()",
         f"""CREATE FUNCTION standing_tally_unit() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+            IF NOT EXISTS (SELECT 1 FROM old_units o JOIN new_units n USING (id) WHERE o."group" IS DISTINCT
+                           FROM n."group" OR (o.parent_id IS NULL) <> (n.parent_id IS NULL)) THEN
+                RETURN NULL;  -- names, addresses: no cell changed
+            END IF;
             INSERT INTO standing_tally ({COLUMNS})
             SELECT {cells}, sum(n) FROM (
                 SELECT {_cell('p', 'u', '-count(*)')} FROM old_units u JOIN participation p ON p.unit_id = u.id
