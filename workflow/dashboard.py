@@ -500,7 +500,7 @@ def _cell_pieces(counts: Counts, sort: str, descending: bool, group: str, status
     campaign's participations of a status), not a sort of every participation of the campaign."""
     if sort not in CELL_ORDERS:
         return None
-    order, _parts = CELL_ORDERS[sort]
+    order = CELL_ORDERS[sort][0]
     together: dict[tuple, tuple[set[str], set[str], int, int]] = {}
     for (grp, st, late), n in counts.cells.items():
         if n <= 0 or (group and grp != group) or (status and st != status):
@@ -508,11 +508,10 @@ def _cell_pieces(counts: Counts, sort: str, descending: bool, group: str, status
         key = order(grp, st, late)
         groups, statuses, _late, size = together.get(key, (set(), set(), late, 0))
         together[key] = (groups | {grp}, statuses | {st}, late, size + n)
-    keys = sorted(together)
-    if descending and sort == "urgency":
+    if descending and sort == "urgency":  # the class reversed, the latest first still
         keys = sorted(together, key=lambda k: (-k[0], k[1]))
-    elif descending:
-        keys.reverse()
+    else:
+        keys = sorted(together, reverse=descending)
     pieces: list[dict] = []
     start = taken = 0
     for key in keys:

@@ -35,10 +35,9 @@ def _cell(p: str, unit: str, n: str) -> str:
             f"{p}.late_working_days, ({unit}.parent_id IS NOT NULL), {n}")
 
 
-#: The participation columns a cell is made of: an update of any other column writes nothing (SQLite's
-#: row-level triggers; PostgreSQL's statement-level ones write only the cells whose count changed).
-CHANGED_SQLITE = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in (
-    "status", "reinstated_reason", "late_working_days", "unit_id", "campaign_id"))
+#: The participation columns a cell is made of: an update of none of them writes nothing.
+CELL_COLUMNS = ("status", "reinstated_reason", "late_working_days", "unit_id", "campaign_id")
+CHANGED_SQLITE = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in CELL_COLUMNS)
 UNIT_CHANGED_SQLITE = 'OLD."group" IS NOT NEW."group" OR (OLD.parent_id IS NULL) IS NOT (NEW.parent_id IS NULL)'
 
 
@@ -77,8 +76,7 @@ def _pg_statements() -> list[str]:
     Each statement counts the rows it changed once: one statement that changes both a participation and
     its unit (a writable CTE) would count the unit's change twice; the application never writes so."""
     cells = "campaign_id, grp, status, silent, late_days, parented"
-    cell_columns = ("status", "reinstated_reason", "late_working_days", "unit_id", "campaign_id")
-    changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in cell_columns)
+    changed = " OR ".join(f"o.{c} IS DISTINCT FROM n.{c}" for c in CELL_COLUMNS)
     return [
         f"""CREATE FUNCTION standing_tally_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
